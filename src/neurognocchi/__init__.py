@@ -1,0 +1,6 @@
+"""neurognocchi: GNOCCHI diffusion models of neural population activity (and an LFADS baseline)."""
+
+from neurognocchi.data.trials import Trials
+
+__all__ = ["Trials"]
+__version__ = "0.1.0.dev0"

@@ -1,0 +1,19 @@
+"""Data layer: the `Trials` container, binning and smoothing, and dataset generators."""
+
+from neurognocchi.data.arrays import load_trials
+from neurognocchi.data.grid import default_heldout_conditions, grid_targets
+from neurognocchi.data.preprocess import bin_spike_times, gaussian_kernel, gaussian_smooth, rebin
+from neurognocchi.data.toy import make_toy_dataset
+from neurognocchi.data.trials import Trials
+
+__all__ = [
+    "Trials",
+    "bin_spike_times",
+    "default_heldout_conditions",
+    "gaussian_kernel",
+    "gaussian_smooth",
+    "grid_targets",
+    "load_trials",
+    "make_toy_dataset",
+    "rebin",
+]

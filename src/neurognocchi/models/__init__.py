@@ -1,0 +1,6 @@
+"""Models: each an ``nn.Module`` with ``loss(batch, generator=..., step=...) -> dict``."""
+
+from neurognocchi.models.gnocchi import GnocchiConfig, GnocchiModel
+from neurognocchi.models.priors import mmd_to_standard_normal
+
+__all__ = ["GnocchiConfig", "GnocchiModel", "mmd_to_standard_normal"]

@@ -1,0 +1,104 @@
+"""Deterministic auxiliary encoder: a whole trial ``(B, T, N)`` to a code ``(B, code_dim)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from neurognocchi.nn.blocks import check_activity, check_positive_int, group_norm
+
+__all__ = ["ConvTrialEncoder"]
+
+
+class ConvTrialEncoder(nn.Module):
+    """1-D convolutional trial encoder with mean-and-max pooling over time.
+
+    ``n_layers`` blocks of ``Conv1d -> GroupNorm -> SiLU``; the first keeps the time resolution,
+    the others use stride 2 (kernel ``kernel_size``, padding ``kernel_size // 2``), which gives
+    ``ceil(T / 2)`` bins and so works down to ``T = 1`` while every input bin stays inside some
+    receptive field. The mean and the max over time are concatenated (so the code sees the whole
+    trial) and a linear layer maps them to the code. No dropout or sampling: the same input always
+    gives the same code.
+
+    Parameters
+    ----------
+    n_neurons : int
+        Number of neurons N (input channels).
+    code_dim : int
+        Size L of the code.
+    channels : int, default 64
+        Width of every convolution.
+    n_layers : int, default 3
+        Number of convolutional blocks.
+    kernel_size : int, default 5
+        Odd kernel size >= 3 of the convolutions.
+    groups : int, default 8
+        Maximum number of GroupNorm groups.
+
+    Attributes
+    ----------
+    config : dict
+        JSON-able constructor arguments; ``ConvTrialEncoder(**enc.config)`` rebuilds the network.
+    """
+
+    def __init__(
+        self,
+        n_neurons: int,
+        *,
+        code_dim: int,
+        channels: int = 64,
+        n_layers: int = 3,
+        kernel_size: int = 5,
+        groups: int = 8,
+    ) -> None:
+        super().__init__()
+        for name, value in [
+            ("n_neurons", n_neurons), ("code_dim", code_dim), ("channels", channels),
+            ("n_layers", n_layers), ("kernel_size", kernel_size), ("groups", groups),
+        ]:  # fmt: skip
+            check_positive_int(value, name)
+        if kernel_size < 3 or kernel_size % 2 == 0:
+            # Stride 2 with a kernel of 1 would skip every other bin.
+            raise ValueError(f"kernel_size must be an odd int >= 3; got {kernel_size}")
+        self.config: dict[str, Any] = {
+            "n_neurons": n_neurons, "code_dim": code_dim, "channels": channels,
+            "n_layers": n_layers, "kernel_size": kernel_size, "groups": groups,
+        }  # fmt: skip
+        self.n_neurons = n_neurons
+        self.code_dim = code_dim
+
+        layers: list[nn.Module] = []
+        for i in range(n_layers):
+            layers += [
+                nn.Conv1d(
+                    n_neurons if i == 0 else channels,
+                    channels,
+                    kernel_size=kernel_size,
+                    stride=1 if i == 0 else 2,
+                    padding=kernel_size // 2,
+                ),
+                group_norm(channels, groups),
+                nn.SiLU(),
+            ]
+        self.convs = nn.Sequential(*layers)
+        self.to_code = nn.Linear(2 * channels, code_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode whole trials.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (B, T, N)
+            Trials; any ``T >= 1``.
+
+        Returns
+        -------
+        torch.Tensor, shape (B, code_dim)
+            One code per trial.
+        """
+        check_activity(x, self.n_neurons, "x")
+        h = self.convs(x.transpose(1, 2))  # (B, C, T')
+        pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)  # (B, 2 C)
+        return self.to_code(pooled)  # (B, code_dim)
