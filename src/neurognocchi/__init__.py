@@ -1,6 +1,7 @@
 """neurognocchi: GNOCCHI diffusion models of neural population activity (and an LFADS baseline)."""
 
 from neurognocchi.data.trials import Trials
+from neurognocchi.estimators import GNOCCHI, LFADS
 
-__all__ = ["Trials"]
+__all__ = ["GNOCCHI", "LFADS", "Trials"]
 __version__ = "0.1.0.dev0"

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     runners = {"synth": _run_synth, "demo": _run_demo, "info": _run_info}
     try:
         runners[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, KeyError) as error:
+    except (ValueError, TypeError, OSError, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"neurognocchi {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR

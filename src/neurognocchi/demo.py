@@ -18,7 +18,7 @@ VARIABLES = ("target_x", "target_y", "start_x", "start_y")
 
 DEMO_SETTINGS = {
     "full": {"n_trials": 500, "max_epochs": 300, "channels": 64},
-    "quick": {"n_trials": 250, "max_epochs": 40, "channels": 32},
+    "quick": {"n_trials": 250, "max_epochs": 30, "channels": 32},
 }
 
 
@@ -67,6 +67,7 @@ def run_toy_demo(
         code_dim=8,
         max_epochs=settings["max_epochs"],
         channels=settings["channels"],
+        rec_weight=4.0,
         random_state=seed,
     ).fit(train)
     model.save(Path(out_dir) / "model")

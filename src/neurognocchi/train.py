@@ -55,6 +55,11 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be positive; got {self.learning_rate!r}")
         if self.ema_decay is not None and not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1) or None; got {self.ema_decay!r}")
+        for name in ("warmup_steps", "weight_decay"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
+        if not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be positive; got {self.grad_clip!r}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be a positive integer or None; got {self.patience!r}")
 
@@ -259,7 +264,7 @@ class _Trainer:
     def _check_finite(self, parts: dict, lr: float) -> None:
         if all(torch.isfinite(value).all() for value in parts.values()):
             return
-        values = ", ".join(f"{key}={float(value):.4g}" for key, value in parts.items())
+        values = ", ".join(f"{key}={float(value.detach()):.4g}" for key, value in parts.items())
         raise NonFiniteLossError(
             f"training diverged at epoch {self.epoch + 1}, step {self.step} ({values}); the last "
             f"good checkpoint (if any) is kept. Try a lower learning_rate (now {lr:.3g}) or a "
@@ -282,11 +287,13 @@ class _Trainer:
                 state = {k: v.detach().clone() for k, v in self.eval_model.state_dict().items()}
                 self.best = {"loss": valid["loss"], "epoch": self.epoch, "state": state}
         self.history.append({"epoch": self.epoch, "step": self.step, **row})
-        patience = self.config.patience
+        return self.should_stop()
+
+    def should_stop(self) -> bool:
+        """Early stopping: ``patience`` epochs have passed without a better validation loss."""
+        patience, best_epoch = self.config.patience, self.best["epoch"]
         return (
-            patience is not None
-            and self.best["epoch"] is not None
-            and self.epoch - self.best["epoch"] >= patience
+            patience is not None and best_epoch is not None and self.epoch - best_epoch >= patience
         )
 
 
@@ -319,7 +326,11 @@ def train(
     run_dir : path, optional
         Where checkpoints and the history go; nothing is written without it.
     resume : bool
-        Continue from ``run_dir/checkpoints/last.pt`` when it exists.
+        Continue from ``run_dir/checkpoints/last.pt`` when it exists. With the same config the
+        result is identical to an uninterrupted run. A larger ``max_epochs`` extends a run: the
+        remaining steps follow the learning-rate schedule of the new ``max_epochs`` (warm-up,
+        then cosine decay over the new total), so the result differs from a run planned with
+        that ``max_epochs`` from the start once warm-up is over.
     device : str or torch.device
     verbose : bool
         Show a progress bar (only when stderr is a terminal).
@@ -340,6 +351,8 @@ def train(
     config = config or TrainConfig()
     if len(train_data) < 2:
         raise ValueError(f"train_data must hold at least 2 trials; got {len(train_data)}")
+    if valid_data is not None and len(valid_data) < 2:
+        raise ValueError(f"valid_data must hold at least 2 trials; got {len(valid_data)}")
     model.to(device)
     trainer = _Trainer(model, train_data, valid_data, config, device)
     run_dir = None if run_dir is None else Path(run_dir)
@@ -351,7 +364,7 @@ def train(
                 "or choose a new run directory"
             )
         trainer.load_state_dict(load_checkpoint(checkpoint))
-    stopped_early = trainer.history and _stopped(trainer)
+    stopped_early = trainer.should_stop()
     with _progress_bar(config.max_epochs, trainer.epoch, verbose, desc) as bar:
         while trainer.epoch < config.max_epochs and not stopped_early:
             stopped_early = trainer.end_epoch(trainer.train_epoch())
@@ -371,13 +384,6 @@ def train(
                 trainer.save_checkpoint(run_dir)
     _keep_final_weights(trainer)
     return TrainResult(trainer.history, trainer.best["epoch"], bool(stopped_early))
-
-
-def _stopped(trainer: _Trainer) -> bool:
-    patience, best_epoch = trainer.config.patience, trainer.best["epoch"]
-    return (
-        patience is not None and best_epoch is not None and trainer.epoch - best_epoch >= patience
-    )
 
 
 def _keep_final_weights(trainer: _Trainer) -> None:

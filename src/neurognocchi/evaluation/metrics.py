@@ -66,15 +66,33 @@ def sample_statistics(generated, real) -> dict[str, float]:
     gen_flat, real_flat = generated.reshape(-1, generated.shape[2]), real.reshape(-1, real.shape[2])
     mean_error = np.abs(gen_flat.mean(0) - real_flat.mean(0)).mean()
     sd_error = np.abs(gen_flat.std(0) - real_flat.std(0)).mean()
-    off_diagonal = ~np.eye(real.shape[2], dtype=bool)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corr_gen = np.corrcoef(gen_flat, rowvar=False)[off_diagonal]
-        corr_real = np.corrcoef(real_flat, rowvar=False)[off_diagonal]
-    valid = np.isfinite(corr_gen) & np.isfinite(corr_real)
     return {
         "mean_abs_error": float(mean_error),
-        "mean_rel_error": float(mean_error / np.abs(real_flat.mean(0)).mean()),
+        "mean_rel_error": _ratio(mean_error, np.abs(real_flat.mean(0)).mean()),
         "sd_abs_error": float(sd_error),
-        "sd_rel_error": float(sd_error / real_flat.std(0).mean()),
-        "corr_rmse": float(np.sqrt(np.mean((corr_gen[valid] - corr_real[valid]) ** 2))),
+        "sd_rel_error": _ratio(sd_error, real_flat.std(0).mean()),
+        "corr_rmse": correlation_rmse(gen_flat, real_flat),
     }
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return float(numerator / denominator) if denominator > 0 else float("nan")
+
+
+def correlation_rmse(generated, real) -> float:
+    """RMSE between the off-diagonal pairwise correlations of two (n_samples, n_neurons) arrays.
+
+    Pairs involving a constant neuron (undefined correlation) are left out; NaN when no pair
+    is left (e.g. a single neuron).
+    """
+    n_neurons = real.shape[1]
+    if n_neurons < 2:
+        return float("nan")
+    off_diagonal = ~np.eye(n_neurons, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr_gen = np.corrcoef(generated, rowvar=False)[off_diagonal]
+        corr_real = np.corrcoef(real, rowvar=False)[off_diagonal]
+    valid = np.isfinite(corr_gen) & np.isfinite(corr_real)
+    if not valid.any():
+        return float("nan")
+    return float(np.sqrt(np.mean((corr_gen[valid] - corr_real[valid]) ** 2)))

@@ -15,11 +15,15 @@ __all__ = ["ConvTrialEncoder"]
 class ConvTrialEncoder(nn.Module):
     """1-D convolutional trial encoder with mean-and-max pooling over time.
 
+    The input gets ``n_position_channels`` extra channels, ``sin(pi k tau)`` and
+    ``cos(pi k tau)`` of the relative time ``tau = (t + 0.5) / T`` (k = 1, 2, ...), so that
+    features pooled over time still know *when* in the trial they occurred; in trial-aligned
+    data the timing of activity carries much of the information about the trial. Then
     ``n_layers`` blocks of ``Conv1d -> GroupNorm -> SiLU``; the first keeps the time resolution,
     the others use stride 2 (kernel ``kernel_size``, padding ``kernel_size // 2``), which gives
     ``ceil(T / 2)`` bins and so works down to ``T = 1`` while every input bin stays inside some
     receptive field. The mean and the max over time are concatenated (so the code sees the whole
-    trial) and a linear layer maps them to the code. No dropout or sampling: the same input always
+    trial) and a two-layer MLP maps them to the code. No dropout or sampling: the same input always
     gives the same code.
 
     Parameters
@@ -36,6 +40,8 @@ class ConvTrialEncoder(nn.Module):
         Odd kernel size >= 3 of the convolutions.
     groups : int, default 8
         Maximum number of GroupNorm groups.
+    n_position_channels : int, default 8
+        Even number of relative-time channels appended to the input (0 for none).
 
     Attributes
     ----------
@@ -52,6 +58,7 @@ class ConvTrialEncoder(nn.Module):
         n_layers: int = 3,
         kernel_size: int = 5,
         groups: int = 8,
+        n_position_channels: int = 8,
     ) -> None:
         super().__init__()
         for name, value in [
@@ -62,18 +69,28 @@ class ConvTrialEncoder(nn.Module):
         if kernel_size < 3 or kernel_size % 2 == 0:
             # Stride 2 with a kernel of 1 would skip every other bin.
             raise ValueError(f"kernel_size must be an odd int >= 3; got {kernel_size}")
+        if (
+            not isinstance(n_position_channels, int)
+            or n_position_channels % 2
+            or (n_position_channels < 0)
+        ):
+            raise ValueError(
+                f"n_position_channels must be an even int >= 0; got {n_position_channels!r}"
+            )
         self.config: dict[str, Any] = {
             "n_neurons": n_neurons, "code_dim": code_dim, "channels": channels,
             "n_layers": n_layers, "kernel_size": kernel_size, "groups": groups,
+            "n_position_channels": n_position_channels,
         }  # fmt: skip
         self.n_neurons = n_neurons
         self.code_dim = code_dim
+        self.n_position_channels = n_position_channels
 
         layers: list[nn.Module] = []
         for i in range(n_layers):
             layers += [
                 nn.Conv1d(
-                    n_neurons if i == 0 else channels,
+                    n_neurons + n_position_channels if i == 0 else channels,
                     channels,
                     kernel_size=kernel_size,
                     stride=1 if i == 0 else 2,
@@ -83,7 +100,9 @@ class ConvTrialEncoder(nn.Module):
                 nn.SiLU(),
             ]
         self.convs = nn.Sequential(*layers)
-        self.to_code = nn.Linear(2 * channels, code_dim)
+        self.to_code = nn.Sequential(
+            nn.Linear(2 * channels, channels), nn.SiLU(), nn.Linear(channels, code_dim)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Encode whole trials.
@@ -99,6 +118,16 @@ class ConvTrialEncoder(nn.Module):
             One code per trial.
         """
         check_activity(x, self.n_neurons, "x")
-        h = self.convs(x.transpose(1, 2))  # (B, C, T')
+        h = torch.cat([x.transpose(1, 2), self._positions(x)], dim=1)  # (B, N + P, T)
+        h = self.convs(h)  # (B, C, T')
         pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)  # (B, 2 C)
         return self.to_code(pooled)  # (B, code_dim)
+
+    def _positions(self, x: torch.Tensor) -> torch.Tensor:
+        """Relative-time channels (B, P, T) for trials x (B, T, N)."""
+        n_batch, n_time, _ = x.shape
+        tau = (torch.arange(n_time, device=x.device, dtype=x.dtype) + 0.5) / n_time  # (T,)
+        k = torch.arange(1, self.n_position_channels // 2 + 1, device=x.device, dtype=x.dtype)
+        angle = torch.pi * k[:, None] * tau[None, :]  # (P / 2, T)
+        positions = torch.cat([torch.sin(angle), torch.cos(angle)], dim=0)  # (P, T)
+        return positions.expand(n_batch, -1, -1)

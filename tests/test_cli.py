@@ -1,0 +1,200 @@
+"""The ``neurognocchi`` command: synth, info, demo; user errors exit 2 with one line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import neurognocchi
+from neurognocchi.cli import main
+from neurognocchi.data import load_trials
+
+SMALL = ["--n-trials", "30", "--n-neurons", "5", "--n-time", "10"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    # Tiny models run fastest on one thread; several threads thrash on a busy 2-core machine.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def synth(out, *extra) -> int:
+    return main(["synth", "toy", "--out", str(out), *SMALL, *extra])
+
+
+def assert_one_line_error(stderr: str, command: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(f"neurognocchi {command}: error:")
+    assert "Traceback" not in stderr
+
+
+# ---------------------------------------------------------------------- synth
+def test_synth_toy_writes_a_loadable_file(tmp_path, capsys):
+    out = tmp_path / "t.npz"
+    assert synth(out) == 0
+    trials = load_trials(out)
+    assert (trials.n_trials, trials.n_time, trials.n_neurons) == (30, 10, 5)
+    assert trials.spikes is not None and trials.truth is not None
+    assert "target_x" in trials.trial_info
+    captured = capsys.readouterr()
+    assert "saved" in captured.out and str(out) in captured.out
+    assert captured.err == ""
+
+
+def test_synth_refuses_to_overwrite_without_flag(tmp_path, capsys):
+    out = tmp_path / "t.npz"
+    assert synth(out) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert synth(out, "--seed", "1") == 2
+    captured = capsys.readouterr()
+    assert_one_line_error(captured.err, "synth")
+    assert "--overwrite" in captured.err
+    assert out.read_bytes() == before
+
+
+def test_synth_overwrite_replaces_the_file(tmp_path):
+    out = tmp_path / "t.npz"
+    assert synth(out) == 0
+    first = load_trials(out).activity
+    assert synth(out, "--seed", "1", "--overwrite") == 0
+    assert not np.array_equal(load_trials(out).activity, first)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.npz"]  # no temp files
+
+
+@pytest.mark.parametrize("name", ["t.npy", "t.txt", "t"])
+def test_synth_wrong_suffix_is_a_user_error(tmp_path, capsys, name):
+    assert synth(tmp_path / name) == 2
+    captured = capsys.readouterr()
+    assert_one_line_error(captured.err, "synth")
+    assert ".npz" in captured.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_bad_sizes_are_a_user_error(tmp_path, capsys):
+    code = main(["synth", "toy", "--out", str(tmp_path / "t.npz"), "--n-trials", "0"])
+    assert code == 2
+    assert_one_line_error(capsys.readouterr().err, "synth")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_out_is_a_directory_is_a_user_error(tmp_path, capsys):
+    target = tmp_path / "t.npz"
+    target.mkdir()
+    assert synth(target, "--overwrite") == 2
+    assert_one_line_error(capsys.readouterr().err, "synth")
+    assert target.is_dir()
+
+
+# ---------------------------------------------------------------------- info
+def test_info_prints_the_trials_repr(tmp_path, capsys):
+    out = tmp_path / "t.npz"
+    synth(out)
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == repr(load_trials(out)) + "\n"
+    assert "n_trials=30" in captured.out
+
+
+def test_info_reads_plain_npy_arrays(tmp_path, capsys):
+    np.save(tmp_path / "a.npy", np.ones((4, 3, 2)))
+    assert main(["info", str(tmp_path / "a.npy")]) == 0
+    assert "n_trials=4, n_time=3, n_neurons=2" in capsys.readouterr().out
+
+
+def test_info_missing_file_is_a_user_error(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "absent.npz")]) == 2
+    captured = capsys.readouterr()
+    assert_one_line_error(captured.err, "info")
+    assert "absent.npz" in captured.err
+
+
+def test_info_corrupt_file_is_a_user_error(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    assert main(["info", str(bad)]) == 2
+    assert_one_line_error(capsys.readouterr().err, "info")
+
+
+# ---------------------------------------------------------------------- help and parsing
+@pytest.mark.parametrize(
+    "argv", [[], ["synth"], ["synth", "toy"], ["demo"], ["info"]], ids=" ".join
+)
+def test_help_exits_zero(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--help"])
+    assert info.value.code == 0
+    assert "usage: neurognocchi" in capsys.readouterr().out
+
+
+def test_missing_subcommand_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    assert "usage" in capsys.readouterr().err
+
+
+def test_python_dash_m_neurognocchi_help():
+    package_dir = Path(neurognocchi.__file__).parent
+    if not (package_dir / "__main__.py").exists():
+        pytest.skip("neurognocchi has no __main__.py")
+    result = subprocess.run(
+        [sys.executable, "-m", "neurognocchi", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert "usage" in result.stdout
+
+
+# ---------------------------------------------------------------------- demo
+def test_demo_refuses_existing_results(tmp_path, capsys):
+    results = tmp_path / "results.json"
+    results.write_text("{}")
+    assert main(["demo", "--quick", "--out", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert_one_line_error(captured.err, "demo")
+    assert results.read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+
+
+def test_demo_runs_end_to_end_on_tiny_settings(tmp_path, capsys, monkeypatch):
+    import neurognocchi.demo as demo
+
+    tiny = dict(
+        channel_mults=(1, 2), encoder_channels=8, n_train_steps=50, n_sample_steps=4,
+        verbose=False, device="cpu",
+    )  # fmt: skip
+    real_gnocchi = demo.GNOCCHI
+    monkeypatch.setattr(demo, "GNOCCHI", lambda **kw: real_gnocchi(**(kw | tiny)))
+    monkeypatch.setattr(
+        demo, "make_toy_dataset", functools.partial(demo.make_toy_dataset, n_neurons=6, n_time=12)
+    )
+    monkeypatch.setitem(demo.DEMO_SETTINGS, "quick", {"n_trials": 60, "max_epochs": 1,
+                                                      "channels": 8})  # fmt: skip
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out), "--seed", "1"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) == {
+        "fit_seconds", "code_r2_valid", "heldout_targets", "reconstruction_r2_valid",
+        "prior_sample_statistics",
+    }  # fmt: skip
+    assert set(results["code_r2_valid"]) == {"target_x", "target_y", "start_x", "start_y"}
+    assert np.isfinite(results["heldout_targets"]["mean_error"])
+    assert (out / "model" / "config.json").exists()
+    assert "results written" in capsys.readouterr().out
+    # the saved model loads and has the tiny data's shape
+    from neurognocchi.estimators import GNOCCHI
+
+    model = GNOCCHI.load(out / "model")
+    assert model.sample_prior(1, random_state=0).shape == (1, 12, 6)

@@ -1,0 +1,330 @@
+"""The GNOCCHI estimator: scikit-learn conventions, fit/encode/generate, checks, save/load."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from neurognocchi.data import make_toy_dataset
+from neurognocchi.estimators import GNOCCHI
+from neurognocchi.models import GnocchiModel
+from neurognocchi.train import load_checkpoint
+
+TINY = dict(
+    code_dim=3,
+    channels=8,
+    channel_mults=(1, 2),
+    encoder_channels=8,
+    n_train_steps=50,
+    n_sample_steps=5,
+    max_epochs=2,
+    batch_size=8,
+    verbose=False,
+    random_state=0,
+    device="cpu",
+)
+N_TIME, N_NEURONS = 12, 6
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    # Tiny models run fastest on one thread; several threads thrash on a busy 2-core machine.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def trials():
+    return make_toy_dataset(40, n_neurons=N_NEURONS, n_time=N_TIME, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(trials):
+    return GNOCCHI(**TINY).fit(trials)
+
+
+# ---------------------------------------------------------------------- scikit-learn API
+def test_get_params_set_params_and_clone():
+    model = GNOCCHI(**TINY)
+    params = model.get_params()
+    assert params["code_dim"] == 3 and params["channel_mults"] == (1, 2)
+    assert model.set_params(code_dim=5, max_epochs=7) is model
+    assert model.code_dim == 5 and model.max_epochs == 7
+    copy = clone(model)
+    assert copy is not model
+    assert copy.get_params() == model.get_params()
+    with pytest.raises(ValueError):
+        model.set_params(no_such_parameter=1)
+
+
+def test_clone_of_fitted_estimator_is_unfitted(fitted):
+    copy = clone(fitted)
+    assert not hasattr(copy, "model_")
+    with pytest.raises(NotFittedError):
+        copy.encode(np.zeros((2, N_TIME, N_NEURONS)))
+
+
+def test_constructor_arguments_after_code_dim_are_keyword_only():
+    with pytest.raises(TypeError):
+        GNOCCHI(3, 10)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.encode(np.zeros((2, N_TIME, N_NEURONS))),
+        lambda m: m.generate(np.zeros((1, 3))),
+        lambda m: m.sample_prior(2),
+        lambda m: m.save("never-written"),
+    ],
+    ids=["encode", "generate", "sample_prior", "save"],
+)
+def test_methods_before_fit_raise_not_fitted(call, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NotFittedError, match="fit"):
+        call(GNOCCHI(**TINY))
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- fit / encode
+def test_fit_on_trials_sets_fitted_attributes(fitted):
+    assert len(fitted.history_) == 2
+    assert fitted.best_epoch_ in (1, 2)
+    assert fitted.fit_seconds_ > 0
+    assert fitted.device_ == torch.device("cpu")
+    assert "valid_loss" in fitted.history_[-1]
+
+
+def test_fit_on_raw_array(trials):
+    model = GNOCCHI(**(TINY | {"max_epochs": 1})).fit(trials.activity.astype(np.float64))
+    codes = model.encode(trials.activity)
+    assert codes.shape == (40, 3)
+    assert np.all(np.isfinite(codes))
+
+
+def test_encode_shape_and_accepts_arrays(fitted, trials):
+    codes = fitted.encode(trials)
+    assert codes.shape == (trials.n_trials, 3)
+    assert codes.dtype == np.float32
+    np.testing.assert_array_equal(fitted.encode(trials.activity), codes)
+    np.testing.assert_allclose(fitted.encode(trials.activity, batch_size=7), codes, atol=1e-6)
+    assert np.unique(codes.round(5), axis=0).shape[0] > 1  # codes differ between trials
+
+
+@pytest.mark.parametrize(
+    "X", [np.zeros((3, N_TIME, N_NEURONS + 1)), np.zeros((3, N_TIME + 2, N_NEURONS)),
+          np.zeros((N_TIME, N_NEURONS))],
+    ids=["neurons", "time", "rank"],
+)  # fmt: skip
+def test_encode_rejects_wrong_shape(fitted, X):
+    with pytest.raises(ValueError, match="X"):
+        fitted.encode(X)
+
+
+def test_same_random_state_gives_identical_codes_and_samples(trials):
+    a = GNOCCHI(**TINY).fit(trials)
+    b = GNOCCHI(**TINY).fit(trials)
+    codes_a, codes_b = a.encode(trials), b.encode(trials)
+    np.testing.assert_array_equal(codes_a, codes_b)
+    np.testing.assert_array_equal(
+        a.generate(codes_a[:3], n_samples=2, random_state=1),
+        b.generate(codes_b[:3], n_samples=2, random_state=1),
+    )
+    c = GNOCCHI(**(TINY | {"random_state": 1})).fit(trials)
+    assert not np.allclose(c.encode(trials), codes_a)
+
+
+def test_fit_leaves_global_torch_rng_alone(trials):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    GNOCCHI(**(TINY | {"max_epochs": 1})).fit(trials)
+    assert torch.equal(torch.rand(3), expected)
+
+
+# ---------------------------------------------------------------------- generate
+def test_generate_shape_and_seeds(fitted, trials):
+    codes = fitted.encode(trials)[:3]
+    x = fitted.generate(codes, n_samples=2, random_state=0)
+    assert x.shape == (3, 2, N_TIME, N_NEURONS)
+    assert np.all(np.isfinite(x))
+    np.testing.assert_array_equal(fitted.generate(codes, n_samples=2, random_state=0), x)
+    other = fitted.generate(codes, n_samples=2, random_state=1)
+    assert not np.allclose(other, x)
+    assert not np.allclose(x[:, 0], x[:, 1])  # each sample has its own starting noise
+    listed = fitted.generate(codes.tolist(), n_samples=2, random_state=0)
+    np.testing.assert_allclose(listed, x, atol=1e-6)
+
+
+def test_generate_is_in_data_units(fitted, trials):
+    x = fitted.generate(np.zeros((4, 3)), n_samples=2, random_state=0)
+    scale = np.abs(trials.activity).max()
+    assert np.abs(x).max() < 10 * scale
+    assert abs(x.mean() - trials.activity.mean()) < trials.activity.std() * 3
+
+
+def test_sample_prior_shape_and_determinism(fitted):
+    x = fitted.sample_prior(3, random_state=0)
+    assert x.shape == (3, N_TIME, N_NEURONS)
+    np.testing.assert_array_equal(fitted.sample_prior(3, random_state=0), x)
+    assert not np.allclose(fitted.sample_prior(3, random_state=1), x)
+    with pytest.raises(ValueError, match="n"):
+        fitted.sample_prior(0)
+
+
+@pytest.mark.parametrize(
+    "codes",
+    [np.zeros((2, 4)), np.array([[0.0, np.nan, 0.0]]), np.array([[np.inf, 0, 0]]), np.zeros(3)],
+    ids=["wrong-dim", "nan", "inf", "1-d"],
+)
+def test_generate_rejects_bad_codes(fitted, codes):
+    with pytest.raises(ValueError, match="codes"):
+        fitted.generate(codes)
+
+
+@pytest.mark.parametrize("n_steps", [0, -1, 51])
+def test_generate_rejects_n_steps_out_of_range(fitted, n_steps):
+    with pytest.raises(ValueError, match="n_steps"):
+        fitted.generate(np.zeros((1, 3)), n_steps=n_steps)
+
+
+def test_generate_accepts_n_steps_at_n_train_steps(fitted):
+    x = fitted.generate(np.zeros((1, 3)), n_steps=50, random_state=0)
+    assert x.shape == (1, 1, N_TIME, N_NEURONS)
+
+
+@pytest.mark.parametrize("n_samples", [0, -2, 1.5, True])
+def test_generate_rejects_bad_n_samples(fitted, n_samples):
+    with pytest.raises(ValueError, match="n_samples"):
+        fitted.generate(np.zeros((1, 3)), n_samples=n_samples)
+
+
+# ---------------------------------------------------------------------- save / load
+def test_save_load_round_trip(fitted, trials, tmp_path):
+    fitted.save(tmp_path / "model")
+    assert {p.name for p in (tmp_path / "model").iterdir()} >= {"config.json", "weights.pt"}
+    loaded = GNOCCHI.load(tmp_path / "model")
+    codes = fitted.encode(trials)
+    np.testing.assert_array_equal(loaded.encode(trials), codes)
+    np.testing.assert_array_equal(
+        loaded.generate(codes[:2], n_samples=2, random_state=3),
+        fitted.generate(codes[:2], n_samples=2, random_state=3),
+    )
+    assert loaded.history_ == fitted.history_
+    assert loaded.code_dim == 3 and tuple(loaded.channel_mults) == (1, 2)
+
+
+def _rewrite_config(path, **changes):
+    config = json.loads((path / "config.json").read_text())
+    config.update(changes)
+    (path / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    "changes", [{"format": "neurognocchi.LFADS"}, {"version": 999}, {"format": "something"}]
+)
+def test_load_rejects_other_class_or_version(fitted, tmp_path, changes):
+    fitted.save(tmp_path)
+    _rewrite_config(tmp_path, **changes)
+    with pytest.raises(ValueError, match="GNOCCHI"):
+        GNOCCHI.load(tmp_path)
+
+
+def test_load_of_directory_without_config_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"config\.json"):
+        GNOCCHI.load(tmp_path)
+
+
+# ---------------------------------------------------------------------- devices, splits
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback")
+def test_device_auto_resolves_to_cpu(trials):
+    model = GNOCCHI(**(TINY | {"device": "auto", "max_epochs": 1})).fit(trials)
+    assert model.device_ == torch.device("cpu")
+    assert next(model.model_.parameters()).device == torch.device("cpu")
+
+
+@pytest.mark.parametrize("device", ["gpu", "banana"])
+def test_bad_device_string_raises(trials, device, tmp_path):
+    with pytest.raises(ValueError, match="device"):
+        GNOCCHI(**(TINY | {"device": device})).fit(trials, run_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_raises(trials):
+    with pytest.raises(ValueError, match="CUDA"):
+        GNOCCHI(**(TINY | {"device": "cuda"})).fit(trials)
+
+
+@pytest.mark.parametrize("fraction", [1.0, -0.1, 1.5])
+def test_valid_fraction_out_of_range_raises(trials, fraction):
+    with pytest.raises(ValueError, match="valid_fraction"):
+        GNOCCHI(**(TINY | {"valid_fraction": fraction})).fit(trials)
+
+
+def test_valid_fraction_zero_trains_without_validation(trials):
+    model = GNOCCHI(**(TINY | {"valid_fraction": 0.0, "max_epochs": 1})).fit(trials)
+    assert "valid_loss" not in model.history_[0]
+    assert model.best_epoch_ is None
+
+
+def test_explicit_validation_trials_are_used(trials):
+    model = GNOCCHI(**(TINY | {"max_epochs": 1})).fit(trials[:30], valid=trials[30:])
+    assert "valid_loss" in model.history_[0]
+
+
+def test_random_state_must_be_an_int(trials):
+    with pytest.raises(TypeError, match="random_state"):
+        GNOCCHI(**(TINY | {"random_state": 1.5})).fit(trials)
+
+
+def test_fit_on_few_trials_with_default_valid_fraction(trials):
+    few = trials[:12]
+    try:
+        model = GNOCCHI(**TINY).fit(few)
+    except ValueError as error:
+        assert "valid" in str(error)
+    else:
+        assert len(model.history_) == 2
+
+
+@pytest.mark.parametrize("shape", [(5, N_TIME, N_NEURONS - 1), (5, N_TIME - 2, N_NEURONS)])
+def test_fit_rejects_validation_trials_of_another_shape(trials, tmp_path, shape):
+    with pytest.raises(ValueError, match="valid"):
+        GNOCCHI(**TINY).fit(trials, valid=np.ones(shape), run_dir=tmp_path)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+# ---------------------------------------------------------------------- run_dir / resume
+def test_fit_with_run_dir_resumes_to_the_uninterrupted_result(trials, tmp_path, monkeypatch):
+    # The default warm-up (200 steps) spans these runs, so max_epochs does not change the LR.
+    full = GNOCCHI(**TINY).fit(trials, run_dir=tmp_path / "full")
+    assert load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["epoch"] == 2
+    assert (tmp_path / "full" / "history.json").exists()
+
+    part = GNOCCHI(**(TINY | {"max_epochs": 1})).fit(trials, run_dir=tmp_path / "part")
+    assert len(part.history_) == 1
+    with pytest.raises(FileExistsError):
+        GNOCCHI(**TINY).fit(trials, run_dir=tmp_path / "part")
+    steps_run = []
+    original_loss = GnocchiModel.loss
+
+    def spy_loss(self, x, *, generator=None, step=0):
+        if self.training:
+            steps_run.append(step)
+        return original_loss(self, x, generator=generator, step=step)
+
+    monkeypatch.setattr(GnocchiModel, "loss", spy_loss)
+    resumed = GNOCCHI(**TINY).fit(trials, run_dir=tmp_path / "part", resume=True)
+    steps_per_epoch = full.history_[0]["step"]
+    assert steps_run == list(range(steps_per_epoch, 2 * steps_per_epoch))  # only epoch 2
+    assert len(resumed.history_) == 2
+    assert resumed.history_ == full.history_
+    np.testing.assert_array_equal(resumed.encode(trials), full.encode(trials))

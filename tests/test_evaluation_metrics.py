@@ -1,0 +1,170 @@
+"""Evaluation metrics (DESIGN §7): R^2, code regression and sample statistics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from neurognocchi.evaluation import (
+    code_regression_r2,
+    per_neuron_r2,
+    pooled_r2,
+    sample_statistics,
+)
+
+TRUTH = np.array([[0.0, 0.0], [2.0, 4.0]])  # (samples, neurons)
+PRED = np.array([[1.0, 1.0], [1.0, 3.0]])
+
+
+# ---------------------------------------------------------------------- R^2
+def test_r2_hand_computed_example():
+    # residuals all +-1: SSE 2 per neuron; SST 2 (neuron 0) and 8 (neuron 1)
+    assert pooled_r2(PRED, TRUTH) == pytest.approx(1 - 4 / 10)
+    np.testing.assert_allclose(per_neuron_r2(PRED, TRUTH), [0.0, 0.75])
+
+
+def test_r2_of_perfect_prediction_is_one():
+    truth = np.random.default_rng(0).normal(size=(4, 5, 3))
+    assert pooled_r2(truth, truth) == 1.0
+    np.testing.assert_array_equal(per_neuron_r2(truth, truth), np.ones(3))
+
+
+def test_r2_of_per_neuron_mean_is_zero():
+    truth = np.random.default_rng(1).normal(loc=[0.0, 5.0, -3.0], size=(4, 5, 3))
+    mean = np.broadcast_to(truth.reshape(-1, 3).mean(0), truth.shape)
+    assert pooled_r2(mean, truth) == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(per_neuron_r2(mean, truth), 0.0, atol=1e-12)
+    # a worse-than-mean prediction is negative
+    assert pooled_r2(mean + 1.0, truth) < 0
+
+
+def test_r2_uses_each_neurons_own_mean():
+    # Neurons with very different offsets: a pooled mean would inflate SST.
+    truth = np.array([[0.0, 100.0], [1.0, 101.0]])
+    pred = np.array([[0.5, 100.5], [0.5, 100.5]])
+    assert pooled_r2(pred, truth) == pytest.approx(0.0)
+
+
+def test_r2_of_constant_truth_is_nan():
+    truth = np.full((3, 4, 2), 2.0)
+    assert math.isnan(pooled_r2(truth + 1, truth))
+    truth[:, :, 1] = np.arange(12).reshape(3, 4)
+    r2 = per_neuron_r2(truth, truth)
+    assert math.isnan(r2[0]) and r2[1] == 1.0
+    assert pooled_r2(truth, truth) == 1.0  # SST > 0 over the pool
+
+
+@pytest.mark.parametrize("metric", [pooled_r2, per_neuron_r2])
+def test_r2_rejects_shape_mismatch_and_rank(metric):
+    with pytest.raises(ValueError, match="shape"):
+        metric(np.zeros((3, 2)), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="shape"):
+        metric(np.zeros(3), np.zeros(3))
+
+
+@pytest.mark.parametrize("metric", [pooled_r2, per_neuron_r2])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_r2_rejects_non_finite_values(metric, bad):
+    x = np.ones((3, 2))
+    y = x.copy()
+    y[1, 1] = bad
+    with pytest.raises(ValueError, match="finite"):
+        metric(x, y)
+    with pytest.raises(ValueError, match="finite"):
+        metric(y, x)
+
+
+# ---------------------------------------------------------------------- code regression
+def test_code_regression_r2_near_one_for_linear_relation():
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(80, 4))
+    values = codes @ np.array([1.0, -2.0, 0.5, 0.0]) + 3.0
+    assert code_regression_r2(codes[:60], values[:60], codes[60:], values[60:]) > 0.99
+
+
+def test_code_regression_r2_near_or_below_zero_for_noise():
+    rng = np.random.default_rng(1)
+    codes = rng.normal(size=(100, 4))
+    values = rng.normal(size=100)
+    r2 = code_regression_r2(codes[:70], values[:70], codes[70:], values[70:])
+    assert r2 < 0.1
+
+
+def test_code_regression_r2_accepts_lists():
+    codes = [[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]]
+    values = [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    assert code_regression_r2(codes, values, codes, values) > 0.99
+
+
+# ---------------------------------------------------------------------- sample statistics
+def _real(seed: int = 0, n_neurons: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 5.0 + rng.normal(size=(6, 10, n_neurons))  # positive means
+
+
+def test_sample_statistics_of_identical_data_are_zero():
+    real = _real()
+    stats = sample_statistics(real, real)
+    assert set(stats) == {
+        "mean_abs_error", "mean_rel_error", "sd_abs_error", "sd_rel_error", "corr_rmse"
+    }  # fmt: skip
+    for key, value in stats.items():
+        assert value == pytest.approx(0.0, abs=1e-12), key
+
+
+def test_sample_statistics_of_shifted_data_report_the_shift():
+    real = _real()
+    stats = sample_statistics(real + 2.0, real)
+    assert stats["mean_abs_error"] == pytest.approx(2.0)
+    real_means = real.reshape(-1, 3).mean(0)
+    assert stats["mean_rel_error"] == pytest.approx(2.0 / np.abs(real_means).mean())
+    assert stats["sd_abs_error"] == pytest.approx(0.0, abs=1e-12)
+    assert stats["corr_rmse"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_sample_statistics_of_scaled_data_report_the_sd_error():
+    real = _real()
+    centred = real - real.mean(axis=(0, 1))
+    stats = sample_statistics(2.0 * centred + real.mean(axis=(0, 1)), real)
+    sd = real.reshape(-1, 3).std(0)
+    assert stats["sd_abs_error"] == pytest.approx(sd.mean())
+    assert stats["sd_rel_error"] == pytest.approx(1.0)
+    assert stats["mean_abs_error"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_sample_statistics_correlation_rmse_by_hand():
+    x = np.random.default_rng(2).normal(size=(4, 5, 1))
+    real = np.concatenate([x, x, -x], axis=2) + 10.0  # correlations (0,1)=1, (0,2)=(1,2)=-1
+    generated = np.concatenate([x, x, x], axis=2) + 10.0  # all correlations 1
+    # off-diagonal differences: 0, 0, 2, 2, 2, 2 -> RMSE sqrt(16 / 6)
+    stats = sample_statistics(generated, real)
+    assert stats["corr_rmse"] == pytest.approx(math.sqrt(16 / 6))
+
+
+def test_sample_statistics_accepts_different_trial_counts():
+    stats = sample_statistics(_real(1)[:2], _real(2))
+    assert all(np.isfinite(value) for value in stats.values())
+
+
+@pytest.mark.parametrize(
+    "generated, real",
+    [
+        (np.zeros((10, 3)), np.zeros((2, 10, 3))),
+        (np.zeros((2, 10, 3)), np.zeros((2, 10, 3, 1))),
+        (np.zeros((2, 10, 3)), np.zeros((2, 10, 4))),
+    ],
+    ids=["2-d", "4-d", "neurons"],
+)
+def test_sample_statistics_rejects_wrong_rank_or_neurons(generated, real):
+    with pytest.raises(ValueError, match="n_neurons"):
+        sample_statistics(generated, real)
+
+
+def test_sample_statistics_of_a_single_neuron():
+    real = _real(n_neurons=1)
+    stats = sample_statistics(real + 1.0, real)
+    assert stats["mean_abs_error"] == pytest.approx(1.0)
+    assert stats["sd_abs_error"] == pytest.approx(0.0, abs=1e-12)
+    assert math.isnan(stats["corr_rmse"]) or stats["corr_rmse"] == 0.0  # no neuron pairs

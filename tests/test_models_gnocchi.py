@@ -1,0 +1,224 @@
+"""GnocchiModel: config validation, the three-part loss, normalisation and generation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from neurognocchi.models import GnocchiConfig, GnocchiModel
+
+N_NEURONS, N_TIME = 5, 12
+TINY = dict(code_dim=3, channels=8, channel_mults=(1, 2), encoder_channels=8, n_train_steps=50)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    # Tiny models run fastest on one thread; several threads thrash on a busy 2-core machine.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def make_model(**overrides) -> GnocchiModel:
+    torch.manual_seed(0)
+    config = GnocchiConfig(n_neurons=N_NEURONS, n_time=N_TIME, **(TINY | overrides))
+    return GnocchiModel(config)
+
+
+def make_batch(n: int = 8, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    # data units: offset and scaled so normalisation is not the identity
+    return 3.0 + 2.0 * torch.randn((n, N_TIME, N_NEURONS), generator=generator)  # (B, T, N)
+
+
+# ---------------------------------------------------------------------- config
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("n_neurons", 0),
+        ("n_time", -1),
+        ("code_dim", 0),
+        ("code_dim", 2.5),
+        ("code_dim", True),
+        ("n_train_steps", 0),
+        ("rec_weight", -0.1),
+        ("mmd_weight", float("nan")),
+        ("dropout", -0.5),
+    ],
+)
+def test_config_rejects_bad_field_naming_it(field, value):
+    kwargs = {"n_neurons": 4, "n_time": 10, field: value}
+    with pytest.raises(ValueError, match=field):
+        GnocchiConfig(**kwargs)
+
+
+@pytest.mark.parametrize("field, value", [("channels", 0), ("schedule", "quadratic")])
+def test_model_rejects_bad_architecture_field_naming_it(field, value):
+    with pytest.raises(ValueError, match=field):
+        GnocchiModel(GnocchiConfig(n_neurons=4, n_time=10, **{field: value}))
+
+
+def test_config_from_dict_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="n_layers"):
+        GnocchiConfig.from_dict({"n_neurons": 4, "n_time": 10, "n_layers": 3})
+
+
+def test_config_json_round_trip():
+    config = GnocchiConfig(n_neurons=7, n_time=9, channel_mults=[1, 2, 4], rec_weight=0.5)
+    assert config.channel_mults == (1, 2, 4)
+    restored = GnocchiConfig.from_dict(json.loads(config.to_json()))
+    assert restored == config
+    assert isinstance(restored.channel_mults, tuple)
+
+
+def test_config_is_frozen():
+    config = GnocchiConfig(n_neurons=4, n_time=10)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.code_dim = 3
+
+
+# ---------------------------------------------------------------------- loss
+def test_loss_parts_are_finite_scalars_and_total_is_weighted_sum():
+    model = make_model(rec_weight=0.3, mmd_weight=2.5)
+    model.set_normalization(make_batch(20, seed=1))
+    parts = model.loss(make_batch(), generator=torch.Generator().manual_seed(0))
+    assert set(parts) == {"loss", "score", "reconstruction", "mmd"}
+    for value in parts.values():
+        assert value.shape == () and torch.isfinite(value)
+    expected = parts["score"] + 0.3 * parts["reconstruction"] + 2.5 * parts["mmd"]
+    torch.testing.assert_close(parts["loss"], expected)
+
+
+def test_loss_is_reproducible_with_the_same_generator():
+    model = make_model()
+    first = model.loss(make_batch(), generator=torch.Generator().manual_seed(3))
+    second = model.loss(make_batch(), generator=torch.Generator().manual_seed(3))
+    other = model.loss(make_batch(), generator=torch.Generator().manual_seed(4))
+    assert torch.equal(first["loss"], second["loss"])
+    assert not torch.equal(first["loss"], other["loss"])
+
+
+def test_score_plus_reconstruction_equals_v_prediction_mse():
+    model = make_model(rec_weight=1.0, mmd_weight=0.0)
+    model.set_normalization(make_batch(20, seed=1))
+    x = make_batch()
+    parts = model.loss(x, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(parts["loss"], parts["score"] + parts["reconstruction"])
+
+    # Redraw the loss's steps and noise from an identically seeded generator.
+    generator = torch.Generator().manual_seed(5)
+    t = torch.randint(0, model.config.n_train_steps, (x.shape[0],), generator=generator)
+    noise = torch.randn(x.shape, generator=generator)
+    x0 = model.normalize(x)
+    x_t = model.scheduler.add_noise(x0, noise, t)
+    with torch.no_grad():
+        code = model.encoder(x0)
+        noise_pred, x0_pred = model.predict(x_t, t, code)
+        out = model.denoiser(x_t, t, code)  # the raw v-prediction F
+    abar = model.alphas_cumprod[t].view(-1, 1, 1)
+    v_target = abar.sqrt() * noise - (1 - abar).sqrt() * x0
+    score = (noise_pred - noise).pow(2).mean()
+    reconstruction = (x0_pred - x0).pow(2).mean()
+    v_mse = (out - v_target).pow(2).mean()
+    torch.testing.assert_close(score + reconstruction, v_mse, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(parts["score"].detach(), score)
+    torch.testing.assert_close(parts["reconstruction"].detach(), reconstruction)
+
+
+def test_gradients_reach_every_encoder_and_denoiser_parameter():
+    model = make_model()
+    model.set_normalization(make_batch(20, seed=1))
+    model.loss(make_batch(), generator=torch.Generator().manual_seed(0))["loss"].backward()
+    for part in (model.encoder, model.denoiser):
+        for name, parameter in part.named_parameters():
+            assert parameter.grad is not None, name
+            assert torch.isfinite(parameter.grad).all(), name
+            assert parameter.grad.abs().sum() > 0, name
+
+
+def test_loss_falls_when_overfitting_a_fixed_batch():
+    model = make_model()
+    x = make_batch()
+    model.set_normalization(x)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        parts = model.loss(x, generator=torch.Generator().manual_seed(0))  # same t and noise
+        optimizer.zero_grad()
+        parts["loss"].backward()
+        optimizer.step()
+        losses.append(float(parts["loss"].detach()))
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+
+
+# ---------------------------------------------------------------------- normalisation
+def test_set_normalization_stores_per_neuron_mean_and_std():
+    model = make_model()
+    x = make_batch(30, seed=2)
+    model.set_normalization(x)
+    flat = x.reshape(-1, N_NEURONS).double()
+    torch.testing.assert_close(model.mean, flat.mean(0).float())
+    torch.testing.assert_close(model.std, flat.std(0).float())
+    z = model.normalize(x).reshape(-1, N_NEURONS)
+    torch.testing.assert_close(z.mean(0), torch.zeros(N_NEURONS), atol=1e-5, rtol=0)
+    torch.testing.assert_close(model.x0_bound, 1.5 * z.abs().max())
+
+
+def test_normalize_and_denormalize_invert_each_other():
+    model = make_model()
+    model.set_normalization(make_batch(30, seed=2))
+    x = make_batch(4, seed=7)
+    torch.testing.assert_close(model.denormalize(model.normalize(x)), x)
+    torch.testing.assert_close(model.normalize(model.denormalize(x)), x)
+
+
+def test_silent_neuron_gets_unit_std():
+    model = make_model()
+    x = make_batch(10, seed=3)
+    x[:, :, 2] = 4.0  # a constant neuron
+    model.set_normalization(x)
+    assert model.std[2] == 1.0
+    assert model.mean[2] == 4.0
+    z = model.normalize(x)
+    assert torch.all(z[:, :, 2] == 0)
+    assert torch.isfinite(z).all()
+
+
+# ---------------------------------------------------------------------- generation
+def test_generate_returns_data_units_shape_and_is_deterministic():
+    model = make_model().eval()
+    model.set_normalization(make_batch(30, seed=2))
+    code = torch.randn(3, 3, generator=torch.Generator().manual_seed(0))
+    first = model.generate(code, n_steps=4, generator=torch.Generator().manual_seed(1))
+    second = model.generate(code, n_steps=4, generator=torch.Generator().manual_seed(1))
+    other_seed = model.generate(code, n_steps=4, generator=torch.Generator().manual_seed(2))
+    assert first.shape == (3, N_TIME, N_NEURONS)
+    assert torch.isfinite(first).all()
+    assert torch.equal(first, second)
+    assert not torch.allclose(first, other_seed)
+    # data units: the clean-data estimate is clipped to x0_bound in normalised units
+    bound = model.denormalize(model.x0_bound.expand(N_NEURONS))
+    assert (first <= bound + 1e-4).all()
+
+
+def test_generate_depends_on_the_code():
+    model = make_model().eval()
+    model.set_normalization(make_batch(30, seed=2))
+    code = torch.zeros(2, 3)
+    shifted = code + torch.tensor([[3.0, -3.0, 3.0]])
+    a = model.generate(code, n_steps=4, generator=torch.Generator().manual_seed(1))
+    b = model.generate(shifted, n_steps=4, generator=torch.Generator().manual_seed(1))
+    assert (a - b).abs().max() > 1e-3
+
+
+def test_encode_gives_one_code_per_trial():
+    model = make_model().eval()
+    model.set_normalization(make_batch(30, seed=2))
+    with torch.no_grad():
+        code = model.encode(make_batch(6))
+    assert code.shape == (6, 3)
+    assert torch.isfinite(code).all()
