@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import neurognocchi
 from neurognocchi.cli import main
@@ -19,13 +18,7 @@ from neurognocchi.data import load_trials
 SMALL = ["--n-trials", "30", "--n-neurons", "5", "--n-time", "10"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # Tiny models run fastest on one thread; several threads thrash on a busy 2-core machine.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def synth(out, *extra) -> int:
@@ -175,26 +168,35 @@ def test_demo_runs_end_to_end_on_tiny_settings(tmp_path, capsys, monkeypatch):
         channel_mults=(1, 2), encoder_channels=8, n_train_steps=50, n_sample_steps=4,
         verbose=False, device="cpu",
     )  # fmt: skip
-    real_gnocchi = demo.GNOCCHI
+    real_gnocchi, real_lfads = demo.GNOCCHI, demo.LFADS
     monkeypatch.setattr(demo, "GNOCCHI", lambda **kw: real_gnocchi(**(kw | tiny)))
+    monkeypatch.setattr(
+        demo,
+        "LFADS",
+        lambda **kw: real_lfads(**kw, encoder_dim=8, generator_dim=8, factor_dim=4, verbose=False),
+    )
     monkeypatch.setattr(
         demo, "make_toy_dataset", functools.partial(demo.make_toy_dataset, n_neurons=6, n_time=12)
     )
-    monkeypatch.setitem(demo.DEMO_SETTINGS, "quick", {"n_trials": 60, "max_epochs": 1,
-                                                      "channels": 8})  # fmt: skip
+    monkeypatch.setitem(demo.DEMO_SETTINGS, "quick", {
+        "n_trials": 60, "code_dim": 3, "gnocchi_epochs": 1, "channels": 8, "lfads_epochs": 1,
+    })  # fmt: skip
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out), "--seed", "1"]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert set(results) == {
-        "fit_seconds", "code_r2_valid", "heldout_targets", "reconstruction_r2_valid",
-        "prior_sample_statistics",
-    }  # fmt: skip
-    assert set(results["code_r2_valid"]) == {"target_x", "target_y", "start_x", "start_y"}
-    assert np.isfinite(results["heldout_targets"]["mean_error"])
-    assert (out / "model" / "config.json").exists()
-    assert "results written" in capsys.readouterr().out
-    # the saved model loads and has the tiny data's shape
-    from neurognocchi.estimators import GNOCCHI
+    assert set(results) == {"GNOCCHI", "LFADS"}
+    for model_results in results.values():
+        assert set(model_results) == {
+            "fit_seconds", "code_r2_valid", "heldout_targets", "reconstruction_r2_valid",
+            "prior_sample_statistics",
+        }  # fmt: skip
+        assert set(model_results["code_r2_valid"]) == {"target_x", "target_y", "start_x", "start_y"}
+        assert np.isfinite(model_results["heldout_targets"]["mean_error"])
+    printed = capsys.readouterr().out
+    assert "results written" in printed
+    assert "GNOCCHI" in printed and "LFADS" in printed
+    # the saved models load and have the tiny data's shape
+    from neurognocchi.estimators import GNOCCHI, LFADS
 
-    model = GNOCCHI.load(out / "model")
-    assert model.sample_prior(1, random_state=0).shape == (1, 12, 6)
+    assert GNOCCHI.load(out / "gnocchi").sample_prior(1, random_state=0).shape == (1, 12, 6)
+    assert LFADS.load(out / "lfads").sample_prior(1, random_state=0).shape == (1, 12, 6)

@@ -14,13 +14,7 @@ N_NEURONS, N_TIME = 5, 12
 TINY = dict(code_dim=3, channels=8, channel_mults=(1, 2), encoder_channels=8, n_train_steps=50)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # Tiny models run fastest on one thread; several threads thrash on a busy 2-core machine.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_model(**overrides) -> GnocchiModel:

@@ -35,13 +35,7 @@ GNOCCHI_CONFIG = GnocchiConfig(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # Tiny models run fastest on one thread; several threads thrash on a busy 2-core machine.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def toy_arrays(n: int = 20, seed: int = 0) -> np.ndarray:

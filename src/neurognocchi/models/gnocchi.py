@@ -7,20 +7,19 @@ it returns is in data units again.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from neurognocchi.diffusion import Scheduler, SchedulerConfig, sample
+from neurognocchi.models.config import JsonConfig
 from neurognocchi.models.priors import mmd_to_standard_normal
 from neurognocchi.nn import ConvTrialEncoder, UNet1dDenoiser
 
 
 @dataclass(frozen=True)
-class GnocchiConfig:
+class GnocchiConfig(JsonConfig):
     """Architecture and loss settings of a GNOCCHI model (saved as JSON next to the weights).
 
     ``rec_weight`` and ``mmd_weight`` weigh the reconstruction and MMD terms against the noise
@@ -50,17 +49,6 @@ class GnocchiConfig:
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
         object.__setattr__(self, "channel_mults", tuple(int(m) for m in self.channel_mults))
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> GnocchiConfig:
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown GnocchiConfig fields {unknown}; known: {sorted(known)}")
-        return cls(**data)
 
 
 class GnocchiModel(nn.Module):

@@ -36,14 +36,13 @@ are over (full weights), so validation losses of different epochs are comparable
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from neurognocchi.models.config import JsonConfig
 from neurognocchi.models.likelihoods import (
     ar1_step_prior,
     gaussian_nll,
@@ -61,7 +60,7 @@ _MIN_INPUT_VAR = 1e-4  # floor of the inferred inputs' posterior variance
 
 
 @dataclass(frozen=True)
-class LfadsConfig:
+class LfadsConfig(JsonConfig):
     """Architecture and loss settings of an LFADS model (saved as JSON next to the weights).
 
     ``bin_size_s`` (None when unknown) converts Poisson rates per bin into spikes per second.
@@ -112,17 +111,6 @@ class LfadsConfig:
         if self.bin_size_s is not None and not self.bin_size_s > 0:
             raise ValueError(f"bin_size_s must be > 0 or None; got {self.bin_size_s!r}")
         object.__setattr__(self, "use_controller", bool(self.use_controller))
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> LfadsConfig:
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown LfadsConfig fields {unknown}; known: {sorted(known)}")
-        return cls(**data)
 
 
 def warmup_factor(step: int, n_steps: int) -> float:
