@@ -10,11 +10,11 @@ demo: $(STAMP)
 	$(BIN)/neurognocchi demo
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check .
 
 # Reinstall only when the package metadata or the torch pin changes.
 $(STAMP): pyproject.toml constraints.txt

@@ -216,3 +216,15 @@ def test_encode_gives_one_code_per_trial():
         code = model.encode(make_batch(6))
     assert code.shape == (6, 3)
     assert torch.isfinite(code).all()
+
+
+def test_gru_encoder_option_and_unknown_encoder():
+    from neurognocchi.models import GnocchiConfig, GnocchiModel
+    from neurognocchi.nn import GRUTrialEncoder
+
+    config = GnocchiConfig(n_neurons=4, n_time=6, code_dim=2, channels=8, encoder="gru")
+    model = GnocchiModel(config)
+    assert isinstance(model.encoder, GRUTrialEncoder)
+    assert model.encode(torch.rand(3, 6, 4)).shape == (3, 2)
+    with pytest.raises(ValueError, match="encoder"):
+        GnocchiModel(GnocchiConfig(n_neurons=4, n_time=6, encoder="transformer"))

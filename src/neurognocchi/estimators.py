@@ -276,8 +276,10 @@ class GNOCCHI(_Estimator):
         Progress bars on long work.
     channels, channel_mults, n_res_blocks : int, tuple, int
         Width and depth of the 1-D U-Net denoiser.
+    encoder : {"conv", "gru"}
+        The auxiliary encoder: a 1-D conv stack with time-aware pooling, or a bidirectional GRU.
     encoder_channels, encoder_layers : int
-        Width and depth of the convolutional trial encoder.
+        Width of the encoder (per GRU direction for "gru") and depth of the conv encoder.
     dropout : float
         Dropout in the denoiser's residual blocks.
     schedule : {"cosine", "linear"}
@@ -307,6 +309,7 @@ class GNOCCHI(_Estimator):
         channels: int = 64,
         channel_mults: tuple[int, ...] = (1, 2, 2),
         n_res_blocks: int = 1,
+        encoder: str = "conv",
         encoder_channels: int = 64,
         encoder_layers: int = 3,
         dropout: float = 0.0,
@@ -332,6 +335,7 @@ class GNOCCHI(_Estimator):
         self.channels = channels
         self.channel_mults = channel_mults
         self.n_res_blocks = n_res_blocks
+        self.encoder = encoder
         self.encoder_channels = encoder_channels
         self.encoder_layers = encoder_layers
         self.dropout = dropout
@@ -358,6 +362,7 @@ class GNOCCHI(_Estimator):
             channels=self.channels,
             channel_mults=tuple(self.channel_mults),
             n_res_blocks=self.n_res_blocks,
+            encoder=self.encoder,
             encoder_channels=self.encoder_channels,
             encoder_layers=self.encoder_layers,
             dropout=self.dropout,

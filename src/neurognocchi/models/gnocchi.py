@@ -15,7 +15,7 @@ from torch import nn
 from neurognocchi.diffusion import Scheduler, SchedulerConfig, sample
 from neurognocchi.models.config import JsonConfig
 from neurognocchi.models.priors import mmd_to_standard_normal
-from neurognocchi.nn import ConvTrialEncoder, UNet1dDenoiser
+from neurognocchi.nn import ConvTrialEncoder, GRUTrialEncoder, UNet1dDenoiser
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class GnocchiConfig(JsonConfig):
     channels: int = 64
     channel_mults: tuple[int, ...] = (1, 2, 2)
     n_res_blocks: int = 1
+    encoder: str = "conv"
     encoder_channels: int = 64
     encoder_layers: int = 3
     dropout: float = 0.0
@@ -51,6 +52,23 @@ class GnocchiConfig(JsonConfig):
         object.__setattr__(self, "channel_mults", tuple(int(m) for m in self.channel_mults))
 
 
+def build_encoder(config: GnocchiConfig) -> nn.Module:
+    """The auxiliary encoder named by ``config.encoder``: "conv" (``encoder_channels`` wide,
+    ``encoder_layers`` deep) or "gru" (bidirectional, ``encoder_channels`` per direction)."""
+    if config.encoder == "conv":
+        return ConvTrialEncoder(
+            config.n_neurons,
+            code_dim=config.code_dim,
+            channels=config.encoder_channels,
+            n_layers=config.encoder_layers,
+        )
+    if config.encoder == "gru":
+        return GRUTrialEncoder(
+            config.n_neurons, code_dim=config.code_dim, hidden=config.encoder_channels
+        )
+    raise ValueError(f"encoder must be 'conv' or 'gru'; got {config.encoder!r}")
+
+
 class GnocchiModel(nn.Module):
     """Encoder + denoiser + scheduler, with the training loss and generation.
 
@@ -62,12 +80,7 @@ class GnocchiModel(nn.Module):
     def __init__(self, config: GnocchiConfig):
         super().__init__()
         self.config = config
-        self.encoder = ConvTrialEncoder(
-            config.n_neurons,
-            code_dim=config.code_dim,
-            channels=config.encoder_channels,
-            n_layers=config.encoder_layers,
-        )
+        self.encoder = build_encoder(config)
         self.denoiser = UNet1dDenoiser(
             config.n_neurons,
             code_dim=config.code_dim,

@@ -9,7 +9,7 @@ from torch import nn
 
 from neurognocchi.nn.blocks import check_activity, check_positive_int, group_norm
 
-__all__ = ["ConvTrialEncoder"]
+__all__ = ["ConvTrialEncoder", "GRUTrialEncoder"]
 
 
 class ConvTrialEncoder(nn.Module):
@@ -131,3 +131,47 @@ class ConvTrialEncoder(nn.Module):
         angle = torch.pi * k[:, None] * tau[None, :]  # (P / 2, T)
         positions = torch.cat([torch.sin(angle), torch.cos(angle)], dim=0)  # (P, T)
         return positions.expand(n_batch, -1, -1)
+
+
+class GRUTrialEncoder(nn.Module):
+    """Bidirectional-GRU trial encoder: the final forward and backward states -> MLP -> code.
+
+    The forward GRU ends having read the whole trial from its start, the backward GRU from its
+    end, so the code can depend on every bin and on its timing. Deterministic.
+
+    Parameters
+    ----------
+    n_neurons : int
+        Number of neurons N (input size).
+    code_dim : int
+        Size L of the code.
+    hidden : int, default 64
+        Hidden size of each direction.
+
+    Attributes
+    ----------
+    config : dict
+        JSON-able constructor arguments; ``GRUTrialEncoder(**enc.config)`` rebuilds the network.
+    """
+
+    def __init__(self, n_neurons: int, *, code_dim: int, hidden: int = 64) -> None:
+        super().__init__()
+        for name, value in [("n_neurons", n_neurons), ("code_dim", code_dim), ("hidden", hidden)]:
+            check_positive_int(value, name)
+        self.config: dict[str, Any] = {
+            "n_neurons": n_neurons,
+            "code_dim": code_dim,
+            "hidden": hidden,
+        }
+        self.n_neurons = n_neurons
+        self.code_dim = code_dim
+        self.gru = nn.GRU(n_neurons, hidden, batch_first=True, bidirectional=True)
+        self.to_code = nn.Sequential(
+            nn.Linear(2 * hidden, hidden), nn.SiLU(), nn.Linear(hidden, code_dim)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode whole trials x (B, T, N) -> codes (B, code_dim); any ``T >= 1``."""
+        check_activity(x, self.n_neurons, "x")
+        _, final = self.gru(x)  # (2, B, H): forward and backward final states
+        return self.to_code(torch.cat([final[0], final[1]], dim=1))  # (B, code_dim)
