@@ -57,6 +57,12 @@ def _seed_from(random_state) -> int:
     return int(random_state)
 
 
+def _check_count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
 class _Estimator(BaseEstimator):
     """Shared plumbing of the estimators: data checks, devices, fitting, encoding, saving and
     loading. Subclasses supply ``_build_model``, ``_model_config`` and may override the hooks
@@ -405,8 +411,7 @@ class GNOCCHI(_Estimator):
         """
         self._check_fitted()
         code = self._check_codes(codes)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}")
+        n_samples = _check_count(n_samples, "n_samples")
         n_steps = self.n_sample_steps if n_steps is None else n_steps
         if isinstance(n_steps, bool) or not isinstance(n_steps, int):
             raise TypeError(f"n_steps must be an int; got {n_steps!r}")
@@ -439,18 +444,11 @@ class GNOCCHI(_Estimator):
         :meth:`generate`.
         """
         self._check_fitted()
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive integer; got {n!r}")
+        n = _check_count(n, "n")
         generator = torch.Generator().manual_seed(_seed_from(random_state))
         codes = torch.randn((n, self.model_.config.code_dim), generator=generator).numpy()
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         return self.generate(codes, n_samples=1, random_state=seed, **kwargs)[:, 0]
-
-
-def _check_count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
 
 
 class LFADS(_Estimator):
