@@ -197,18 +197,11 @@ def test_coordinated_dropout_hides_entries_and_scores_only_them(monkeypatch):
     torch.testing.assert_close(parts["reconstruction"], x[~keep].mean())
 
 
-def test_no_coordinated_dropout_in_eval_mode(monkeypatch):
-    model = make_model(coordinated_dropout=0.5).eval()
-    x = counts() + 1.0
-    seen = _spy_on_encoder_input(model, monkeypatch)
-    monkeypatch.setattr(model, "_nll", lambda out, target: target + 0 * out)
-    parts = model.loss(x, generator=gen(), step=0)
-    assert torch.equal(seen[0], x)
-    torch.testing.assert_close(parts["reconstruction"], x.mean())
-
-
-def test_without_coordinated_dropout_every_entry_is_scored(monkeypatch):
-    model = make_model(coordinated_dropout=0.0)
+@pytest.mark.parametrize(
+    ("rate", "training"), [(0.5, False), (0.0, True)], ids=["eval-mode", "rate-zero"]
+)
+def test_without_coordinated_dropout_every_entry_is_seen_and_scored(monkeypatch, rate, training):
+    model = make_model(coordinated_dropout=rate).train(training)
     x = counts() + 1.0
     seen = _spy_on_encoder_input(model, monkeypatch)
     monkeypatch.setattr(model, "_nll", lambda out, target: target + 0 * out)

@@ -263,9 +263,6 @@ class _Estimator(BaseEstimator):
         """Set fitted attributes derivable from the loaded model (nothing by default)."""
 
 
-_DiffusionEstimator = _Estimator  # former name of the base class
-
-
 class GNOCCHI(_Estimator):
     """GNOCCHI: a diffusion model of trials conditioned on a learned per-trial code.
 
