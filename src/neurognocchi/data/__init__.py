@@ -2,6 +2,8 @@
 
 from neurognocchi.data.arrays import load_trials
 from neurognocchi.data.grid import default_heldout_conditions, grid_targets
+from neurognocchi.data.mat import load_mat
+from neurognocchi.data.nwb import load_mc_rtt, load_nwb, make_random_target_nwb, save_nwb
 from neurognocchi.data.preprocess import bin_spike_times, gaussian_kernel, gaussian_smooth, rebin
 from neurognocchi.data.toy import make_toy_dataset
 from neurognocchi.data.trials import Trials
@@ -13,7 +15,12 @@ __all__ = [
     "gaussian_kernel",
     "gaussian_smooth",
     "grid_targets",
+    "load_mat",
+    "load_mc_rtt",
+    "load_nwb",
     "load_trials",
+    "make_random_target_nwb",
     "make_toy_dataset",
     "rebin",
+    "save_nwb",
 ]
