@@ -9,10 +9,17 @@ import pytest
 
 from neurognocchi.evaluation import (
     code_regression_r2,
+    code_snr,
+    condition_snr,
+    infer_grid_spacing,
     per_neuron_r2,
+    poisson_counts,
     pooled_r2,
     sample_statistics,
+    target_prediction,
+    to_db,
 )
+from neurognocchi.evaluation.metrics import as_finite
 
 TRUTH = np.array([[0.0, 0.0], [2.0, 4.0]])  # (samples, neurons)
 PRED = np.array([[1.0, 1.0], [1.0, 3.0]])
@@ -168,3 +175,105 @@ def test_sample_statistics_of_a_single_neuron():
     assert stats["mean_abs_error"] == pytest.approx(1.0)
     assert stats["sd_abs_error"] == pytest.approx(0.0, abs=1e-12)
     assert math.isnan(stats["corr_rmse"]) or stats["corr_rmse"] == 0.0  # no neuron pairs
+
+
+# ---------------------------------------------------------------------- input checks
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_as_finite_names_the_argument(bad):
+    with pytest.raises(ValueError, match="codes must be finite"):
+        as_finite("codes", [[0.0, bad]], 2)
+    with pytest.raises(ValueError, match="codes must have rank 2"):
+        as_finite("codes", [0.0, 1.0], 2)
+    with pytest.raises(ValueError, match="codes is empty"):
+        as_finite("codes", np.zeros((0, 2)), 2)
+
+
+# ---------------------------------------------------------------------- code SNR (§7.1)
+def test_condition_snr_hand_computed():
+    # condition a: 0, 2 (mean 1, var 1); condition b: 4, 8 (mean 6, var 4)
+    # var of means = 6.25; mean within-condition var = 2.5 -> SNR 2.5
+    projection = [0.0, 2.0, 4.0, 8.0]
+    assert condition_snr(projection, ["a", "a", "b", "b"]) == pytest.approx(2.5)
+    assert to_db(2.5) == pytest.approx(10 * math.log10(2.5))
+
+
+def test_condition_snr_degenerate_cases():
+    assert math.isnan(condition_snr([1.0, 2.0, 3.0], [0, 0, 0]))  # one condition
+    assert math.isnan(condition_snr([1.0, 1.0, 1.0, 1.0], [0, 0, 1, 1]))  # constant
+    assert condition_snr([1.0, 1.0, 2.0, 2.0], [0, 0, 1, 1]) == math.inf  # no noise
+    assert to_db(0.0) == -math.inf and math.isnan(to_db(float("nan")))
+    with pytest.raises(ValueError, match="projection must be finite"):
+        condition_snr([1.0, np.nan], [0, 1])
+    with pytest.raises(ValueError, match="length"):
+        condition_snr([1.0, 2.0], [0, 1, 1])
+
+
+def test_code_snr_uses_the_ridge_direction():
+    # Code dimension 0 carries the variable (+ noise), dimension 1 is pure noise ten times
+    # larger: the SNR of the regression direction is close to that of dimension 0 alone.
+    rng = np.random.default_rng(0)
+    conditions = np.repeat(np.arange(5), 40)
+    values = conditions.astype(float)
+    codes = np.column_stack([values + 0.5 * rng.normal(size=200), 10 * rng.normal(size=200)])
+    along_signal = condition_snr(codes[:, 0], conditions)
+    assert code_snr(codes, values, conditions) == pytest.approx(along_signal, rel=0.05)
+    assert condition_snr(codes[:, 1], conditions) < 0.1 * along_signal
+
+
+def test_code_snr_is_nan_for_a_constant_variable_and_checks_input():
+    codes = np.random.default_rng(1).normal(size=(20, 3))
+    assert math.isnan(code_snr(codes, np.ones(20), np.arange(20) % 4))
+    with pytest.raises(ValueError, match="values must be finite"):
+        code_snr(codes, np.full(20, np.nan), np.arange(20) % 4)
+    with pytest.raises(ValueError, match="length"):
+        code_snr(codes, np.ones(19), np.arange(19) % 4)
+
+
+# ---------------------------------------------------------------------- held-out targets (§7.2)
+def test_infer_grid_spacing():
+    assert infer_grid_spacing([-2.0, 0.0, 2.0, 2.0], [-2.0, -2.0, 0.0, 2.0]) == 2.0
+    assert math.isnan(infer_grid_spacing([1.0, 1.0], [1.0, 1.0]))
+
+
+def test_target_prediction_of_an_exact_linear_code():
+    rng = np.random.default_rng(0)
+    targets = rng.uniform(-4, 4, size=(60, 2))
+    codes = targets @ np.array([[1.0, 0.5, 0.0], [0.0, 2.0, -1.0]])  # (60, 3), full column rank
+    result = target_prediction(codes[:40], targets[:40], codes[40:], targets[40:], grid_spacing=2.0)
+    assert result["mean_error"] < 0.01
+    assert result["mean_error_grid"] == pytest.approx(result["mean_error"] / 2.0)
+    assert result["r2"] > 0.999
+    assert result["predicted"].shape == (20, 2) and result["errors"].shape == (20,)
+
+
+def test_target_prediction_hand_computed_error_and_one_condition():
+    # Codes carry no information: the prediction is the training mean, (0, 0).
+    train_codes = np.zeros((4, 1))
+    train_targets = np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]])
+    test_targets = np.array([[3.0, 4.0], [3.0, 4.0]])  # one held-out condition
+    result = target_prediction(train_codes, train_targets, np.zeros((2, 1)), test_targets)
+    assert result["mean_error"] == pytest.approx(5.0)
+    assert math.isnan(result["r2"])  # constant test targets
+    assert math.isnan(result["mean_error_grid"])  # no grid spacing given
+
+
+# ---------------------------------------------------------------------- Poisson samples (§7.7)
+def test_poisson_counts_clip_negative_rates_and_scale_by_bin_size():
+    rates = np.zeros((2, 3, 4))
+    rates[0] = -5.0  # negative rates are silent
+    assert poisson_counts(rates, bin_size_s=0.01).sum() == 0
+    big = np.full((20, 50, 2), 100.0)
+    counts = poisson_counts(big, bin_size_s=0.02, random_state=3)
+    assert counts.mean() == pytest.approx(2.0, rel=0.05)
+    np.testing.assert_array_equal(counts, poisson_counts(big, bin_size_s=0.02, random_state=3))
+    assert poisson_counts(np.full((1, 1, 1), 7.0), bin_size_s=None).dtype.kind == "i"
+    with pytest.raises(ValueError, match="rates must be finite"):
+        poisson_counts(np.full((1, 1, 1), np.nan), bin_size_s=0.01)
+
+
+def test_sample_statistics_of_constant_activity():
+    real = np.full((3, 4, 2), 5.0)
+    stats = sample_statistics(real + 1.0, real)
+    assert stats["mean_abs_error"] == pytest.approx(1.0)
+    assert math.isnan(stats["sd_rel_error"])  # real s.d. is 0
+    assert math.isnan(stats["corr_rmse"])  # correlations undefined

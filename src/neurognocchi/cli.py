@@ -11,7 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from neurognocchi._io import atomic_write_text
+import numpy as np
+
+from neurognocchi._io import atomic_write, atomic_write_text
 
 EXIT_USER_ERROR = 2
 
@@ -38,6 +40,60 @@ def _add_demo(subparsers) -> None:
     demo.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
 
+def _add_fit(subparsers) -> None:
+    fit = subparsers.add_parser(
+        "fit", help="fit GNOCCHI or LFADS on a data file; writes a run directory"
+    )
+    fit.add_argument("data", type=Path, help="trials file (.npz/.npy)")
+    fit.add_argument("--out", required=True, type=Path, help="run directory to create")
+    fit.add_argument(
+        "--model", choices=["gnocchi", "lfads"], default=None, help="model to fit (default gnocchi)"
+    )
+    fit.add_argument("--config", type=Path, help="JSON file of estimator parameters")
+    fit.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override one estimator parameter (repeatable), e.g. --set code_dim=8",
+    )
+    fit.add_argument(
+        "--fit-on",
+        choices=["train", "heldin", "all"],
+        default=None,
+        help="trials to fit: the evaluation protocol's held-in training trials "
+        "(default), every held-in trial, or all trials",
+    )
+    fit.add_argument("--resume", action="store_true", help="continue the run in --out")
+    fit.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_encode(subparsers) -> None:
+    encode = subparsers.add_parser("encode", help="codes of trials under a fitted model (.npy)")
+    encode.add_argument("run", type=Path, help="run directory (from fit)")
+    encode.add_argument("data", type=Path, help="trials file (.npz/.npy)")
+    encode.add_argument("--out", required=True, type=Path, help="output .npy of codes")
+    encode.add_argument("--overwrite", action="store_true", help="replace an existing file")
+
+
+def _add_generate(subparsers) -> None:
+    generate = subparsers.add_parser(
+        "generate", help="generate trials from codes or from the prior (.npz)"
+    )
+    generate.add_argument("run", type=Path, help="run directory (from fit)")
+    source = generate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--codes", type=Path, help=".npy of codes (n_codes, code_dim)")
+    source.add_argument("--prior", type=int, metavar="N", help="N codes drawn from the prior")
+    generate.add_argument("--out", required=True, type=Path, help="output .npz")
+    generate.add_argument("--n-samples", type=int, default=1, help="samples per code")
+    generate.add_argument(
+        "--n-steps", type=int, default=None, help="denoising steps (GNOCCHI; default: the model's)"
+    )
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--overwrite", action="store_true", help="replace an existing file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurognocchi",
@@ -45,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_synth(subparsers)
+    _add_fit(subparsers)
+    _add_encode(subparsers)
+    _add_generate(subparsers)
     _add_demo(subparsers)
     info = subparsers.add_parser("info", help="describe a trials file (.npz/.npy)")
     info.add_argument("path", type=Path)
@@ -70,6 +129,76 @@ def _run_synth(args) -> None:
     print(f"saved {args.out}")
 
 
+def _run_fit(args) -> None:
+    from neurognocchi.runs import build_estimator, fit_run, parse_overrides, read_config
+
+    params = read_config(args.config) | parse_overrides(args.overrides)
+    if args.quiet:
+        params["verbose"] = False
+    if not args.resume:
+        build_estimator(args.model or "gnocchi", params)  # bad parameters fail before any I/O
+    model = fit_run(
+        args.data,
+        args.out,
+        model=args.model,
+        params=params,
+        fit_on=args.fit_on,
+        resume=args.resume,
+        overwrite=args.overwrite,
+    )
+    print(f"{type(model).__name__} fitted in {model.fit_seconds_:.1f} s; run saved in {args.out}")
+
+
+def _check_suffix(path: Path, suffix: str) -> None:
+    if path.suffix != suffix:
+        raise ValueError(f"--out must end in {suffix}; got {str(path)!r}")
+
+
+def _run_encode(args) -> None:
+    from neurognocchi.data import load_trials
+    from neurognocchi.runs import load_model
+
+    _check_suffix(args.out, ".npy")
+    _refuse_existing(args.out, args.overwrite)
+    codes = load_model(args.run).encode(load_trials(args.data))
+    with atomic_write(args.out) as handle:
+        np.save(handle, codes)
+    print(f"saved {codes.shape[0]} codes of size {codes.shape[1]} to {args.out}")
+
+
+def _read_codes(path: Path) -> np.ndarray:
+    if path.suffix != ".npy" or not path.is_file():
+        raise ValueError(f"--codes must be an existing .npy file; got {str(path)!r}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"--codes: {str(path)!r} is not a readable .npy array ({error})") from None
+
+
+def _run_generate(args) -> None:
+    from neurognocchi.runs import load_model
+
+    _check_suffix(args.out, ".npz")
+    _refuse_existing(args.out, args.overwrite)
+    model = load_model(args.run)
+    options = {"random_state": args.seed}
+    if args.n_steps is not None:
+        if not hasattr(model, "n_sample_steps"):
+            raise ValueError(f"--n-steps applies to GNOCCHI only; {args.run} is not GNOCCHI")
+        options["n_steps"] = args.n_steps
+    arrays = {}
+    if args.prior is not None:
+        if args.n_samples != 1:
+            raise ValueError("--n-samples applies to --codes; --prior N gives N samples")
+        samples = model.sample_prior(args.prior, **options)[:, None]
+    else:
+        arrays["codes"] = codes = _read_codes(args.codes)
+        samples = model.generate(codes, n_samples=args.n_samples, **options)
+    with atomic_write(args.out) as handle:
+        np.savez(handle, samples=samples, **arrays)
+    print(f"saved samples {samples.shape} (codes, samples, time, neurons) to {args.out}")
+
+
 def _run_info(args) -> None:
     from neurognocchi.data import load_trials
 
@@ -88,7 +217,14 @@ def _run_demo(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``neurognocchi`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    runners = {"synth": _run_synth, "demo": _run_demo, "info": _run_info}
+    runners = {
+        "synth": _run_synth,
+        "fit": _run_fit,
+        "encode": _run_encode,
+        "generate": _run_generate,
+        "demo": _run_demo,
+        "info": _run_info,
+    }
     try:
         runners[args.command](args)
     except (ValueError, TypeError, OSError, KeyError) as error:

@@ -96,3 +96,126 @@ def correlation_rmse(generated, real) -> float:
     if not valid.any():
         return float("nan")
     return float(np.sqrt(np.mean((corr_gen[valid] - corr_real[valid]) ** 2)))
+
+
+# ---------------------------------------------------------------------- input checks
+def as_finite(name: str, value, ndim: int | tuple[int, ...]) -> np.ndarray:
+    """``value`` as a float64 array of rank ``ndim`` (or one of them), all finite.
+
+    Raises ValueError naming ``name`` on a wrong rank, an empty array or NaN/inf.
+    """
+    array = np.asarray(value, dtype=np.float64)
+    ranks = (ndim,) if isinstance(ndim, int) else ndim
+    if array.ndim not in ranks:
+        allowed = " or ".join(map(str, ranks))
+        raise ValueError(f"{name} must have rank {allowed}; got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty; got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite (found NaN or inf)")
+    return array
+
+
+def _check_lengths(**arrays) -> None:
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"arrays must have one length per trial; got lengths {lengths}")
+
+
+# ---------------------------------------------------------------------- code SNR (§7.1)
+def condition_snr(projection, conditions) -> float:
+    """Signal-to-noise ratio of a 1-D projection across conditions.
+
+    ``SNR = var_c(m_c) / mean_c(var_i(p_i | c))``: the variance across conditions of the
+    condition means ``m_c`` divided by the mean over conditions of the within-condition
+    variance (both population variances, ddof 0; every condition weighs the same).
+
+    Returns NaN with fewer than two conditions or when the projection is constant, and inf
+    when every condition is constant but the means differ.
+    """
+    projection = as_finite("projection", projection, 1)
+    conditions = np.asarray(conditions)
+    _check_lengths(projection=projection, conditions=conditions)
+    labels, inverse = np.unique(conditions, return_inverse=True)
+    if len(labels) < 2:
+        return float("nan")
+    counts = np.bincount(inverse).astype(np.float64)
+    means = np.bincount(inverse, weights=projection) / counts
+    within = np.bincount(inverse, weights=(projection - means[inverse]) ** 2) / counts
+    signal, noise = float(means.var()), float(within.mean())
+    if noise == 0:
+        return float("inf") if signal > 0 else float("nan")
+    return signal / noise
+
+
+def code_snr(codes, values, conditions) -> float:
+    """Code SNR of one variable (DESIGN §7.1).
+
+    A ridge regression code -> value (penalty by leave-one-out CV) gives a weight vector
+    ``w``; the codes are projected on ``w / |w|`` and :func:`condition_snr` of the projection
+    across ``conditions`` is returned. NaN when ``w = 0`` (e.g. a constant variable).
+
+    Parameters
+    ----------
+    codes : array (n_trials, code_dim)
+    values : array (n_trials,)
+    conditions : array (n_trials,) of condition labels (e.g. grid targets)
+    """
+    codes, values = as_finite("codes", codes, 2), as_finite("values", values, 1)
+    _check_lengths(codes=codes, values=values, conditions=np.asarray(conditions))
+    weights = RidgeCV(alphas=RIDGE_ALPHAS).fit(codes, values).coef_
+    norm = np.linalg.norm(weights)
+    if norm == 0:
+        return float("nan")
+    return condition_snr(codes @ (weights / norm), conditions)
+
+
+def to_db(ratio: float) -> float:
+    """``10 log10(ratio)``; NaN for NaN, -inf for 0, inf for inf."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(10.0 * np.log10(ratio))
+
+
+# ---------------------------------------------------------------------- held-out targets (§7.2)
+def infer_grid_spacing(target_x, target_y) -> float:
+    """Smallest positive difference between distinct target coordinates (NaN if none)."""
+    gaps = [np.diff(np.unique(np.asarray(axis, dtype=np.float64))) for axis in (target_x, target_y)]
+    gaps = np.concatenate(gaps)
+    gaps = gaps[gaps > 1e-9]
+    return float(gaps.min()) if gaps.size else float("nan")
+
+
+def target_prediction(
+    train_codes, train_targets, test_codes, test_targets, *, grid_spacing: float = float("nan")
+) -> dict:
+    """Targets of test trials predicted from codes by a ridge fitted on training trials.
+
+    Returns ``predicted`` (n_test, n_targets), per-trial Euclidean ``errors`` (n_test,),
+    their mean ``mean_error`` (data units) and ``mean_error_grid`` (divided by
+    ``grid_spacing``), and ``r2`` = :func:`pooled_r2` of predicted vs true targets (NaN when
+    the test targets are all equal, e.g. one held-out condition).
+    """
+    train_codes = as_finite("train_codes", train_codes, 2)
+    test_codes = as_finite("test_codes", test_codes, 2)
+    train_targets = as_finite("train_targets", train_targets, 2)
+    test_targets = as_finite("test_targets", test_targets, 2)
+    _check_lengths(train_codes=train_codes, train_targets=train_targets)
+    _check_lengths(test_codes=test_codes, test_targets=test_targets)
+    ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(train_codes, train_targets)
+    predicted = ridge.predict(test_codes)
+    errors = np.linalg.norm(predicted - test_targets, axis=1)
+    return {
+        "predicted": predicted,
+        "errors": errors,
+        "mean_error": float(errors.mean()),
+        "mean_error_grid": _ratio(float(errors.mean()), grid_spacing),
+        "r2": pooled_r2(predicted, test_targets),
+    }
+
+
+# ---------------------------------------------------------------------- spikes (§7.7)
+def poisson_counts(rates, *, bin_size_s: float | None, random_state: int = 0) -> np.ndarray:
+    """Poisson counts with mean ``max(rates, 0) * bin_size_s`` (rates per bin when None)."""
+    rates = as_finite("rates", rates, 3)
+    scale = 1.0 if bin_size_s is None else float(bin_size_s)
+    return np.random.default_rng(random_state).poisson(np.clip(rates, 0, None) * scale)

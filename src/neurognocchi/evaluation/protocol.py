@@ -1,0 +1,256 @@
+"""The evaluation protocol of DESIGN §7 for any fitted model with ``encode`` and ``generate``.
+
+`protocol_split` fixes which trials are held-in training, held-in validation and held-out
+conditions; fit models on ``trials[split.train]`` and pass the same split (or the same seed and
+fraction) to `evaluate`, which never scores a model on the trials it was fitted on when it
+claims validation or held-out numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from neurognocchi.data.splits import split_indices
+from neurognocchi.data.trials import Trials
+from neurognocchi.evaluation import sections
+from neurognocchi.evaluation.behavior import position_channels, window_bins
+from neurognocchi.evaluation.metrics import infer_grid_spacing
+from neurognocchi.evaluation.serialize import jsonable
+
+VARIABLES = ("target_x", "target_y", "start_x", "start_y")
+REQUIRED_INFO = (*VARIABLES, "condition")  # and "heldout" unless a split is given
+
+
+class ProtocolSplit(NamedTuple):
+    """Sorted trial indices of held-in training, held-in validation and held-out trials."""
+
+    train: np.ndarray
+    valid: np.ndarray
+    heldout: np.ndarray
+
+
+def protocol_split(trials: Trials, valid_fraction: float = 0.2, seed: int = 0) -> ProtocolSplit:
+    """The protocol's split: held-out = ``trial_info["heldout"]``; held-in trials are split at
+    random into train and validation, stratified by ``condition`` (when present).
+
+    The held-in split is the one ``trials.split_by_condition()[0].split((1 - valid_fraction,
+    valid_fraction), random_state=seed)`` makes, so models fitted that way are scored fairly.
+    """
+    if not isinstance(trials, Trials):
+        raise TypeError(f"trials must be a Trials; got {type(trials).__name__}")
+    if "heldout" not in trials.trial_info:
+        raise ValueError("trials.trial_info has no 'heldout' column marking held-out trials")
+    if not 0 < valid_fraction < 1:
+        raise ValueError(f"valid_fraction must be in (0, 1); got {valid_fraction!r}")
+    mask = trials.trial_info["heldout"].astype(bool)
+    heldin, heldout = np.flatnonzero(~mask), np.flatnonzero(mask)
+    if heldout.size == 0 or heldin.size == 0:
+        raise ValueError(
+            f"trials: need held-in and held-out trials; trial_info['heldout'] marks "
+            f"{heldout.size} of {trials.n_trials} trials"
+        )
+    labels = trials.trial_info.get("condition")
+    train, valid = split_indices(
+        heldin.size,
+        (1 - valid_fraction, valid_fraction),
+        labels=None if labels is None else labels[heldin],
+        random_state=seed,
+    )
+    return ProtocolSplit(heldin[train], heldin[valid], heldout)
+
+
+@dataclass(frozen=True)
+class ProtocolData:
+    """Everything the protocol's sections read, computed once per evaluation."""
+
+    trials: Trials
+    split: ProtocolSplit
+    codes: np.ndarray  # (n_trials, code_dim)
+    variables: np.ndarray  # (n_trials, 4): target_x, target_y, start_x, start_y
+    conditions: np.ndarray  # (n_trials,)
+    positions: np.ndarray  # (n_trials, n_time, 2)
+    position_names: tuple[str, str]
+    window_bins: int
+    grid_spacing: float
+    n_samples: int
+    n_steps: int
+    seed: int
+
+    @property
+    def heldin(self) -> np.ndarray:
+        return np.sort(np.concatenate([self.split.train, self.split.valid]))
+
+    @property
+    def reference(self) -> np.ndarray:
+        """Ground truth of reconstruction: ``truth`` when present, else ``activity``."""
+        return self.trials.activity if self.trials.truth is None else self.trials.truth
+
+
+def _check_trials(trials) -> None:
+    if not isinstance(trials, Trials):
+        raise TypeError(f"trials must be a Trials; got {type(trials).__name__}")
+    missing = [key for key in REQUIRED_INFO if key not in trials.trial_info]
+    if missing:
+        raise ValueError(
+            f"trials.trial_info lacks {missing}; the protocol needs {list(REQUIRED_INFO)}"
+        )
+    if trials.behavior is None:
+        raise ValueError("trials.behavior is None; the protocol decodes hand position from it")
+
+
+def _check_split(split, n_trials: int) -> ProtocolSplit:
+    parts = [np.asarray(part, dtype=np.intp).ravel() for part in split]
+    if len(parts) != 3 or any(part.size == 0 for part in parts):
+        raise ValueError("split must hold three non-empty index arrays (train, valid, heldout)")
+    everything = np.concatenate(parts)
+    if everything.min() < 0 or everything.max() >= n_trials:
+        raise ValueError(
+            f"split indices must lie in [0, {n_trials}); got {everything.min()}..{everything.max()}"
+        )
+    if np.unique(everything).size != everything.size:
+        raise ValueError("split: train, valid and heldout must not share trials")
+    return ProtocolSplit(*(np.sort(part) for part in parts))
+
+
+def _encode(model, trials: Trials) -> np.ndarray:
+    codes = np.asarray(model.encode(trials), dtype=np.float64)
+    if codes.ndim != 2 or codes.shape[0] != trials.n_trials:
+        raise ValueError(
+            f"model.encode returned shape {codes.shape}; expected ({trials.n_trials}, code_dim)"
+        )
+    if not np.all(np.isfinite(codes)):
+        raise ValueError("model.encode returned NaN or infinite codes")
+    return codes
+
+
+def _check_counts(n_samples, n_steps) -> None:
+    for name, value, low in (("n_samples", n_samples, 1), ("n_steps", n_steps, 5)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+
+
+def prepare(
+    model,
+    trials,
+    *,
+    split=None,
+    valid_fraction=0.2,
+    seed=0,
+    n_samples=8,
+    n_steps=5,
+    position_names=None,
+    grid_spacing=None,
+    window_s=0.1,
+) -> ProtocolData:
+    """Check the inputs, encode every trial and gather what the sections need."""
+    for method in ("encode", "generate", "sample_prior"):
+        if not callable(getattr(model, method, None)):
+            raise TypeError(f"model must have a method {method}(); {type(model).__name__} lacks it")
+    _check_trials(trials)
+    _check_counts(n_samples, n_steps)
+    if split is None:
+        split = protocol_split(trials, valid_fraction, seed)
+    split = _check_split(split, trials.n_trials)
+    channels = position_channels(trials.behavior_names, position_names)
+    variables = np.stack([trials.info(name).astype(np.float64) for name in VARIABLES], axis=1)
+    if not np.all(np.isfinite(variables)):
+        raise ValueError(f"trials.trial_info columns {list(VARIABLES)} must be finite")
+    if grid_spacing is None:
+        grid_spacing = infer_grid_spacing(variables[:, 0], variables[:, 1])
+    return ProtocolData(
+        trials=trials,
+        split=split,
+        codes=_encode(model, trials),
+        variables=variables,
+        conditions=trials.info("condition"),
+        positions=trials.behavior[:, :, channels].astype(np.float64),
+        position_names=tuple(trials.behavior_names[i] for i in channels),
+        window_bins=window_bins(trials.bin_size_s, window_s),
+        grid_spacing=float(grid_spacing),
+        n_samples=int(n_samples),
+        n_steps=int(n_steps),
+        seed=int(seed),
+    )
+
+
+def evaluate(
+    model,
+    trials: Trials,
+    *,
+    split=None,
+    valid_fraction: float = 0.2,
+    seed: int = 0,
+    n_samples: int = 8,
+    n_steps: int = 5,
+    position_names=None,
+    grid_spacing: float | None = None,
+    window_s: float = 0.1,
+) -> dict:
+    """Run the whole protocol of DESIGN §7 on a fitted model; return a JSON-ready dict.
+
+    Parameters
+    ----------
+    model : fitted estimator with ``encode(trials) -> (n_trials, code_dim)``,
+        ``generate(codes, n_samples=, random_state=) -> (n_codes, n_samples, T, N)`` and
+        ``sample_prior(n, random_state=) -> (n, T, N)``, outputs in the units of activity
+    trials : Trials with ``behavior`` (hand position) and ``trial_info`` holding
+        ``target_x, target_y, start_x, start_y, condition, heldout``
+    split : (train, valid, heldout) index arrays, optional
+        Default :func:`protocol_split` ``(trials, valid_fraction, seed)``.
+    valid_fraction : float, default 0.2
+    seed : int, default 0
+        Seed of the split and of every generation (fixed offsets per section).
+    n_samples : int, default 8
+        Samples K generated per code (reconstruction, navigation, traversal).
+    n_steps : int, default 5
+        Steps of each traversal (§7.6).
+    position_names : pair of str, optional
+        Behaviour channels of hand position; default: the first of ``hand_x/hand_y``,
+        ``finger_x/finger_y``, ``fingertip_x/fingertip_y``, ... present.
+    grid_spacing : float, optional
+        Spacing of the target grid (default: inferred from the targets).
+    window_s : float, default 0.1
+        Window (s) of the decoded start (first bins) and endpoint (last bins).
+
+    Returns
+    -------
+    dict with ``summary`` (flat headline numbers), one entry per protocol step, ``figure_data``
+    and ``config``; non-finite numbers are None.
+
+    Notes
+    -----
+    Trials each step uses (held-in = train + valid):
+
+    1. code SNR: ridge and SNR on held-in trials, conditions = ``condition`` (grid targets);
+    2. held-out targets: ridge on held-in trials, scored on held-out trials;
+    3. reconstruction: validation trials, mean of ``n_samples`` generations from each own code;
+    4. behaviour decoder: fitted on real training trials, R² on real validation trials;
+    5. navigation: directions from held-in trials; each held-out condition is synthesised from
+       the mean code of its nearest held-in condition(s) (ties all used), moved by the
+       difference in target and in mean start; scored against the real held-out trials;
+    6. unintended movement: traversals from the mean held-in code over the 5th-95th
+       percentile of each variable among held-in trials;
+    7. sample statistics: validation trials vs as many prior samples, and vs the first
+       generation from each validation code.
+    """
+    start = time.perf_counter()
+    data = prepare(
+        model,
+        trials,
+        split=split,
+        valid_fraction=valid_fraction,
+        seed=seed,
+        n_samples=n_samples,
+        n_steps=n_steps,
+        position_names=position_names,
+        grid_spacing=grid_spacing,
+        window_s=window_s,
+    )
+    results = sections.run_all(model, data)
+    results["config"] = sections.config(model, data)
+    results["summary"] = sections.summary(results, model, time.perf_counter() - start)
+    return jsonable(results)

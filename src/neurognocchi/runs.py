@@ -1,0 +1,256 @@
+"""Run directories: what ``neurognocchi fit`` writes and what the other commands read.
+
+A run directory holds a fitted estimator (``config.json`` + ``weights.pt``, loadable with
+:func:`load_model`), its training history (``history.json``/``.csv``), resumable checkpoints
+(``checkpoints/last.pt``), ``run.json`` (the data file, which trials were fitted, the estimator's
+parameters, versions, times) and ``log.txt``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from neurognocchi._io import atomic_write_text
+from neurognocchi.data import Trials, load_trials
+from neurognocchi.estimators import GNOCCHI, LFADS
+
+MODELS = {"gnocchi": GNOCCHI, "lfads": LFADS}
+FIT_SUBSETS = ("train", "heldin", "all")
+RUN_FILE = "run.json"
+# Parameters a resumed run may change: a longer budget (the learning-rate schedule then follows
+# the new length) and the progress display.
+RESUME_MAY_CHANGE = ("max_epochs", "patience", "verbose")
+
+
+# ---------------------------------------------------------------------- parameters
+def parse_overrides(pairs: list[str] | None) -> dict:
+    """``["key=value", ...]`` -> dict; values are read as JSON when they parse (numbers, true,
+    null, lists), else kept as strings."""
+    params = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects key=value; got {pair!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        params[key.strip()] = value
+    return params
+
+
+def read_config(path: str | os.PathLike | None) -> dict:
+    """Estimator parameters from a JSON file holding one object (empty without a path)."""
+    if path is None:
+        return {}
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--config: no such file: {str(path)!r}")
+    try:
+        params = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--config: {str(path)!r} is not valid JSON ({error})") from None
+    if not isinstance(params, dict):
+        raise ValueError(f"--config: {str(path)!r} must hold a JSON object of parameters")
+    return params
+
+
+def build_estimator(model: str, params: dict):
+    """An unfitted estimator of kind ``model`` ("gnocchi" | "lfads") with ``params``; unknown
+    parameter names are an error that lists the known ones."""
+    if model not in MODELS:
+        raise ValueError(f"--model must be one of {sorted(MODELS)}; got {model!r}")
+    cls = MODELS[model]
+    known = cls().get_params()
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(
+            f"unknown {cls.__name__} parameter(s) {unknown}; known: {', '.join(sorted(known))}"
+        )
+    if isinstance(params.get("channel_mults"), list):
+        params = params | {"channel_mults": tuple(params["channel_mults"])}
+    return cls(**params)
+
+
+# ---------------------------------------------------------------------- which trials
+def fit_indices(trials: Trials, subset: str, *, seed: int) -> np.ndarray:
+    """Indices of the trials ``neurognocchi fit`` fits on.
+
+    ``"train"``: the held-in training trials of the evaluation protocol (held-in trials less its
+    validation split), so that ``neurognocchi evaluate`` scores only trials the model never
+    saw; ``"heldin"``: every trial of a held-in condition; ``"all"``: every trial.
+    """
+    from neurognocchi.evaluation import protocol_split
+
+    if subset not in FIT_SUBSETS:
+        raise ValueError(f"--fit-on must be one of {FIT_SUBSETS}; got {subset!r}")
+    if subset == "all":
+        return np.arange(trials.n_trials)
+    if subset == "heldin":
+        return np.flatnonzero(~trials.info("heldout").astype(bool))
+    return protocol_split(trials, seed=seed).train
+
+
+# ---------------------------------------------------------------------- run directories
+def _versions() -> dict:
+    import torch
+
+    from neurognocchi import __version__
+
+    return {
+        "neurognocchi": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+    }
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _log(run_dir: Path, message: str) -> None:
+    with open(run_dir / "log.txt", "a", encoding="utf-8") as handle:
+        handle.write(f"[{_now()}] {message}\n")
+
+
+def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to reuse ``run_dir`` unless asked: ``resume`` needs an earlier run there,
+    ``overwrite`` removes one. Nothing is touched when the answer is a refusal."""
+    if resume and overwrite:
+        raise ValueError("pass either --resume or --overwrite, not both")
+    exists = run_dir.exists() and any(run_dir.iterdir())
+    if resume:
+        if not (run_dir / RUN_FILE).is_file():
+            raise FileNotFoundError(f"--resume: {str(run_dir)!r} holds no earlier run to resume")
+        return
+    if exists and not overwrite:
+        raise FileExistsError(
+            f"{str(run_dir)!r} already exists; pass --resume to continue it or --overwrite to "
+            "replace it"
+        )
+    if exists:
+        if not (run_dir / RUN_FILE).is_file():
+            raise ValueError(
+                f"--overwrite: {str(run_dir)!r} is not a neurognocchi run directory; "
+                "refusing to delete it"
+            )
+        shutil.rmtree(run_dir)
+
+
+def fit_run(
+    data: str | os.PathLike,
+    run_dir: str | os.PathLike,
+    *,
+    model: str | None = None,
+    params: dict | None = None,
+    fit_on: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+):
+    """Fit a model on a data file and write a run directory; returns the fitted estimator.
+
+    ``model`` defaults to "gnocchi" and ``fit_on`` to "train" (see :func:`fit_indices`). With
+    ``resume`` the run continues from its last checkpoint with the model, parameters and trials
+    recorded in ``run.json``; whatever of ``model``, ``params`` and ``fit_on`` is given must
+    agree with that record.
+    """
+    run_dir = Path(run_dir)
+    prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    trials = load_trials(data)
+    params = dict(params or {})
+    if resume:
+        _remove_stale_temporaries(run_dir)
+        record = json.loads((run_dir / RUN_FILE).read_text())
+        _check_resume_agrees(record, model=model, params=params, fit_on=fit_on)
+        model, fit_on = record["model"], record["fit_on"]
+        params = record["params"] | {k: v for k, v in params.items() if k in RESUME_MAY_CHANGE}
+    model, fit_on = model or "gnocchi", fit_on or "train"
+    estimator = build_estimator(model, params)
+    seed = estimator.random_state if estimator.random_state is not None else 0
+    if estimator.random_state is None:  # a run directory must be reproducible
+        estimator.set_params(random_state=seed)
+    index = fit_indices(trials, fit_on, seed=seed)
+    record = {
+        "model": model,
+        "data": str(Path(data).resolve()),
+        "fit_on": fit_on,
+        "fit_trials": index.tolist(),
+        "params": estimator.get_params(),
+        "command": " ".join(sys.argv),
+        "versions": _versions(),
+        "started": _now(),
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        atomic_write_text(run_dir / RUN_FILE, json.dumps(record, indent=2))
+    _log(
+        run_dir,
+        f"{'resuming' if resume else 'fitting'} {type(estimator).__name__} on "
+        f"{len(index)} trials of {data} ({fit_on})",
+    )
+    try:
+        estimator.fit(trials[index], run_dir=run_dir, resume=resume)
+    except BaseException:
+        # A fresh run that fails before its first checkpoint (bad parameters, no memory, ^C)
+        # has nothing worth resuming: leave the disk as it was.
+        if not resume and not (run_dir / "checkpoints" / "last.pt").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    estimator.save(run_dir)
+    record = json.loads((run_dir / RUN_FILE).read_text())
+    record |= {
+        "params": estimator.get_params(),
+        "finished": _now(),
+        "fit_seconds": estimator.fit_seconds_,
+    }
+    atomic_write_text(run_dir / RUN_FILE, json.dumps(record, indent=2))
+    last = estimator.history_[-1] if estimator.history_ else {}
+    _log(run_dir, f"done in {estimator.fit_seconds_:.1f} s; last epoch: {json.dumps(last)}")
+    return estimator
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete the temporary files of atomic writes that a killed process never renamed (the
+    files they were replacing are intact)."""
+    for stale in run_dir.rglob(".*.tmp"):
+        stale.unlink()
+
+
+def _check_resume_agrees(record: dict, *, model, params: dict, fit_on) -> None:
+    if model not in (None, record["model"]):
+        raise ValueError(f"--resume: the run fitted {record['model']!r}, not {model!r}")
+    changed = {
+        k for k, v in params.items() if record["params"].get(k) != v and k not in RESUME_MAY_CHANGE
+    }
+    if changed:
+        raise ValueError(
+            f"--resume continues the recorded parameters; these differ: {sorted(changed)} "
+            f"(only {', '.join(RESUME_MAY_CHANGE)} may change)"
+        )
+    if fit_on not in (None, record["fit_on"]):
+        raise ValueError(f"--resume: the run fitted on {record['fit_on']!r}, not {fit_on!r}")
+
+
+def load_model(run_dir: str | os.PathLike, *, device: str | None = None):
+    """The fitted estimator saved in ``run_dir`` (a run directory or any ``save`` output)."""
+    path = Path(run_dir)
+    config_path = path / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} holds no fitted model (no config.json)")
+    try:
+        fmt = json.loads(config_path.read_text()).get("format", "")
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{str(config_path)!r} is not valid JSON ({error})") from None
+    for cls in MODELS.values():
+        if fmt == f"neurognocchi.{cls.__name__}":
+            return cls.load(path, device=device)
+    raise ValueError(f"{str(path)!r} holds an unknown model format {fmt!r}")

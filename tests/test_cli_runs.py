@@ -1,0 +1,181 @@
+"""`neurognocchi fit / encode / generate` end to end at tiny sizes, and their user errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from neurognocchi.cli import main
+from neurognocchi.data import load_trials
+from neurognocchi.evaluation import protocol_split
+from neurognocchi.runs import load_model, parse_overrides
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY_GNOCCHI = ["--set", "max_epochs=2", "--set", "channels=8", "--set", "code_dim=3"]
+TINY_GNOCCHI += ["--set", "encoder_channels=8", "--set", "channel_mults=[1, 2]", "--quiet"]
+
+
+def one_line_error(capsys, command: str) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"neurognocchi {command}: error:"), err
+    return lines[0]
+
+
+def snapshot(directory) -> dict:
+    return {p.relative_to(directory): p.read_bytes() for p in directory.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A toy data file and one fitted GNOCCHI run directory, shared by the tests below."""
+    root = tmp_path_factory.mktemp("cli")
+    data = root / "toy.npz"
+    small = ["--n-trials", "50", "--n-neurons", "6", "--n-time", "12"]
+    assert main(["synth", "toy", "--out", str(data), *small]) == 0
+    assert main(["fit", str(data), "--out", str(root / "run"), *TINY_GNOCCHI]) == 0
+    return root
+
+
+def test_fit_writes_a_complete_run_directory(workdir):
+    run = workdir / "run"
+    for name in ("config.json", "weights.pt", "history.json", "history.csv", "run.json"):
+        assert (run / name).is_file(), name
+    assert (run / "checkpoints" / "last.pt").is_file()
+    assert "fitting GNOCCHI" in (run / "log.txt").read_text()
+    record = json.loads((run / "run.json").read_text())
+    assert record["model"] == "gnocchi" and record["fit_on"] == "train"
+    assert record["params"]["code_dim"] == 3 and record["params"]["random_state"] == 0
+    # Fitted on the protocol's held-in training trials only: never validation or held-out ones.
+    trials = load_trials(workdir / "toy.npz")
+    split = protocol_split(trials, seed=0)
+    assert record["fit_trials"] == split.train.tolist()
+    assert [row["epoch"] for row in json.loads((run / "history.json").read_text())] == [1, 2]
+    assert load_model(run).model_.config.code_dim == 3
+
+
+def test_encode_then_generate_from_codes_and_prior(workdir, capsys):
+    run, data = workdir / "run", workdir / "toy.npz"
+    codes_path, out = workdir / "codes.npy", workdir / "gen.npz"
+    assert main(["encode", str(run), str(data), "--out", str(codes_path)]) == 0
+    codes = np.load(codes_path)
+    assert codes.shape == (50, 3)
+    np.testing.assert_allclose(codes, load_model(run).encode(load_trials(data)), rtol=1e-5)
+    args = ["generate", str(run), "--codes", str(codes_path), "--out", str(out)]
+    assert main([*args, "--n-samples", "2", "--n-steps", "4", "--seed", "3"]) == 0
+    with np.load(out) as saved:
+        assert saved["samples"].shape == (50, 2, 12, 6)
+        np.testing.assert_array_equal(saved["codes"], codes)
+        first = saved["samples"]
+    assert main([*args, "--n-samples", "2", "--n-steps", "4", "--seed", "3", "--overwrite"]) == 0
+    with np.load(out) as saved:  # same seed, same samples
+        np.testing.assert_array_equal(saved["samples"], first)
+    prior = workdir / "prior.npz"
+    assert main(["generate", str(run), "--prior", "5", "--out", str(prior), "--n-steps", "3"]) == 0
+    with np.load(prior) as saved:
+        assert saved["samples"].shape == (5, 1, 12, 6) and np.isfinite(saved["samples"]).all()
+    assert "saved samples" in capsys.readouterr().out
+
+
+def test_resume_continues_with_a_longer_budget(workdir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(workdir / "run", run)
+    data = str(workdir / "toy.npz")
+    assert main(["fit", data, "--out", str(run), "--resume", "--set", "max_epochs=3"]) == 0
+    history = json.loads((run / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert json.loads((run / "run.json").read_text())["params"]["max_epochs"] == 3
+    assert "resuming GNOCCHI" in (run / "log.txt").read_text()
+
+
+def test_fit_lfads_on_all_trials(workdir, tmp_path):
+    run = tmp_path / "lfads"
+    args = ["fit", str(workdir / "toy.npz"), "--out", str(run), "--model", "lfads"]
+    assert main([*args, "--fit-on", "all", "--set", "max_epochs=1", "--quiet"]) == 0
+    record = json.loads((run / "run.json").read_text())
+    assert record["model"] == "lfads" and len(record["fit_trials"]) == 50
+    assert type(load_model(run)).__name__ == "LFADS"
+
+
+def test_config_file_and_overrides_combine(workdir, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"code_dim": 2, "max_epochs": 1, "channels": 8}))
+    run = tmp_path / "run"
+    args = ["fit", str(workdir / "toy.npz"), "--out", str(run), "--config", str(config)]
+    assert main([*args, "--set", "code_dim=4", "--set", "channel_mults=[1]", "--quiet"]) == 0
+    params = json.loads((run / "run.json").read_text())["params"]
+    assert (params["code_dim"], params["max_epochs"], params["channels"]) == (4, 1, 8)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--set", "nonsense=1"], "unknown GNOCCHI parameter(s) ['nonsense']"),
+        (["--set", "code_dim"], "--set expects key=value"),
+        (["--set", "code_dim=-1"], "code_dim"),
+        (["--config", "missing.json"], "--config: no such file"),
+        (["--resume", "--overwrite"], "either --resume or --overwrite"),
+    ],
+)
+def test_fit_rejects_bad_arguments_before_touching_disk(workdir, tmp_path, capsys, extra, message):
+    run = tmp_path / "run"
+    assert main(["fit", str(workdir / "toy.npz"), "--out", str(run), *extra]) == 2
+    assert message in one_line_error(capsys, "fit")
+    assert not run.exists()
+
+
+def test_fit_refuses_an_existing_run_and_changes_nothing(workdir, capsys):
+    run = workdir / "run"
+    before = snapshot(run)
+    assert main(["fit", str(workdir / "toy.npz"), "--out", str(run), "--set", "max_epochs=1"]) == 2
+    assert "--resume" in one_line_error(capsys, "fit")
+    args = ["fit", str(workdir / "toy.npz"), "--out", str(run), "--resume", "--set", "code_dim=5"]
+    assert main(args) == 2
+    assert "code_dim" in one_line_error(capsys, "fit")
+    assert snapshot(run) == before
+
+
+def test_fit_overwrite_refuses_a_directory_that_is_not_a_run(workdir, tmp_path, capsys):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("years of work")
+    args = ["fit", str(workdir / "toy.npz"), "--out", str(precious), "--overwrite"]
+    assert main(args) == 2
+    assert "not a neurognocchi run directory" in one_line_error(capsys, "fit")
+    assert (precious / "chapter1.tex").read_text() == "years of work"
+
+
+def test_resume_needs_an_earlier_run(workdir, tmp_path, capsys):
+    assert main(["fit", str(workdir / "toy.npz"), "--out", str(tmp_path / "x"), "--resume"]) == 2
+    assert "no earlier run" in one_line_error(capsys, "fit")
+
+
+def test_generate_and_encode_errors(workdir, tmp_path, capsys):
+    run = str(workdir / "run")
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((4, 7)))
+    out = str(tmp_path / "g.npz")
+    cases = [
+        (["generate", run, "--codes", str(wrong), "--out", out], "(n_codes, 3)"),
+        (["generate", run, "--prior", "0", "--out", str(tmp_path / "g.npz")], "n must be"),
+        (["generate", run, "--prior", "2", "--out", str(tmp_path / "g.txt")], ".npz"),
+        (["generate", run, "--prior", "2", "--n-steps", "0", "--out", str(tmp_path / "g.npz")],
+         "n_steps"),
+        (["generate", str(tmp_path), "--prior", "2", "--out", str(tmp_path / "g.npz")],
+         "no fitted model"),
+        (["encode", run, str(tmp_path / "none.npz"), "--out", str(tmp_path / "c.npy")],
+         "no such file"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        assert message in one_line_error(capsys, argv[0]), argv
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wrong.npy"]
+
+
+def test_parse_overrides_reads_json_values():
+    parsed = parse_overrides(["a=1", "b=0.5", "c=true", "d=[1, 2]", "e=conv", "f=null"])
+    assert parsed == {"a": 1, "b": 0.5, "c": True, "d": [1, 2], "e": "conv", "f": None}

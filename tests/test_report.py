@@ -1,0 +1,155 @@
+"""The HTML report: valid HTML, every image present, every number as `compare` returned it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from matplotlib.figure import Figure
+
+from neurognocchi.data import make_toy_dataset
+from neurognocchi.evaluation import compare, format_value, protocol_split
+from neurognocchi.report import write_report
+from test_evaluation_protocol import LinearCodeModel
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+VOID_ELEMENTS = {"meta", "img", "br", "hr", "link", "input"}
+
+
+class ReportParser(HTMLParser):
+    """Images, metric cells (data-key, data-model -> text), the summary JSON, and whether
+    every element that was opened was closed in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.cells, self.stack, self.errors = [], {}, [], []
+        self.summary_json, self._cell, self._in_summary = None, None, False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag == "td" and "data-key" in attrs:
+            self._cell = (attrs["data-model"], attrs["data-key"])
+            self.cells[self._cell] = ""
+        self._in_summary = tag == "script" and attrs.get("id") == "summary"
+        if tag not in VOID_ELEMENTS:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(f"unbalanced </{tag}>")
+        self._cell, self._in_summary = None, False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self.cells[self._cell] += data
+        if self._in_summary:
+            self.summary_json = (self.summary_json or "") + data
+
+
+def parse(path: Path) -> ReportParser:
+    parser = ReportParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    parser.close()
+    assert parser.errors == [] and parser.stack == []
+    return parser
+
+
+@pytest.fixture(scope="module")
+def comparison_and_trials():
+    trials = make_toy_dataset(96, n_neurons=12, n_time=20, grid_size=4, random_state=1)
+    train = trials[protocol_split(trials).train]
+    models = {"GNOCCHI": LinearCodeModel(0.1).fit(train), "LFADS": LinearCodeModel(2.0).fit(train)}
+    return compare(models, trials, n_samples=2), trials
+
+
+@pytest.fixture(scope="module")
+def embedded_report(comparison_and_trials, tmp_path_factory):
+    comparison, trials = comparison_and_trials
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    return write_report(comparison, path, trials=trials, run_seconds=1.5, dpi=30)
+
+
+def test_report_embeds_every_image_as_a_png(embedded_report):
+    parser = parse(embedded_report)
+    assert len(parser.images) == 8
+    for src in parser.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
+    assert [p.name for p in embedded_report.parent.iterdir()] == ["report.html"]  # no temp files
+
+
+def test_report_numbers_equal_the_comparison(embedded_report, comparison_and_trials):
+    comparison, _ = comparison_and_trials
+    parser = parse(embedded_report)
+    rows = comparison["table"]["rows"]
+    assert len(parser.cells) == 2 * len(rows)
+    for row in rows:
+        for model, result in comparison["models"].items():
+            value = result["summary"][row["key"]]
+            cell = parser.cells[(model, row["key"])]
+            assert cell == format_value(value, row["format"]), (model, row["key"])
+            if value is not None:
+                decimals = int(row["format"].strip(".f"))
+                assert abs(float(cell) - value) <= 0.5 * 10**-decimals + 1e-12
+    summaries = {name: result["summary"] for name, result in comparison["models"].items()}
+    assert json.loads(parser.summary_json) == summaries
+
+
+def test_report_describes_data_models_and_versions(embedded_report):
+    text = embedded_report.read_text(encoding="utf-8")
+    for expected in (
+        "Trials(n_trials=96",
+        "LinearCodeModel",
+        "numpy",
+        "matplotlib",
+        "run time (s)",
+        "1.5",
+        "seed",
+    ):
+        assert expected in text, expected
+
+
+def test_report_with_images_beside_it(comparison_and_trials, tmp_path):
+    comparison, _ = comparison_and_trials
+    figures = {"code_snr": Figure(figsize=(2, 2)), "custom": Figure(figsize=(2, 1))}
+    path = tmp_path / "out" / "run.html"
+    write_report(comparison, path, embed_images=False, dpi=30, figures=figures)
+    parser = parse(path)
+    assert parser.images == ["run_figures/code_snr.png", "run_figures/custom.png"]
+    for src in parser.images:
+        assert (path.parent / src).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_report_rejects_bad_arguments_without_writing(comparison_and_trials, tmp_path):
+    comparison, _ = comparison_and_trials
+    with pytest.raises(ValueError, match=r"\.html"):
+        write_report(comparison, tmp_path / "report.txt")
+    with pytest.raises(ValueError, match="compare"):
+        write_report({"table": {}}, tmp_path / "report.html")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium binary on PATH")
+def test_report_opens_in_headless_chromium(embedded_report, tmp_path):
+    command = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--dump-dom",
+        embedded_report.as_uri(),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    assert 'id="metrics"' in dom
+    assert dom.count("<img") == 8
