@@ -179,3 +179,41 @@ def test_generate_and_encode_errors(workdir, tmp_path, capsys):
 def test_parse_overrides_reads_json_values():
     parsed = parse_overrides(["a=1", "b=0.5", "c=true", "d=[1, 2]", "e=conv", "f=null"])
     assert parsed == {"a": 1, "b": 0.5, "c": True, "d": [1, 2], "e": "conv", "f": None}
+
+
+def test_evaluate_writes_the_api_numbers_and_a_report(workdir, tmp_path, capsys):
+    from neurognocchi.evaluation import evaluate
+
+    data, lfads = workdir / "toy.npz", tmp_path / "lfads"
+    args = ["fit", str(data), "--out", str(lfads), "--model", "lfads", "--quiet"]
+    assert main([*args, "--set", "max_epochs=1", "--set", "code_dim=3"]) == 0
+    out = tmp_path / "eval"
+    runs = [str(workdir / "run"), str(lfads), "--data", str(data)]
+    assert main(["evaluate", *runs, "--out", str(out), "--n-samples", "2"]) == 0
+    assert "| metric | GNOCCHI | LFADS |" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "<table" in (out / "report.html").read_text()
+    direct = evaluate(load_model(workdir / "run"), load_trials(data), seed=0, n_samples=2)
+    timing = {"fit_seconds", "evaluate_seconds"}
+    cli_summary = metrics["models"]["GNOCCHI"]["summary"]
+    assert {k: v for k, v in cli_summary.items() if k not in timing} == {
+        k: v for k, v in direct["summary"].items() if k not in timing
+    }
+    # Outputs are never silently replaced.
+    assert main(["evaluate", *runs, "--out", str(out)]) == 2
+    assert "--overwrite" in one_line_error(capsys, "evaluate")
+
+
+def test_evaluate_refuses_runs_fitted_on_scored_trials(workdir, tmp_path, capsys):
+    data, run = workdir / "toy.npz", tmp_path / "all"
+    args = ["fit", str(data), "--out", str(run), "--fit-on", "all", *TINY_GNOCCHI]
+    assert main(args) == 0
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(run), "--data", str(data), "--out", str(out)]) == 2
+    assert "--fit-on train" in one_line_error(capsys, "evaluate")
+    other = tmp_path / "other.npz"
+    assert main(["synth", "toy", "--out", str(other), "--n-trials", "50", "--n-neurons", "6",
+                 "--n-time", "12", "--seed", "5"]) == 0  # fmt: skip
+    assert main(["evaluate", str(workdir / "run"), "--data", str(other), "--out", str(out)]) == 2
+    assert "another data file" in one_line_error(capsys, "evaluate")
+    assert not out.exists()

@@ -94,6 +94,17 @@ def _add_generate(subparsers) -> None:
     generate.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
 
+def _add_evaluate(subparsers) -> None:
+    evaluate = subparsers.add_parser(
+        "evaluate", help="run the evaluation protocol on fitted runs; metrics JSON + HTML report"
+    )
+    evaluate.add_argument("runs", type=Path, nargs="+", help="run directories (from fit)")
+    evaluate.add_argument("--data", required=True, type=Path, help="the trials file fitted on")
+    evaluate.add_argument("--out", required=True, type=Path, help="output directory")
+    evaluate.add_argument("--n-samples", type=int, default=8, help="samples per code (K)")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurognocchi",
@@ -104,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit(subparsers)
     _add_encode(subparsers)
     _add_generate(subparsers)
+    _add_evaluate(subparsers)
     _add_demo(subparsers)
     info = subparsers.add_parser("info", help="describe a trials file (.npz/.npy)")
     info.add_argument("path", type=Path)
@@ -199,6 +211,17 @@ def _run_generate(args) -> None:
     print(f"saved samples {samples.shape} (codes, samples, time, neurons) to {args.out}")
 
 
+def _run_evaluate(args) -> None:
+    from neurognocchi.runs import evaluate_runs
+
+    outputs = [args.out / "metrics.json", args.out / "report.html"]
+    for path in outputs:
+        _refuse_existing(path, args.overwrite)
+    comparison = evaluate_runs(args.runs, args.data, args.out, n_samples=args.n_samples)
+    print(comparison["markdown"])
+    print(f"metrics: {outputs[0]}\nreport: {outputs[1]}")
+
+
 def _run_info(args) -> None:
     from neurognocchi.data import load_trials
 
@@ -222,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "fit": _run_fit,
         "encode": _run_encode,
         "generate": _run_generate,
+        "evaluate": _run_evaluate,
         "demo": _run_demo,
         "info": _run_info,
     }

@@ -9,6 +9,7 @@ parameters, versions, times) and ``log.txt``.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -113,6 +114,14 @@ def _versions() -> dict:
     }
 
 
+def _sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
@@ -182,6 +191,7 @@ def fit_run(
     record = {
         "model": model,
         "data": str(Path(data).resolve()),
+        "data_sha256": _sha256(data),
         "fit_on": fit_on,
         "fit_trials": index.tolist(),
         "params": estimator.get_params(),
@@ -254,3 +264,65 @@ def load_model(run_dir: str | os.PathLike, *, device: str | None = None):
         if fmt == f"neurognocchi.{cls.__name__}":
             return cls.load(path, device=device)
     raise ValueError(f"{str(path)!r} holds an unknown model format {fmt!r}")
+
+
+def evaluate_runs(
+    run_dirs, data: str | os.PathLike, out_dir: str | os.PathLike, *, n_samples: int = 8
+) -> dict:
+    """Run the evaluation protocol for fitted runs on their data file; write ``metrics.json``
+    and ``report.html`` into ``out_dir`` and return the :func:`~neurognocchi.evaluation.compare`
+    result.
+
+    The protocol's split is rebuilt from the runs' seed and must leave every trial a run was
+    fitted on in the training part: a run fitted on validation or held-out trials (``fit
+    --fit-on heldin|all``) cannot be scored honestly and is refused.
+    """
+    import time
+
+    from neurognocchi.evaluation import compare, protocol_split
+    from neurognocchi.report import write_report
+
+    start = time.perf_counter()
+    trials = load_trials(data)
+    records = [_read_record(Path(run)) for run in run_dirs]
+    seeds = {record["params"]["random_state"] for record in records}
+    if len(seeds) != 1:
+        raise ValueError(
+            f"the runs were fitted with different seeds {sorted(seeds)}; "
+            "compare runs fitted with the same --set random_state"
+        )
+    seed, digest = seeds.pop(), _sha256(data)
+    split = protocol_split(trials, seed=seed)
+    train = set(split.train.tolist())
+    models = {}
+    for run, record in zip(run_dirs, records, strict=True):
+        if record["data_sha256"] != digest:
+            raise ValueError(
+                f"{str(run)!r} was fitted on another data file ({record['data']}); pass that "
+                "file as --data"
+            )
+        if not set(record["fit_trials"]) <= train:
+            raise ValueError(
+                f"{str(run)!r} was fitted on validation or held-out trials (--fit-on "
+                f"{record['fit_on']}); evaluate scores only runs fitted with --fit-on train"
+            )
+        model = load_model(run)
+        name = type(model).__name__
+        models[name if name not in models else f"{name} ({Path(run).name})"] = model
+    comparison = compare(models, trials, split=split, seed=seed, n_samples=n_samples)
+    out_dir = Path(out_dir)
+    atomic_write_text(out_dir / "metrics.json", json.dumps(comparison, indent=1, allow_nan=False))
+    write_report(
+        comparison,
+        out_dir / "report.html",
+        trials=trials,
+        run_seconds=time.perf_counter() - start,
+    )
+    return comparison
+
+
+def _read_record(run_dir: Path) -> dict:
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(run_dir)!r} is not a run directory (no {RUN_FILE})")
+    return json.loads(path.read_text())
