@@ -200,3 +200,37 @@ def test_demo_runs_end_to_end_on_tiny_settings(tmp_path, capsys, monkeypatch):
 
     assert GNOCCHI.load(out / "gnocchi").sample_prior(1, random_state=0).shape == (1, 12, 6)
     assert LFADS.load(out / "lfads").sample_prior(1, random_state=0).shape == (1, 12, 6)
+
+
+# ---------------------------------------------------------------------- synth reaching
+needs_motornet = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("motornet") is None, reason="MotorNet not installed"
+)
+
+
+@needs_motornet
+def test_synth_reaching_writes_binned_trials(tmp_path, capsys):
+    out = tmp_path / "r.npz"
+    args = ["synth", "reaching", "--out", str(out), "--n-trials", "8", "--n-neurons", "7"]
+    assert main([*args, "--n-time", "60", "--bin-size", "0.02"]) == 0
+    trials = load_trials(out)
+    assert (trials.n_trials, trials.n_time, trials.n_neurons) == (8, 30, 7)
+    assert trials.bin_size_s == 0.02 and "heldout" in trials.trial_info
+    capsys.readouterr()
+    assert main([*args, "--bin-size", "0.015", "--overwrite"]) == 2
+    assert "bin_size_s must be a positive multiple" in capsys.readouterr().err
+
+
+@needs_motornet
+def test_synth_train_policy_then_use_it(tmp_path, capsys):
+    policy = tmp_path / "p.pt"
+    args = ["synth", "train-policy", "--out", str(policy), "--n-updates", "2"]
+    assert main([*args, "--batch-size", "4"]) == 0
+    assert policy.is_file() and (tmp_path / "p_curve.csv").is_file()
+    assert "policy saved" in capsys.readouterr().out
+    out = tmp_path / "r.npz"
+    argv = ["synth", "reaching", "--out", str(out), "--n-trials", "3", "--n-time", "60"]
+    assert main([*argv, "--policy", str(policy)]) == 0
+    assert load_trials(out).n_trials == 3
+    assert main([*args, "--batch-size", "4"]) == 2  # exists
+    assert_one_line_error(capsys.readouterr().err, "synth")

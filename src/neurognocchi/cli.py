@@ -20,7 +20,7 @@ EXIT_USER_ERROR = 2
 
 def _add_synth(subparsers) -> None:
     synth = subparsers.add_parser("synth", help="make a synthetic dataset and save it as .npz")
-    kinds = synth.add_subparsers(dest="kind", required=True, metavar="{toy}")
+    kinds = synth.add_subparsers(dest="kind", required=True, metavar="{toy,reaching,train-policy}")
     toy = kinds.add_parser("toy", help="toy reaching trials with known rates (seconds)")
     toy.add_argument("--out", required=True, type=Path, help="output .npz file")
     toy.add_argument("--n-trials", type=int, default=500)
@@ -28,6 +28,27 @@ def _add_synth(subparsers) -> None:
     toy.add_argument("--n-time", type=int, default=50)
     toy.add_argument("--seed", type=int, default=0)
     toy.add_argument("--overwrite", action="store_true", help="replace an existing file")
+
+    reaching = kinds.add_parser(
+        "reaching", help="MotorNet arm reaching to a target grid, driven by the shipped policy"
+    )
+    reaching.add_argument("--out", required=True, type=Path, help="output .npz file")
+    reaching.add_argument("--n-trials", type=int, default=1000)
+    reaching.add_argument("--n-neurons", type=int, default=100)
+    reaching.add_argument("--n-time", type=int, default=120, help="10 ms simulation steps")
+    reaching.add_argument("--bin-size", type=float, default=0.01, help="bin width (s)")
+    reaching.add_argument("--policy", type=Path, help="a policy file from synth train-policy")
+    reaching.add_argument("--seed", type=int, default=0)
+    reaching.add_argument("--overwrite", action="store_true", help="replace an existing file")
+
+    policy = kinds.add_parser(
+        "train-policy", help="train a new reaching policy (about 30-45 min on one core)"
+    )
+    policy.add_argument("--out", required=True, type=Path, help="output .pt file")
+    policy.add_argument("--n-updates", type=int, default=2500)
+    policy.add_argument("--batch-size", type=int, default=32)
+    policy.add_argument("--seed", type=int, default=0)
+    policy.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
 
 def _add_demo(subparsers) -> None:
@@ -128,17 +149,47 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
 
 
 def _run_synth(args) -> None:
-    from neurognocchi.data import make_toy_dataset
+    from neurognocchi import data
 
-    if args.out.suffix != ".npz":
-        raise ValueError(f"--out must end in .npz; got {str(args.out)!r}")
+    if args.kind == "train-policy":
+        _train_policy(args)
+        return
+    _check_suffix(args.out, ".npz")
     _refuse_existing(args.out, args.overwrite)
-    trials = make_toy_dataset(
-        args.n_trials, n_neurons=args.n_neurons, n_time=args.n_time, random_state=args.seed
-    )
+    if args.kind == "toy":
+        trials = data.make_toy_dataset(
+            args.n_trials, n_neurons=args.n_neurons, n_time=args.n_time, random_state=args.seed
+        )
+    else:
+        trials = data.make_reaching_dataset(
+            args.n_trials,
+            n_neurons=args.n_neurons,
+            n_time=args.n_time,
+            bin_size_s=args.bin_size,
+            policy_path=args.policy,
+            random_state=args.seed,
+        )
     trials.save(args.out)
     print(trials)
     print(f"saved {args.out}")
+
+
+def _train_policy(args) -> None:
+    import dataclasses
+
+    from neurognocchi.data import train_policy
+    from neurognocchi.data.policy import TrainConfig
+
+    _check_suffix(args.out, ".pt")
+    _refuse_existing(args.out, args.overwrite)
+    config = dataclasses.replace(
+        TrainConfig(), n_updates=args.n_updates, batch_size=args.batch_size, seed=args.seed
+    )
+    history = train_policy(args.out, train_config=config)
+    print(
+        f"policy saved to {args.out} after {len(history['loss'])} updates; final mean "
+        f"distance to target {history['distance_cm'][-1]:.2f} cm"
+    )
 
 
 def _run_fit(args) -> None:

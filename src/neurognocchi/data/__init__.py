@@ -4,7 +4,9 @@ from neurognocchi.data.arrays import load_trials
 from neurognocchi.data.grid import default_heldout_conditions, grid_targets
 from neurognocchi.data.mat import load_mat
 from neurognocchi.data.nwb import load_mc_rtt, load_nwb, make_random_target_nwb, save_nwb
+from neurognocchi.data.policy import train_policy
 from neurognocchi.data.preprocess import bin_spike_times, gaussian_kernel, gaussian_smooth, rebin
+from neurognocchi.data.reaching import make_reaching_dataset
 from neurognocchi.data.toy import make_toy_dataset
 from neurognocchi.data.trials import Trials
 
@@ -20,7 +22,9 @@ __all__ = [
     "load_nwb",
     "load_trials",
     "make_random_target_nwb",
+    "make_reaching_dataset",
     "make_toy_dataset",
     "rebin",
     "save_nwb",
+    "train_policy",
 ]
