@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import subprocess
 import sys
@@ -152,54 +151,53 @@ def test_python_dash_m_neurognocchi_help():
 
 # ---------------------------------------------------------------------- demo
 def test_demo_refuses_existing_results(tmp_path, capsys):
-    results = tmp_path / "results.json"
-    results.write_text("{}")
+    report = tmp_path / "report.html"
+    report.write_text("mine")
     assert main(["demo", "--quick", "--out", str(tmp_path)]) == 2
     captured = capsys.readouterr()
     assert_one_line_error(captured.err, "demo")
-    assert results.read_text() == "{}"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+    assert "--overwrite" in captured.err
+    assert report.read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
 
-def test_demo_runs_end_to_end_on_tiny_settings(tmp_path, capsys, monkeypatch):
+TINY_DEMO = {
+    "data": {"n_trials": 50, "n_neurons": 6, "n_time": 60, "bin_size_s": 0.04},
+    "gnocchi": {"code_dim": 3, "max_epochs": 1, "channels": 8, "encoder_channels": 8,
+                "channel_mults": [1], "n_sample_steps": 2},
+    "lfads": {"code_dim": 3, "max_epochs": 1, "encoder_dim": 8, "generator_dim": 8,
+              "factor_dim": 3},
+    "n_samples": 1,
+}  # fmt: skip
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("motornet") is None, reason="MotorNet not installed"
+)
+def test_demo_runs_the_whole_pipeline_on_tiny_settings(tmp_path, capsys, monkeypatch):
     import neurognocchi.demo as demo
+    from neurognocchi.runs import load_model
 
-    tiny = dict(
-        channel_mults=(1, 2), encoder_channels=8, n_train_steps=50, n_sample_steps=4,
-        verbose=False, device="cpu",
-    )  # fmt: skip
-    real_gnocchi, real_lfads = demo.GNOCCHI, demo.LFADS
-    monkeypatch.setattr(demo, "GNOCCHI", lambda **kw: real_gnocchi(**(kw | tiny)))
-    monkeypatch.setattr(
-        demo,
-        "LFADS",
-        lambda **kw: real_lfads(**kw, encoder_dim=8, generator_dim=8, factor_dim=4, verbose=False),
-    )
-    monkeypatch.setattr(
-        demo, "make_toy_dataset", functools.partial(demo.make_toy_dataset, n_neurons=6, n_time=12)
-    )
-    monkeypatch.setitem(demo.DEMO_SETTINGS, "quick", {
-        "n_trials": 60, "code_dim": 3, "gnocchi_epochs": 1, "channels": 8, "lfads_epochs": 1,
-    })  # fmt: skip
+    monkeypatch.setitem(demo.DEMO_SETTINGS, "quick", TINY_DEMO)
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--out", str(out), "--seed", "1"]) == 0
-    results = json.loads((out / "results.json").read_text())
-    assert set(results) == {"GNOCCHI", "LFADS"}
-    for model_results in results.values():
-        assert set(model_results) == {
-            "fit_seconds", "code_r2_valid", "heldout_targets", "reconstruction_r2_valid",
-            "prior_sample_statistics",
-        }  # fmt: skip
-        assert set(model_results["code_r2_valid"]) == {"target_x", "target_y", "start_x", "start_y"}
-        assert np.isfinite(model_results["heldout_targets"]["mean_error"])
+    (tmp_path / "demo").mkdir()
+    (out / "notes.txt").write_text("keep me")
+    argv = ["demo", "--quick", "--out", str(out), "--seed", "1"]
+    assert main(argv) == 0
+    for name in ("data.npz", "metrics.json", "report.html"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["models"]) == {"GNOCCHI", "LFADS"}
     printed = capsys.readouterr().out
-    assert "results written" in printed
-    assert "GNOCCHI" in printed and "LFADS" in printed
-    # the saved models load and have the tiny data's shape
-    from neurognocchi.estimators import GNOCCHI, LFADS
-
-    assert GNOCCHI.load(out / "gnocchi").sample_prior(1, random_state=0).shape == (1, 12, 6)
-    assert LFADS.load(out / "lfads").sample_prior(1, random_state=0).shape == (1, 12, 6)
+    assert "| metric | GNOCCHI | LFADS |" in printed and "report.html" in printed
+    for run in ("gnocchi", "lfads"):
+        record = json.loads((out / run / "run.json").read_text())
+        assert record["params"]["random_state"] == 1 and record["fit_on"] == "train"
+        assert load_model(out / run).sample_prior(1, random_state=0).shape == (1, 15, 6)
+    # A second run replaces the demo's own outputs only with --overwrite, and nothing else.
+    assert main(argv) == 2
+    assert main([*argv, "--overwrite"]) == 0
+    assert (out / "notes.txt").read_text() == "keep me"
 
 
 # ---------------------------------------------------------------------- synth reaching

@@ -7,13 +7,12 @@ one-line message on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from neurognocchi._io import atomic_write, atomic_write_text
+from neurognocchi._io import atomic_write
 
 EXIT_USER_ERROR = 2
 
@@ -53,10 +52,12 @@ def _add_synth(subparsers) -> None:
 
 def _add_demo(subparsers) -> None:
     demo = subparsers.add_parser(
-        "demo", help="toy data -> fit GNOCCHI on held-in conditions -> evaluate (minutes)"
+        "demo",
+        help="reaching data -> fit GNOCCHI and LFADS on held-in conditions -> evaluation "
+        "protocol -> HTML report (about 15 min; --quick about 2)",
     )
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="output directory")
-    demo.add_argument("--quick", action="store_true", help="smaller data and model (< 1 min)")
+    demo.add_argument("--quick", action="store_true", help="smaller data and models, same pipeline")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
@@ -280,12 +281,9 @@ def _run_info(args) -> None:
 
 
 def _run_demo(args) -> None:
-    from neurognocchi.demo import run_toy_demo
+    from neurognocchi.demo import run_demo
 
-    _refuse_existing(args.out / "results.json", args.overwrite)
-    results = run_toy_demo(quick=args.quick, seed=args.seed, out_dir=args.out)
-    atomic_write_text(args.out / "results.json", json.dumps(results, indent=2))
-    print(f"results written to {args.out / 'results.json'}")
+    run_demo(args.out, quick=args.quick, seed=args.seed, overwrite=args.overwrite)
 
 
 def main(argv: list[str] | None = None) -> int:
