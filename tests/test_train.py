@@ -493,3 +493,70 @@ def test_kept_weights_are_raw_weights_without_ema_or_validation(tmp_path):
     state = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
     assert state["ema"] is None
     torch.testing.assert_close(model.w.detach(), state["model"]["w"], rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- precision and compilation
+@pytest.mark.parametrize(
+    "field, value, error",
+    [
+        ("precision", "fp16", ValueError),
+        ("precision", "BF16", ValueError),
+        ("compile", 1, TypeError),
+    ],
+)
+def test_train_config_rejects_bad_precision_and_compile(field, value, error):
+    with pytest.raises(error, match=field):
+        TrainConfig(**{field: value})
+
+
+def test_bf16_on_cpu_is_refused_before_anything_is_written(tmp_path):
+    data = toy_arrays()
+    with pytest.raises(ValueError, match="precision='bf16' needs a CUDA device"):
+        train(
+            gnocchi_model(data),
+            data,
+            config=TrainConfig(max_epochs=1, batch_size=8, precision="bf16"),
+            run_dir=tmp_path / "run",
+            verbose=False,
+        )
+    assert not (tmp_path / "run").exists()
+
+
+def test_bf16_autocast_path_trains_and_keeps_float32_weights(monkeypatch):
+    """The autocast code path, exercised on CPU (refused there in normal use)."""
+    monkeypatch.setattr("neurognocchi.train._check_precision", lambda precision, device: None)
+    data = toy_arrays(32)
+    model = gnocchi_model(data)
+    config = TrainConfig(max_epochs=3, batch_size=8, warmup_steps=2, precision="bf16")
+    result = train(model, data, data[:8], config=config, verbose=False)
+    assert all(math.isfinite(row["train_loss"]) for row in result.history)
+    assert all(value.dtype == torch.float32 for value in model.state_dict().values()
+               if value.dtype.is_floating_point)  # fmt: skip
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_bf16_on_cuda_trains_close_to_fp32():
+    data = toy_arrays(32)
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        config = TrainConfig(max_epochs=2, batch_size=8, precision=precision)
+        result = train(gnocchi_model(data), data, config=config, device="cuda", verbose=False)
+        losses[precision] = result.history[-1]["train_loss"]
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.1)
+
+
+def test_compiled_training_matches_eager_training():
+    data = np.random.default_rng(0).normal(size=(16, 2, 3)).astype(np.float32)
+    weights = []
+    for compile_ in (False, True):
+        linear = nn.Linear(3, 1)
+        nn.init.zeros_(linear.weight)
+        nn.init.zeros_(linear.bias)
+        linear.loss = lambda batch, generator=None, step=0, linear=linear: {
+            "loss": (linear(batch[:, 0]).squeeze(-1) - batch[:, 1, 0]).pow(2).mean()
+        }
+        config = TrainConfig(max_epochs=2, batch_size=8, ema_decay=None, compile=compile_)
+        train(linear, data, config=config, verbose=False)
+        assert set(linear.state_dict()) == {"weight", "bias"}  # no "_orig_mod." prefixes
+        weights.append(linear.weight.detach().clone())
+    torch.testing.assert_close(weights[1], weights[0])

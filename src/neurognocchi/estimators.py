@@ -17,7 +17,9 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from neurognocchi import distributed
 from neurognocchi._io import atomic_write, atomic_write_text
+from neurognocchi.data.memmap import RowSubset, is_memory_mapped, neuron_statistics
 from neurognocchi.data.trials import Trials
 from neurognocchi.models.gnocchi import GnocchiConfig, GnocchiModel
 from neurognocchi.models.lfads import LIKELIHOODS, LfadsConfig, LfadsModel
@@ -27,13 +29,16 @@ SAVE_FORMAT_VERSION = 1
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; otherwise the named device (validated)."""
+    """``"auto"`` -> CUDA when available, else CPU; otherwise the named device (validated).
+
+    Under ``torchrun`` an unindexed CUDA device is this process's GPU (``LOCAL_RANK``).
+    """
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available")
     try:
-        return torch.device(device)
+        return distributed.local_device(torch.device(device))
     except (RuntimeError, TypeError):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda'; got {device!r}") from None
 
@@ -55,6 +60,14 @@ def _seed_from(random_state) -> int:
     if isinstance(random_state, (bool, float)) or not isinstance(random_state, (int, np.integer)):
         raise TypeError(f"random_state must be an int or None; got {random_state!r}")
     return int(random_state)
+
+
+def _lazy_rows(data):
+    """A memory-mapped array as a `RowSubset` of all its trials, which unmaps each batch after
+    reading it (resident memory stays near one batch); anything else unchanged."""
+    if data is None or isinstance(data, RowSubset) or not is_memory_mapped(data):
+        return data
+    return RowSubset(data, np.arange(len(data)))
 
 
 def _check_count(value, name: str) -> int:
@@ -123,6 +136,8 @@ class _Estimator(BaseEstimator):
             ema_decay=self.ema_decay,
             patience=self.patience,
             seed=seed,
+            precision=self.precision,
+            compile=self.compile,
         )
 
     def fit(self, X, y=None, *, valid=None, run_dir=None, resume: bool = False):
@@ -142,13 +157,13 @@ class _Estimator(BaseEstimator):
         del y
         seed = _seed_from(self.random_state)
         self._start_fit(X)
-        train_data, valid_data = self._split(X, valid, seed)
+        train_data, valid_data = (_lazy_rows(d) for d in self._split(X, valid, seed))
         n_time, n_neurons = train_data.shape[1:]
         self.device_ = resolve_device(self.device)
         with torch.random.fork_rng(devices=[]):  # initialise from the seed, leave global RNG alone
             torch.manual_seed(seed)
             self.model_ = self._build_model(self._model_config(n_time, n_neurons))
-        self.model_.set_normalization(torch.as_tensor(np.asarray(train_data, dtype=np.float32)))
+        self._set_normalization(train_data)
         start = time.perf_counter()
         result = train(
             self.model_,
@@ -164,6 +179,22 @@ class _Estimator(BaseEstimator):
         self.fit_seconds_ = time.perf_counter() - start
         self.history_, self.best_epoch_ = result.history, result.best_epoch
         return self
+
+    def _set_normalization(self, data) -> None:
+        """Data statistics of the model from the training trials; a memory-mapped array is
+        read a block at a time instead of being loaded whole."""
+        if not is_memory_mapped(data):
+            self.model_.set_normalization(torch.as_tensor(np.asarray(data, dtype=np.float32)))
+            return
+        stats = neuron_statistics(data)
+        std = np.where(stats["std"] > 1e-8, stats["std"], 1.0)
+        with torch.no_grad():
+            self._apply_statistics(stats, torch.as_tensor(std, dtype=torch.float32))
+
+    def _apply_statistics(self, stats: dict, std: torch.Tensor) -> None:
+        """Set the model's buffers from :func:`neuron_statistics` as ``set_normalization``
+        would (``std`` has silent neurons at 1)."""
+        raise NotImplementedError
 
     def _split(self, X, valid, seed: int):
         if valid is not None:
@@ -184,9 +215,12 @@ class _Estimator(BaseEstimator):
                 f"valid_fraction={self.valid_fraction} of {trials.n_trials} trials leaves fewer "
                 "than 2 validation trials; pass more trials, a larger valid_fraction, or 0"
             )
-        train_part, valid_part = trials.split(
-            (1 - self.valid_fraction, self.valid_fraction), random_state=seed
-        )
+        fractions = (1 - self.valid_fraction, self.valid_fraction)
+        data = self._model_input(trials, "X")
+        if is_memory_mapped(data):  # select trials lazily rather than copy them
+            rows = trials.split_indices(fractions, random_state=seed)
+            return RowSubset(data, rows[0]), RowSubset(data, rows[1])
+        train_part, valid_part = trials.split(fractions, random_state=seed)
         return self._model_input(train_part, "X"), self._model_input(valid_part, "X")
 
     # ------------------------------------------------------------------ inference
@@ -196,8 +230,8 @@ class _Estimator(BaseEstimator):
         with torch.no_grad():
             out = [
                 function(
-                    torch.as_tensor(
-                        np.asarray(data[i : i + batch_size], dtype=np.float32), device=self.device_
+                    torch.as_tensor(  # a copy: memory-mapped batches are read-only
+                        np.array(data[i : i + batch_size], dtype=np.float32), device=self.device_
                     )
                 )
                 for i in range(0, len(data), batch_size)
@@ -214,9 +248,17 @@ class _Estimator(BaseEstimator):
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``config.json`` (constructor and model settings) and ``weights.pt`` (tensors
-        only) into the directory ``path``, each atomically."""
+        only) into the directory ``path``, each atomically. Under ``torchrun`` only rank 0
+        writes (every rank holds the same weights) and every rank returns once the files exist.
+        """
         self._check_fitted()
         path = Path(path)
+        if distributed.is_main_process():
+            self._write(path)
+        distributed.barrier()
+        return path
+
+    def _write(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         with atomic_write(path / self._model_file) as handle:
             torch.save({k: v.cpu() for k, v in self.model_.state_dict().items()}, handle)
@@ -229,7 +271,6 @@ class _Estimator(BaseEstimator):
         }
         atomic_write_text(path / self._config_file, json.dumps(config, indent=2))
         save_history(path, self.history_)
-        return path
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | None = None):
@@ -297,6 +338,16 @@ class GNOCCHI(_Estimator):
         Stop after this many epochs without a better validation loss.
     n_sample_steps : int
         Default number of DDIM steps of ``generate`` and ``sample_prior``.
+    precision : {"fp32", "bf16"}
+        Training arithmetic: ``"bf16"`` runs forward passes under bf16 autocast (CUDA only).
+    compile : bool
+        Run the training loss through ``torch.compile`` (see ``benchmarks/`` for when it pays).
+
+    Notes
+    -----
+    Launched by ``torchrun``, ``fit`` trains data-parallel over the processes (see
+    :func:`neurognocchi.train.train`); a `Trials` from :func:`neurognocchi.data.open_memmap`
+    is read one batch at a time.
     """
 
     def __init__(
@@ -327,6 +378,8 @@ class GNOCCHI(_Estimator):
         valid_fraction: float = 0.1,
         patience: int | None = None,
         n_sample_steps: int = 50,
+        precision: str = "fp32",
+        compile: bool = False,
     ):
         self.code_dim = code_dim
         self.max_epochs = max_epochs
@@ -353,6 +406,16 @@ class GNOCCHI(_Estimator):
         self.valid_fraction = valid_fraction
         self.patience = patience
         self.n_sample_steps = n_sample_steps
+        self.precision = precision
+        self.compile = compile
+
+    def _apply_statistics(self, stats: dict, std: torch.Tensor) -> None:
+        model = self.model_
+        model.mean.copy_(torch.as_tensor(stats["mean"], dtype=torch.float32))
+        model.std.copy_(std)
+        mean = stats["mean"].astype(np.float32)
+        extreme = np.maximum(np.abs(stats["max"] - mean), np.abs(stats["min"] - mean))
+        model.x0_bound.copy_(torch.tensor(1.5 * float(np.max(extreme / std.numpy()))))
 
     def _build_model(self, config: dict) -> GnocchiModel:
         return GnocchiModel(GnocchiConfig.from_dict(config))
@@ -489,7 +552,7 @@ class LFADS(_Estimator):
         ``"auto"``: Poisson on ``trials.spikes`` when present, else Gaussian on activity; a raw
         array is continuous activity unless ``"poisson"`` (then it must hold counts).
     weight_decay, ema_decay, grad_clip, warmup_steps : training settings (see TrainConfig).
-    valid_fraction, patience : as for GNOCCHI.
+    valid_fraction, patience, precision, compile : as for GNOCCHI.
 
     Notes
     -----
@@ -533,6 +596,8 @@ class LFADS(_Estimator):
         warmup_steps: int = 100,
         valid_fraction: float = 0.1,
         patience: int | None = None,
+        precision: str = "fp32",
+        compile: bool = False,
     ):
         self.code_dim = code_dim
         self.max_epochs = max_epochs
@@ -561,6 +626,8 @@ class LFADS(_Estimator):
         self.warmup_steps = warmup_steps
         self.valid_fraction = valid_fraction
         self.patience = patience
+        self.precision = precision
+        self.compile = compile
 
     # ------------------------------------------------------------------ data
     def _start_fit(self, X) -> None:
@@ -603,6 +670,15 @@ class LFADS(_Estimator):
     def _restore_fitted(self) -> None:
         self.likelihood_ = self.model_.config.likelihood
         self.bin_size_s_ = self.model_.config.bin_size_s
+
+    def _apply_statistics(self, stats: dict, std: torch.Tensor) -> None:
+        model = self.model_
+        if self.likelihood_ == "gaussian":
+            model.mean.copy_(torch.as_tensor(stats["mean"], dtype=torch.float32))
+            model.std.copy_(std)
+        else:
+            log_mean = np.log(np.maximum(stats["mean"], 1e-3))
+            model.readout.bias.copy_(torch.as_tensor(log_mean, dtype=torch.float32))
 
     def _build_model(self, config: dict) -> LfadsModel:
         return LfadsModel(LfadsConfig.from_dict(config))

@@ -3,6 +3,7 @@
 from neurognocchi.data.arrays import load_trials
 from neurognocchi.data.grid import default_heldout_conditions, grid_targets
 from neurognocchi.data.mat import load_mat
+from neurognocchi.data.memmap import create_memmap, open_memmap, save_memmap
 from neurognocchi.data.nwb import load_mc_rtt, load_nwb, make_random_target_nwb, save_nwb
 from neurognocchi.data.policy import train_policy
 from neurognocchi.data.preprocess import bin_spike_times, gaussian_kernel, gaussian_smooth, rebin
@@ -13,6 +14,7 @@ from neurognocchi.data.trials import Trials
 __all__ = [
     "Trials",
     "bin_spike_times",
+    "create_memmap",
     "default_heldout_conditions",
     "gaussian_kernel",
     "gaussian_smooth",
@@ -24,7 +26,9 @@ __all__ = [
     "make_random_target_nwb",
     "make_reaching_dataset",
     "make_toy_dataset",
+    "open_memmap",
     "rebin",
+    "save_memmap",
     "save_nwb",
     "train_policy",
 ]

@@ -237,11 +237,10 @@ def _learning_rate(config: TrainConfig, update: int) -> float:
     return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-@torch.no_grad()
-def _fit_unit_statistics(policy, arm, config: TrainConfig) -> None:
-    """Store each unit's mean and s.d. over a fixed reference batch of 256 trials."""
-    generator = torch.Generator().manual_seed(config.seed + 1)
-    start, target, onset, go = sample_conditions(config, 256, generator)
+def _sampled_rollout(policy, arm, config: TrainConfig, batch_size: int, generator):
+    """Roll the policy out on ``batch_size`` freshly sampled trials; returns the trajectory and
+    the trials' start, target and go step."""
+    start, target, onset, go = sample_conditions(config, batch_size, generator)
     trajectory = rollout(
         policy,
         arm,
@@ -252,6 +251,14 @@ def _fit_unit_statistics(policy, arm, config: TrainConfig) -> None:
         n_steps=config.n_steps,
         generator=generator,
     )
+    return trajectory, start, target, go
+
+
+@torch.no_grad()
+def _fit_unit_statistics(policy, arm, config: TrainConfig) -> None:
+    """Store each unit's mean and s.d. over a fixed reference batch of 256 trials."""
+    generator = torch.Generator().manual_seed(config.seed + 1)
+    trajectory, *_ = _sampled_rollout(policy, arm, config, 256, generator)
     hidden = trajectory["hidden"].reshape(-1, policy.config.n_units)
     policy.unit_mean.copy_(hidden.mean(0))
     policy.unit_std.copy_(hidden.std(0).clamp_min(1e-3))
@@ -313,16 +320,8 @@ def train_policy(
 
 
 def _train_step(policy, arm, optimizer, config: TrainConfig, generator) -> tuple[float, float]:
-    start, target, onset, go = sample_conditions(config, config.batch_size, generator)
-    trajectory = rollout(
-        policy,
-        arm,
-        start_cm=start,
-        target_cm=target,
-        onset_step=onset,
-        go_step=go,
-        n_steps=config.n_steps,
-        generator=generator,
+    trajectory, start, target, go = _sampled_rollout(
+        policy, arm, config, config.batch_size, generator
     )
     loss, distance = reaching_loss(trajectory, start, target, go, config)
     optimizer.zero_grad()

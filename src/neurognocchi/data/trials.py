@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import zipfile
 import zlib
@@ -17,15 +18,52 @@ NPZ_FORMAT_VERSION = 1
 _ARRAY_FIELDS = ("activity", "spikes", "truth", "behavior")
 
 
+_CHUNK_BYTES = 64 * 2**20  # checks of large (e.g. memory-mapped) arrays read this much at a time
+
+
+def _trial_chunks(array: np.ndarray):
+    """Consecutive blocks of trials of ``array`` of about ``_CHUNK_BYTES`` each, so checks of a
+    memory-mapped array never hold more than one block (or its temporaries) in memory; the
+    pages of a block are unmapped when the next one is asked for."""
+    per_trial = max(1, array[:1].nbytes)
+    step = max(1, _CHUNK_BYTES // per_trial)
+    for start in range(0, len(array), step):
+        yield array[start : start + step]
+        _release_pages(array)  # once the caller is done with the block
+
+
+def _release_pages(array) -> None:
+    """Unmap the pages of a ``np.memmap`` that this process has read (``MADV_DONTNEED``).
+
+    The data stay in the operating system's page cache, so reading them again is cheap, but
+    they no longer count in the process's resident memory. No-op for other arrays.
+    """
+    if getattr(array, "mode", None) == "c":  # private copy-on-write pages: would lose edits
+        return
+    handle = getattr(array, "_mmap", None)  # numpy keeps the mmap of a memmap (and its views)
+    advise = getattr(handle, "madvise", None)
+    if advise is not None and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            advise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # closed or unsupported mapping: nothing to release
+            pass
+
+
 def _as_finite_3d(name: str, value, *, dtype=None) -> np.ndarray:
-    """Validate a ``[n_trials, n_time, n]`` array: numeric, rank 3, finite."""
-    array = np.asarray(value)
+    """Validate a ``[n_trials, n_time, n]`` array: numeric, rank 3, finite.
+
+    A ``np.memmap`` stays memory-mapped (when already of ``dtype``) and is checked in blocks.
+    """
+    array = value if isinstance(value, np.memmap) else np.asarray(value)
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise TypeError(f"{name} must be a numeric array; got dtype {array.dtype}")
     if array.ndim != 3:
         raise ValueError(f"{name} must have rank 3 [n_trials, n_time, n]; got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        n_bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+    finite = all(np.all(np.isfinite(chunk)) for chunk in _trial_chunks(array))
+    _release_pages(array)
+    if not finite:
+        chunks = _trial_chunks(array)
+        n_bad = sum(int(c.size - np.count_nonzero(np.isfinite(c))) for c in chunks)
         raise ValueError(f"{name} contains {n_bad} NaN or infinite values")
     return array if dtype is None else array.astype(dtype, copy=False)
 
@@ -33,11 +71,13 @@ def _as_finite_3d(name: str, value, *, dtype=None) -> np.ndarray:
 def _as_counts(value) -> np.ndarray:
     """Validate binned spike counts: whole, non-negative numbers, stored as integers."""
     counts = _as_finite_3d("spikes", value)
-    if np.any(counts < 0):
+    negative = any(np.any(chunk < 0) for chunk in _trial_chunks(counts))
+    _release_pages(counts)
+    if negative:
         raise ValueError("spikes must be non-negative counts; found negative values")
     if np.issubdtype(counts.dtype, np.integer):
         return counts
-    if np.any(counts != np.round(counts)):
+    if any(np.any(chunk != np.round(chunk)) for chunk in _trial_chunks(counts)):
         raise ValueError("spikes must be whole-number counts; found non-integer values")
     return counts.astype(np.int32)
 
@@ -293,13 +333,24 @@ class Trials:
         -------
         tuple of Trials, one per fraction. Every part holds at least one trial.
         """
+        parts = self.split_indices(fractions, stratify_by=stratify_by, random_state=random_state)
+        return tuple(self[part] for part in parts)
+
+    def split_indices(
+        self,
+        fractions: Sequence[float] = (0.8, 0.2),
+        *,
+        stratify_by: str | None = "condition",
+        random_state: int = 0,
+    ) -> list[np.ndarray]:
+        """The sorted trial indices of each part of :meth:`split` (same arguments), without
+        copying any data: useful for memory-mapped trials."""
         from neurognocchi.data.splits import split_indices
 
         labels = None
         if stratify_by is not None and stratify_by in self.trial_info:
             labels = self.trial_info[stratify_by]
-        parts = split_indices(self.n_trials, fractions, labels=labels, random_state=random_state)
-        return tuple(self[part] for part in parts)
+        return split_indices(self.n_trials, fractions, labels=labels, random_state=random_state)
 
     def split_by_condition(self, heldout=None, *, key: str = "condition") -> tuple[Trials, Trials]:
         """Split into (held-in, held-out) trials by condition.
@@ -351,9 +402,28 @@ class Trials:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Trials:
-        """Read trials written by :meth:`save`."""
+    def load(cls, path: str | os.PathLike, *, mmap: bool = False) -> Trials:
+        """Read trials written by :meth:`save` (an ``.npz`` file) or by
+        :func:`neurognocchi.data.save_memmap` (a directory of ``.npy`` files).
+
+        Parameters
+        ----------
+        path : path
+        mmap : bool
+            Memory-map the arrays of a directory instead of reading them into memory, so a
+            dataset larger than RAM can be used (``.npz`` archives cannot be memory-mapped).
+        """
         path = Path(path)
+        if path.is_dir():
+            from neurognocchi.data.memmap import open_memmap
+
+            return open_memmap(path, mmap=mmap)
+        if mmap:
+            raise ValueError(
+                f"mmap=True needs a directory written by save_memmap; {str(path)!r} is not one "
+                "(.npz archives cannot be memory-mapped: convert with "
+                "neurognocchi.data.save_memmap(Trials.load(path), directory))"
+            )
         if not path.is_file():
             raise FileNotFoundError(f"no such file: {str(path)!r}")
         contents = _read_npz(path)

@@ -1,0 +1,119 @@
+"""How training cost grows with n_neurons (100 -> 2000) and n_time, with peak memory.
+
+Each configuration runs in a fresh process (so its peak memory is its own): it builds the
+default GNOCCHI or LFADS model for random data of that shape and times ``--steps`` training
+steps (forward, backward, AdamW) on batches of ``--batch`` trials after two warm-up steps.
+Peak memory is the process's peak resident set on CPU (and the part above the resident set
+after imports, before the model is built), or ``torch.cuda.max_memory_allocated`` on a GPU.
+
+Run: ``python benchmarks/bench_scaling.py [--quick] [--device auto]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from bench_training import machine, print_table
+
+from neurognocchi.estimators import GNOCCHI, LFADS, resolve_device
+
+FULL = [(100, 50), (250, 50), (500, 50), (1000, 50), (2000, 50), (500, 100), (500, 200)]
+QUICK = [(100, 20), (200, 20)]
+
+
+def one(model_name: str, n_neurons: int, n_time: int, args) -> dict:
+    """Time training steps of one configuration in this process."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # kB on Linux
+    rng = np.random.default_rng(0)
+    data = rng.poisson(2.0, size=(args.batch, n_time, n_neurons)).astype(np.float32)
+    estimator = {"GNOCCHI": GNOCCHI, "LFADS": LFADS}[model_name](random_state=0)
+    if model_name == "LFADS":
+        estimator.likelihood_, estimator.bin_size_s_ = "poisson", None
+    torch.manual_seed(0)
+    model = estimator._build_model(estimator._model_config(n_time, n_neurons)).to(device)
+    model.set_normalization(torch.as_tensor(data))
+    batch = torch.as_tensor(data, device=device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    generator = torch.Generator().manual_seed(0)
+    times = []
+    for step in range(args.steps + 2):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        loss = model.loss(batch, generator=generator, step=step)["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    if device.type == "cuda":
+        peak_mb, base_mb = torch.cuda.max_memory_allocated(device) / 2**20, 0.0
+    else:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    n_params = sum(p.numel() for p in model.parameters())
+    step_s = float(np.median(times[2:]))
+    return {
+        "step_s": step_s,
+        "peak_mb": peak_mb,
+        "added_mb": peak_mb - base_mb,
+        "params": n_params,
+        "machine": machine(device),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
+    parser.add_argument("--one", nargs=3, metavar=("MODEL", "N", "T"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one[0], int(args.one[1]), int(args.one[2]), args)))
+        return
+    shapes = QUICK if args.quick else FULL
+    if args.quick:
+        args.steps = 2
+    rows, described = [], ""
+    for n_neurons, n_time in shapes:
+        for model_name in ("GNOCCHI", "LFADS"):
+            command = [sys.executable, __file__, "--one", model_name, str(n_neurons), str(n_time)]
+            command += ["--batch", str(args.batch), "--steps", str(args.steps)]
+            command += ["--device", args.device]
+            command += ["--threads", str(args.threads)] if args.threads else []
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            described = result["machine"]
+            rows.append(
+                [
+                    model_name,
+                    n_neurons,
+                    n_time,
+                    result["params"],
+                    1e3 * result["step_s"],
+                    args.batch / result["step_s"],
+                    result["peak_mb"],
+                    result["added_mb"],
+                ]
+            )
+    columns = ["model", "n_neurons", "n_time", "parameters", "ms / step", "trials/s"]
+    columns += ["peak memory MiB", "above imports MiB"]
+    title = f"Scaling: training steps on batches of {args.batch} trials ({described})"
+    print_table(title, columns, rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Training throughput of GNOCCHI and LFADS on the same data and machine, in one run.
+
+Both estimators, at their default architectures, train for ``--epochs`` epochs on the same toy
+trials; the table gives time per epoch (mean over the epochs after the first, which pays
+one-off costs) and training trials per second. ``--compile`` and ``--bf16`` (CUDA only) add
+rows with those options, to measure whether they pay on this machine.
+
+Run: ``python benchmarks/bench_training.py [--quick] [--device auto] [--compile] [--bf16]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import torch
+
+from neurognocchi.data import make_toy_dataset
+from neurognocchi.estimators import GNOCCHI, LFADS, resolve_device
+from neurognocchi.train import _Trainer
+
+
+def machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    return f"{name}; torch {torch.__version__}; {torch.get_num_threads()} torch threads"
+
+
+def print_table(title: str, columns: list[str], rows: list[list]) -> None:
+    print(f"\n{title}\n")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "|".join("---" for _ in columns) + "|")
+    for row in rows:
+        cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
+        print("| " + " | ".join(cells) + " |")
+
+
+class EpochClock:
+    """Records the wall time of each training epoch (validation excluded) by wrapping
+    the training loop's ``train_epoch``."""
+
+    def __init__(self):
+        self.times: list[float] = []
+        self.original = _Trainer.train_epoch
+
+    def __enter__(self):
+        clock = self
+
+        def timed(trainer):
+            if trainer.device.type == "cuda":
+                torch.cuda.synchronize(trainer.device)
+            start = time.perf_counter()
+            row = clock.original(trainer)
+            if trainer.device.type == "cuda":
+                torch.cuda.synchronize(trainer.device)
+            clock.times.append(time.perf_counter() - start)
+            return row
+
+        _Trainer.train_epoch = timed
+        return self
+
+    def __exit__(self, *exc):
+        _Trainer.train_epoch = self.original
+
+
+def variants(args, device) -> list[tuple[str, object]]:
+    common = dict(max_epochs=args.epochs, random_state=0, device=str(device), verbose=False)
+    common |= dict(valid_fraction=0.0)
+    out = [("GNOCCHI", GNOCCHI(**common)), ("LFADS", LFADS(**common))]
+    if args.compile:
+        out += [("GNOCCHI compile", GNOCCHI(compile=True, **common))]
+        out += [("LFADS compile", LFADS(compile=True, **common))]
+    if args.bf16:
+        out += [("GNOCCHI bf16", GNOCCHI(precision="bf16", **common))]
+        out += [("LFADS bf16", LFADS(precision="bf16", **common))]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--neurons", type=int, default=50)
+    parser.add_argument("--time", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
+    parser.add_argument("--compile", action="store_true", help="add torch.compile rows")
+    parser.add_argument("--bf16", action="store_true", help="add bf16 autocast rows (CUDA)")
+    args = parser.parse_args()
+    if args.quick:
+        args.trials, args.neurons, args.time, args.epochs = 100, 20, 20, 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    trials = make_toy_dataset(args.trials, n_neurons=args.neurons, n_time=args.time)
+    rows = []
+    for name, estimator in variants(args, device):
+        with EpochClock() as clock:
+            start = time.perf_counter()
+            estimator.fit(trials)
+            total = time.perf_counter() - start
+        steady = clock.times[1:] or clock.times
+        per_epoch = sum(steady) / len(steady)
+        rows.append(
+            [name, estimator.batch_size, clock.times[0], per_epoch, args.trials / per_epoch, total]
+        )
+    columns = ["model", "batch", "first epoch s", "epoch s", "trials/s", "fit total s"]
+    title = (
+        f"Training throughput: {args.trials} trials x {args.time} bins x {args.neurons} "
+        f"neurons, {args.epochs} epochs, device {device} ({machine(device)})"
+    )
+    print_table(title, columns, rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Data-parallel training under torchrun: two CPU processes (gloo) on tiny toy data.
+
+One launch fits GNOCCHI and LFADS and trains a deterministic linear model with `train`; each
+rank records its final weights' hash and every file the library wrote. A second launch resumes
+the GNOCCHI run from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from neurognocchi import distributed
+from neurognocchi.train import TrainConfig, _batches, train
+
+pytestmark = pytest.mark.skipif(
+    not torch.distributed.is_available(), reason="torch.distributed is not available"
+)
+
+SCRIPT = textwrap.dedent(
+    """
+    import hashlib, json, os, sys
+    import numpy as np
+    import torch
+    torch.set_num_threads(1)
+    import neurognocchi._io as io_module
+    from neurognocchi import estimators, train as train_module
+    from neurognocchi.data import make_toy_dataset
+    from neurognocchi.estimators import GNOCCHI, LFADS
+
+    out, max_epochs, resume = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "resume"
+    rank = int(os.environ["RANK"])
+    written = []
+
+    def recording(function):
+        def wrapper(path, *args, **kwargs):
+            written.append(str(path))
+            return function(path, *args, **kwargs)
+        return wrapper
+
+    for module in (train_module, estimators):
+        module.atomic_write = recording(io_module.atomic_write)
+        module.atomic_write_text = recording(io_module.atomic_write_text)
+
+    def digest(model):
+        state = model.state_dict()
+        h = hashlib.sha256()
+        for key in sorted(state):
+            h.update(key.encode()); h.update(state[key].cpu().numpy().tobytes())
+        return h.hexdigest()
+
+    trials = make_toy_dataset(64, n_neurons=6, n_time=12, random_state=0)
+    tiny = dict(code_dim=3, max_epochs=max_epochs, batch_size=8, verbose=False,
+                random_state=0, device="auto")
+    gnocchi = GNOCCHI(channels=8, channel_mults=(1, 2), encoder_channels=8,
+                      n_train_steps=50, learning_rate=3e-3, warmup_steps=5, **tiny)
+    gnocchi.fit(trials, run_dir=os.path.join(out, "gnocchi_run"), resume=resume)
+    result = {"gnocchi": digest(gnocchi.model_), "gnocchi_history": gnocchi.history_}
+    if not resume:
+        gnocchi.save(os.path.join(out, "gnocchi_saved"))
+        lfads = LFADS(encoder_dim=8, generator_dim=8, factor_dim=3, warmup_steps=2, **tiny)
+        lfads.fit(trials)
+        result |= {"lfads": digest(lfads.model_), "lfads_history": lfads.history_}
+        linear = torch.nn.Linear(6, 1)
+        torch.nn.init.zeros_(linear.weight); torch.nn.init.zeros_(linear.bias)
+        linear.loss = lambda batch, generator=None, step=0: {
+            "loss": (linear(batch[:, 0]).squeeze(-1) - batch[:, 1, 0]).pow(2).mean()}
+        data = np.load(os.path.join(out, "linear.npy"))
+        config = train_module.TrainConfig(max_epochs=3, batch_size=8, ema_decay=None,
+                                          warmup_steps=0, learning_rate=0.05)
+        train_module.train(linear, data, config=config, verbose=False)
+        result["linear"] = [p.detach().numpy().tolist() for p in linear.parameters()]
+    result["written"] = written
+    with open(os.path.join(out, f"rank{rank}_{sys.argv[3]}.json"), "w") as handle:
+        json.dump(result, handle)
+    """
+)
+
+
+def linear_data() -> np.ndarray:
+    """(32, 2, 6): row 0 holds inputs, row 1 column 0 the target of a linear map."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(32, 6)).astype(np.float32)
+    y = x @ np.arange(1, 7, dtype=np.float32) / 6
+    data = np.zeros((32, 2, 6), dtype=np.float32)
+    data[:, 0], data[:, 1, 0] = x, y
+    return data
+
+
+def launch(tmp_path, max_epochs: int, mode: str) -> list[dict]:
+    script = tmp_path / "fit_script.py"
+    script.write_text(SCRIPT)
+    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop("WORLD_SIZE", None)
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    command += ["--standalone", str(script), str(tmp_path), str(max_epochs), mode]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return [json.loads((tmp_path / f"rank{r}_{mode}.json").read_text()) for r in (0, 1)]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("ddp")
+    np.save(tmp_path / "linear.npy", linear_data())
+    first = launch(tmp_path, 4, "first")
+    resumed = launch(tmp_path, 6, "resume")
+    return tmp_path, first, resumed
+
+
+def test_ranks_end_with_identical_weights(runs):
+    _, first, resumed = runs
+    for key in ("gnocchi", "lfads", "linear"):
+        assert first[0][key] == first[1][key], key
+    assert resumed[0]["gnocchi"] == resumed[1]["gnocchi"]
+
+
+@pytest.mark.parametrize(
+    "key, loss",
+    # LFADS's training loss carries its KL warm-up, so its validation loss shows progress
+    [("gnocchi_history", "train_loss"), ("lfads_history", "valid_loss")],
+)
+def test_loss_falls_and_histories_agree_across_ranks(runs, key, loss):
+    _, first, _ = runs
+    history = first[0][key]
+    assert len(history) == 4
+    assert history[-1][loss] < history[0][loss]
+    assert first[0][key] == first[1][key]  # logged losses are summed over ranks
+
+
+def test_only_rank_zero_writes_files(runs):
+    tmp_path, first, resumed = runs
+    assert first[1]["written"] == [] and resumed[1]["written"] == []
+    written = {os.path.relpath(path, tmp_path) for path in first[0]["written"]}
+    assert os.path.join("gnocchi_run", "checkpoints", "last.pt") in written
+    assert os.path.join("gnocchi_saved", "weights.pt") in written
+    assert (tmp_path / "gnocchi_saved" / "config.json").exists()
+
+
+def test_resume_continues_from_the_checkpoint(runs):
+    tmp_path, first, resumed = runs
+    history = resumed[0]["gnocchi_history"]
+    assert [row["epoch"] for row in history] == list(range(1, 7))
+    assert history[:4] == first[0]["gnocchi_history"]  # the first epochs come from the file
+    saved = json.loads((tmp_path / "gnocchi_run" / "history.json").read_text())
+    assert len(saved) == 6
+
+
+def test_two_processes_match_one_process_on_a_deterministic_model(runs):
+    """With equal shards the mean of per-rank gradients is the full batch's gradient, so two
+    processes take the same steps as one (up to float rounding)."""
+    _, first, _ = runs
+    linear = torch.nn.Linear(6, 1)
+    torch.nn.init.zeros_(linear.weight)
+    torch.nn.init.zeros_(linear.bias)
+    linear.loss = lambda batch, generator=None, step=0: {
+        "loss": (linear(batch[:, 0]).squeeze(-1) - batch[:, 1, 0]).pow(2).mean()
+    }
+    config = TrainConfig(
+        max_epochs=3, batch_size=8, ema_decay=None, warmup_steps=0, learning_rate=0.05
+    )
+    train(linear, linear_data(), config=config, verbose=False)
+    for mine, theirs in zip(linear.parameters(), first[0]["linear"], strict=True):
+        np.testing.assert_allclose(mine.detach().numpy(), np.array(theirs), rtol=1e-5, atol=1e-6)
+
+
+def test_single_process_context_outside_torchrun(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
+    assert distributed.setup(torch.device("cpu")) == distributed.Context()
+    assert distributed.is_main_process() and not distributed.launched_by_torchrun()
+    assert distributed.all_reduce_sum([1.0, 2.0], torch.device("cpu")) == [1.0, 2.0]
+
+
+def test_batches_merge_a_short_last_batch_so_every_process_gets_two_trials():
+    batches = _batches(19, 8, torch.Generator().manual_seed(0), min_size=4)
+    assert [len(b) for b in batches] == [8, 11]
+    assert sorted(np.concatenate(batches).tolist()) == list(range(19))
+
+
+def test_too_small_batch_for_the_world_is_refused(monkeypatch):
+    monkeypatch.setattr(distributed, "setup", lambda device: distributed.Context(0, 4))
+    model = torch.nn.Linear(1, 1)
+    model.loss = lambda batch, generator=None, step=0: {"loss": model(batch).mean()}
+    with pytest.raises(ValueError, match="batch_size must be at least 2 per process"):
+        train(model, np.zeros((16, 1, 1), np.float32), config=TrainConfig(batch_size=4))
