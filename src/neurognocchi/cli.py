@@ -17,44 +17,46 @@ from neurognocchi._io import atomic_write
 EXIT_USER_ERROR = 2
 
 
+def _add_output_args(parser, suffix: str) -> None:
+    parser.add_argument("--out", required=True, type=Path, help=f"output {suffix} file")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
+
+
+def _add_size_args(parser, n_trials: int, n_neurons: int, n_time: int, time_help: str) -> None:
+    parser.add_argument("--n-trials", type=int, default=n_trials)
+    parser.add_argument("--n-neurons", type=int, default=n_neurons)
+    parser.add_argument("--n-time", type=int, default=n_time, help=time_help)
+
+
 def _add_synth(subparsers) -> None:
     synth = subparsers.add_parser("synth", help="make a synthetic dataset and save it as .npz")
     kinds = synth.add_subparsers(dest="kind", required=True, metavar="{toy,reaching,train-policy}")
     toy = kinds.add_parser("toy", help="toy reaching trials with known rates (seconds)")
-    toy.add_argument("--out", required=True, type=Path, help="output .npz file")
-    toy.add_argument("--n-trials", type=int, default=500)
-    toy.add_argument("--n-neurons", type=int, default=50)
-    toy.add_argument("--n-time", type=int, default=50)
-    toy.add_argument("--seed", type=int, default=0)
-    toy.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    _add_output_args(toy, ".npz")
+    _add_size_args(toy, 500, 50, 50, "time bins")
 
     reaching = kinds.add_parser(
         "reaching", help="MotorNet arm reaching to a target grid, driven by the shipped policy"
     )
-    reaching.add_argument("--out", required=True, type=Path, help="output .npz file")
-    reaching.add_argument("--n-trials", type=int, default=1000)
-    reaching.add_argument("--n-neurons", type=int, default=100)
-    reaching.add_argument("--n-time", type=int, default=120, help="10 ms simulation steps")
+    _add_output_args(reaching, ".npz")
+    _add_size_args(reaching, 1000, 100, 120, "10 ms simulation steps")
     reaching.add_argument("--bin-size", type=float, default=0.01, help="bin width (s)")
     reaching.add_argument("--policy", type=Path, help="a policy file from synth train-policy")
-    reaching.add_argument("--seed", type=int, default=0)
-    reaching.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
     policy = kinds.add_parser(
         "train-policy", help="train a new reaching policy (about 30-45 min on one core)"
     )
-    policy.add_argument("--out", required=True, type=Path, help="output .pt file")
+    _add_output_args(policy, ".pt")
     policy.add_argument("--n-updates", type=int, default=2500)
     policy.add_argument("--batch-size", type=int, default=32)
-    policy.add_argument("--seed", type=int, default=0)
-    policy.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
 
 def _add_demo(subparsers) -> None:
     demo = subparsers.add_parser(
         "demo",
         help="reaching data -> fit GNOCCHI and LFADS on held-in conditions -> evaluation "
-        "protocol -> HTML report (about 15 min; --quick about 2)",
+        "protocol -> HTML report (about 8 min on 2 cores; --quick under 1)",
     )
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="output directory")
     demo.add_argument("--quick", action="store_true", help="smaller data and models, same pipeline")
