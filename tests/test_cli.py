@@ -12,7 +12,7 @@ import pytest
 
 import neurognocchi
 from neurognocchi.cli import main
-from neurognocchi.data import load_trials
+from neurognocchi.data import load_trials, make_toy_dataset
 
 SMALL = ["--n-trials", "30", "--n-neurons", "5", "--n-time", "10"]
 
@@ -232,3 +232,20 @@ def test_synth_train_policy_then_use_it(tmp_path, capsys):
     assert load_trials(out).n_trials == 3
     assert main([*args, "--batch-size", "4"]) == 2  # exists
     assert_one_line_error(capsys.readouterr().err, "synth")
+
+
+def test_convert_reads_an_nwb_recording(tmp_path, capsys):
+    pytest.importorskip("pynwb")
+    from neurognocchi.data import save_nwb
+
+    trials = make_toy_dataset(20, n_neurons=4, n_time=8)
+    save_nwb(trials, tmp_path / "session.nwb")
+    out = tmp_path / "trials.npz"
+    argv = ["convert", str(tmp_path / "session.nwb"), "--out", str(out), "--align", "start_time"]
+    argv += ["--window", "0", "0.16", "--bin-size", "0.02", "--smooth", "0", "--heldout", "3"]
+    assert main(argv) == 0
+    assert f"saved {out}" in capsys.readouterr().out
+    converted = load_trials(out)
+    np.testing.assert_array_equal(converted.spikes, trials.spikes)
+    np.testing.assert_allclose(converted.activity, trials.spikes / 0.02)
+    np.testing.assert_array_equal(converted.info("heldout"), trials.info("condition") == 3)

@@ -129,6 +129,32 @@ def _add_evaluate(subparsers) -> None:
     evaluate.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
+def _add_convert(subparsers) -> None:
+    convert = subparsers.add_parser(
+        "convert",
+        help="turn a recording (.nwb, .mat, .npy, .npz) into a trials .npz",
+        description="Read a recording, bin and smooth its spikes into trials, optionally mark "
+        "held-out conditions, and save it as a trials .npz that fit, encode and evaluate read.",
+    )
+    convert.add_argument("path", type=Path, help="recording: .nwb, .mat, .npy or .npz")
+    convert.add_argument("--out", required=True, type=Path, help="output trials .npz")
+    convert.add_argument("--bin-size", type=float, default=0.02, help="bin width (s)")
+    convert.add_argument(
+        "--smooth", type=float, default=0.04, help="Gaussian smoothing s.d. (s); 0: none"
+    )
+    convert.add_argument("--align", default="auto", help="NWB: trials-table column to align on")
+    convert.add_argument(
+        "--window", type=float, nargs=2, default=(-0.2, 0.5), metavar=("START", "STOP"),
+        help="NWB: window around the alignment time (s)",
+    )  # fmt: skip
+    convert.add_argument("--variable", help=".mat: the variable holding the trials")
+    convert.add_argument(
+        "--heldout", nargs="+", metavar="VALUE", help="condition values to mark as held out"
+    )
+    convert.add_argument("--condition-key", default="condition", help="column --heldout reads")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurognocchi",
@@ -140,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encode(subparsers)
     _add_generate(subparsers)
     _add_evaluate(subparsers)
+    _add_convert(subparsers)
     _add_demo(subparsers)
     info = subparsers.add_parser("info", help="describe a trials file (.npz/.npy)")
     info.add_argument("path", type=Path)
@@ -276,6 +303,53 @@ def _run_evaluate(args) -> None:
     print(f"metrics: {outputs[0]}\nreport: {outputs[1]}")
 
 
+def _parse_value(text: str):
+    """A condition value from the command line: an int or a float when it reads as one."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _read_recording(args):
+    from neurognocchi import data
+
+    path, smooth = args.path, args.smooth or None
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {str(path)!r}")
+    if path.suffix == ".nwb":
+        return data.load_nwb(
+            path,
+            align=args.align,
+            window_s=tuple(args.window),
+            bin_size_s=args.bin_size,
+            smooth_sigma_s=smooth,
+        )
+    if path.suffix == ".mat":
+        return data.load_mat(
+            path, bin_size_s=args.bin_size, smooth_sigma_s=smooth, variable=args.variable
+        )
+    if path.suffix in (".npy", ".npz"):
+        return data.load_trials(path, bin_size_s=args.bin_size)
+    raise ValueError(f"path must be a .nwb, .mat, .npy or .npz recording; got {str(path)!r}")
+
+
+def _run_convert(args) -> None:
+    _check_suffix(args.out, ".npz")
+    _refuse_existing(args.out, args.overwrite)
+    if args.out.resolve() == args.path.resolve():
+        raise ValueError("--out must differ from the input path")
+    trials = _read_recording(args)
+    if args.heldout:
+        values = [_parse_value(text) for text in args.heldout]
+        trials = trials.mark_heldout(values, key=args.condition_key)
+    trials.save(args.out)
+    print(trials)
+    print(f"saved {args.out}")
+
+
 def _run_info(args) -> None:
     from neurognocchi.data import load_trials
 
@@ -297,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         "encode": _run_encode,
         "generate": _run_generate,
         "evaluate": _run_evaluate,
+        "convert": _run_convert,
         "demo": _run_demo,
         "info": _run_info,
     }

@@ -84,6 +84,21 @@ class _Estimator(BaseEstimator):
 
     _model_file = "weights.pt"
     _config_file = "config.json"
+    _config_class: type  # the model's configuration dataclass
+
+    def check_params(self) -> None:
+        """Raise ValueError/TypeError naming the first invalid hyper-parameter.
+
+        Called by :meth:`fit` before any data is read. The model and training configurations
+        are built for a placeholder shape (2 time bins, 1 neuron), so every check they make
+        runs without data.
+        """
+        if not 0 <= self.valid_fraction < 1:
+            raise ValueError(f"valid_fraction must be in [0, 1); got {self.valid_fraction!r}")
+        _seed_from(self.random_state)
+        resolve_device(self.device)
+        self._train_config(0)
+        self._config_class.from_dict(self._model_config(2, 1))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
@@ -155,10 +170,16 @@ class _Estimator(BaseEstimator):
             Continue from the last checkpoint in ``run_dir``.
         """
         del y
+        self.check_params()
         seed = _seed_from(self.random_state)
         self._start_fit(X)
         train_data, valid_data = (_lazy_rows(d) for d in self._split(X, valid, seed))
         n_time, n_neurons = train_data.shape[1:]
+        if n_time < 2:
+            raise ValueError(
+                f"X has n_time={n_time}; {type(self).__name__} models activity over time and "
+                "needs at least 2 time bins per trial"
+            )
         self.device_ = resolve_device(self.device)
         with torch.random.fork_rng(devices=[]):  # initialise from the seed, leave global RNG alone
             torch.manual_seed(seed)
@@ -205,8 +226,6 @@ class _Estimator(BaseEstimator):
                     f"X has {train_data.shape[1:]}"
                 )
             return train_data, valid_data
-        if not 0 <= self.valid_fraction < 1:
-            raise ValueError(f"valid_fraction must be in [0, 1); got {self.valid_fraction!r}")
         trials = self._as_trials(X, "X")
         if self.valid_fraction == 0:
             return self._model_input(trials, "X"), None
@@ -416,6 +435,19 @@ class GNOCCHI(_Estimator):
         mean = stats["mean"].astype(np.float32)
         extreme = np.maximum(np.abs(stats["max"] - mean), np.abs(stats["min"] - mean))
         model.x0_bound.copy_(torch.tensor(1.5 * float(np.max(extreme / std.numpy()))))
+
+    _config_class = GnocchiConfig
+
+    def check_params(self) -> None:
+        super().check_params()
+        n_train_steps = self.n_train_steps
+        if isinstance(self.n_sample_steps, bool) or not isinstance(self.n_sample_steps, int):
+            raise TypeError(f"n_sample_steps must be an int; got {self.n_sample_steps!r}")
+        if not 1 <= self.n_sample_steps <= n_train_steps:
+            raise ValueError(
+                f"n_sample_steps must be in [1, n_train_steps={n_train_steps}]; "
+                f"got {self.n_sample_steps}"
+            )
 
     def _build_model(self, config: dict) -> GnocchiModel:
         return GnocchiModel(GnocchiConfig.from_dict(config))
@@ -632,10 +664,6 @@ class LFADS(_Estimator):
     # ------------------------------------------------------------------ data
     def _start_fit(self, X) -> None:
         """Choose the likelihood (``likelihood_``) and read ``bin_size_s_`` from the data."""
-        if self.likelihood not in ("auto", *LIKELIHOODS):
-            raise ValueError(
-                f"likelihood must be 'auto', 'poisson' or 'gaussian'; got {self.likelihood!r}"
-            )
         has_spikes = isinstance(X, Trials) and X.spikes is not None
         if self.likelihood == "poisson" and isinstance(X, Trials) and not has_spikes:
             raise ValueError(
@@ -680,6 +708,15 @@ class LFADS(_Estimator):
             log_mean = np.log(np.maximum(stats["mean"], 1e-3))
             model.readout.bias.copy_(torch.as_tensor(log_mean, dtype=torch.float32))
 
+    _config_class = LfadsConfig
+
+    def check_params(self) -> None:
+        if self.likelihood not in ("auto", *LIKELIHOODS):
+            raise ValueError(
+                f"likelihood must be 'auto', 'poisson' or 'gaussian'; got {self.likelihood!r}"
+            )
+        super().check_params()
+
     def _build_model(self, config: dict) -> LfadsModel:
         return LfadsModel(LfadsConfig.from_dict(config))
 
@@ -692,8 +729,9 @@ class LFADS(_Estimator):
         return dict(
             n_neurons=n_neurons,
             n_time=n_time,
-            likelihood=self.likelihood_,
-            bin_size_s=self.bin_size_s_,
+            # placeholders before fit, when check_params builds a configuration without data
+            likelihood=getattr(self, "likelihood_", LIKELIHOODS[0]),
+            bin_size_s=getattr(self, "bin_size_s_", None),
             **{name: getattr(self, name) for name in names},
         )
 

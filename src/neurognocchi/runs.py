@@ -65,8 +65,9 @@ def read_config(path: str | os.PathLike | None) -> dict:
 
 
 def build_estimator(model: str, params: dict):
-    """An unfitted estimator of kind ``model`` ("gnocchi" | "lfads") with ``params``; unknown
-    parameter names are an error that lists the known ones."""
+    """An unfitted estimator of kind ``model`` ("gnocchi" | "lfads") with ``params``, checked
+    (unknown parameter names are an error that lists the known ones; invalid values are an
+    error naming the parameter)."""
     if model not in MODELS:
         raise ValueError(f"--model must be one of {sorted(MODELS)}; got {model!r}")
     cls = MODELS[model]
@@ -78,7 +79,9 @@ def build_estimator(model: str, params: dict):
         )
     if isinstance(params.get("channel_mults"), list):
         params = params | {"channel_mults": tuple(params["channel_mults"])}
-    return cls(**params)
+    estimator = cls(**params)
+    estimator.check_params()
+    return estimator
 
 
 # ---------------------------------------------------------------------- which trials

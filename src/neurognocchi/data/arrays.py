@@ -33,7 +33,10 @@ def load_trials(path: str | os.PathLike, *, bin_size_s: float | None = None) -> 
             raise ValueError(f"{str(path)!r} is not a readable .npy array: {error}") from None
         return Trials(activity, bin_size_s=bin_size_s)
     if path.suffix != ".npz":
-        raise ValueError(f"path must be a .npz or .npy file; got {str(path)!r}")
+        raise ValueError(
+            f"path must be a .npz or .npy file; got {str(path)!r} (read NWB and .mat recordings "
+            "with load_nwb/load_mat, or turn them into .npz with `neurognocchi convert`)"
+        )
     contents = _read_npz(path)
     if "meta" in contents:
         return Trials.load(path)

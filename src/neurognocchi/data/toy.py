@@ -117,9 +117,7 @@ def make_toy_dataset(
     time_s = np.arange(n_time) * bin_size_s
     go_time_s = 0.3 * n_time * bin_size_s
     position, velocity = _hand_paths(start, target, time_s, go_time_s, 0.4 * n_time * bin_size_s)
-    latents = _latents(
-        start, target, position, velocity, time_s, go_time_s, grid_spacing, start_sd
-    )
+    latents = _latents(start, target, position, velocity, time_s, go_time_s, grid_spacing, start_sd)
 
     # Log-rates: a baseline of 6-30 Hz plus a random mix of the latents.
     log_baseline = neuron_rng.uniform(np.log(6.0), np.log(30.0), size=n_neurons)

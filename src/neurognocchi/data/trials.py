@@ -96,6 +96,11 @@ def _as_info_column(key: str, value, n_trials: int) -> np.ndarray:
     return column
 
 
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(len(np.lib.format.MAGIC_PREFIX))
+
+
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     """Every array of the ``.npz`` archive at ``path`` (no pickles).
 
@@ -103,6 +108,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     zip data raises ``zipfile.BadZipFile``/``zlib.error``/``EOFError`` inside NumPy, and a
     ``.npy`` array under an ``.npz`` name loads as a bare array.
     """
+    if not zipfile.is_zipfile(path) and np.lib.format.MAGIC_PREFIX != _head(path):
+        raise ValueError(f"{str(path)!r} is not a readable .npz file: it is not a zip archive")
     try:
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, Mapping):
@@ -300,7 +307,7 @@ class Trials:
         for key, allowed in criteria.items():
             column = self.info(key)
             allowed = np.atleast_1d(np.asarray(allowed))
-            missing = [value for value in allowed if not np.any(column == value)]
+            missing = [value.item() for value in allowed if not np.any(column == value)]
             if missing:
                 raise ValueError(
                     f"{key} has no trials with value(s) {missing}; "
@@ -366,18 +373,36 @@ class Trials:
         if heldout is None:
             mask = self.info("heldout").astype(bool)
         else:
-            column = self.info(key)
-            heldout = np.atleast_1d(np.asarray(heldout))
-            unknown = [value for value in heldout if not np.any(column == value)]
-            if unknown:
-                raise ValueError(f"heldout names unknown {key} value(s) {unknown}")
-            mask = np.isin(column, heldout)
+            mask = self._heldout_mask(key, heldout)
         if mask.all() or not mask.any():
             raise ValueError(
                 f"split_by_condition needs trials on both sides; {int(mask.sum())} of "
                 f"{self.n_trials} trials are held out"
             )
         return self[~mask], self[mask]
+
+    def _heldout_mask(self, key: str, values) -> np.ndarray:
+        """Mask of the trials whose ``trial_info[key]`` is one of ``values`` (each must occur)."""
+        column = self.info(key)
+        values = np.atleast_1d(np.asarray(values))
+        unknown = [value.item() for value in values if not np.any(column == value)]
+        if unknown:
+            present = np.unique(column).tolist()
+            more = f" (and {len(present) - 20} more)" if len(present) > 20 else ""
+            raise ValueError(
+                f"heldout names unknown {key} value(s) {unknown}; present values: "
+                f"{present[:20]}{more}"
+            )
+        return np.isin(column, values)
+
+    def mark_heldout(self, heldout, *, key: str = "condition") -> Trials:
+        """A copy whose boolean ``trial_info["heldout"]`` marks the trials with a ``key`` value
+        in ``heldout`` (the column the evaluation protocol reads); unknown values are an error.
+        """
+        mask = self._heldout_mask(key, heldout)
+        if mask.all():
+            raise ValueError(f"heldout would hold out all {self.n_trials} trials")
+        return self._replace(trial_info={**self.trial_info, "heldout": mask})
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> Path:
