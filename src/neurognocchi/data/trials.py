@@ -65,7 +65,18 @@ def _as_finite_3d(name: str, value, *, dtype=None) -> np.ndarray:
         chunks = _trial_chunks(array)
         n_bad = sum(int(c.size - np.count_nonzero(np.isfinite(c))) for c in chunks)
         raise ValueError(f"{name} contains {n_bad} NaN or infinite values")
-    return array if dtype is None else array.astype(dtype, copy=False)
+    if dtype is None or array.dtype == dtype:
+        return array
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = array.astype(dtype)
+    if np.issubdtype(dtype, np.floating) and not all(
+        np.all(np.isfinite(chunk)) for chunk in _trial_chunks(cast)
+    ):
+        raise ValueError(
+            f"{name} has values beyond the range of {np.dtype(dtype).name} "
+            f"(|x| > {np.finfo(dtype).max:.3g})"
+        )
+    return cast
 
 
 def _as_counts(value) -> np.ndarray:
@@ -79,10 +90,13 @@ def _as_counts(value) -> np.ndarray:
         return counts
     if any(np.any(chunk != np.round(chunk)) for chunk in _trial_chunks(counts)):
         raise ValueError("spikes must be whole-number counts; found non-integer values")
-    return counts.astype(np.int32)
+    fits_int32 = all(np.all(chunk <= np.iinfo(np.int32).max) for chunk in _trial_chunks(counts))
+    return counts.astype(np.int32 if fits_int32 else np.int64)
 
 
 def _as_info_column(key: str, value, n_trials: int) -> np.ndarray:
+    if "\x00" in key:  # a zip member name (Trials.save) ends at a NUL
+        raise ValueError(f"trial_info keys must not contain NUL characters; got {key!r}")
     column = np.asarray(value)
     if column.dtype.kind not in "biufU":
         raise TypeError(

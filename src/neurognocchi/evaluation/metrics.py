@@ -26,17 +26,19 @@ def pooled_r2(pred, truth) -> float:
     is constant for every neuron (SST = 0).
     """
     pred, truth = _check_same_shape(pred, truth)
+    if not np.ptp(truth, axis=0).any():  # exact test: the mean of equal floats may round
+        return float("nan")
     sst = ((truth - truth.mean(axis=0)) ** 2).sum()
-    return float("nan") if sst == 0 else float(1.0 - ((pred - truth) ** 2).sum() / sst)
+    return float(1.0 - ((pred - truth) ** 2).sum() / sst)
 
 
 def per_neuron_r2(pred, truth) -> np.ndarray:
     """R^2 of each neuron, shape (n_neurons,); NaN for a neuron whose truth is constant."""
     pred, truth = _check_same_shape(pred, truth)
-    sst = ((truth - truth.mean(axis=0)) ** 2).sum(axis=0)
+    varies = np.ptp(truth, axis=0) > 0
+    sst = np.where(varies, ((truth - truth.mean(axis=0)) ** 2).sum(axis=0), 1.0)
     sse = ((pred - truth) ** 2).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(sst > 0, 1.0 - sse / np.where(sst > 0, sst, 1.0), np.nan)
+    return np.where(varies, 1.0 - sse / sst, np.nan)
 
 
 def code_regression_r2(train_codes, train_values, test_codes, test_values) -> float:
@@ -137,11 +139,16 @@ def condition_snr(projection, conditions) -> float:
     conditions = np.asarray(conditions)
     _check_lengths(projection=projection, conditions=conditions)
     labels, inverse = np.unique(conditions, return_inverse=True)
-    if len(labels) < 2:
+    if len(labels) < 2 or np.ptp(projection) == 0:
         return float("nan")
     counts = np.bincount(inverse).astype(np.float64)
     means = np.bincount(inverse, weights=projection) / counts
     within = np.bincount(inverse, weights=(projection - means[inverse]) ** 2) / counts
+    # Exact tests of constancy: the mean of equal floats may round, leaving ~1e-33 variances.
+    highest, lowest = np.full(len(labels), -np.inf), np.full(len(labels), np.inf)
+    np.maximum.at(highest, inverse, projection)
+    np.minimum.at(lowest, inverse, projection)
+    within[highest == lowest] = 0.0
     signal, noise = float(means.var()), float(within.mean())
     if noise == 0:
         return float("inf") if signal > 0 else float("nan")
