@@ -108,7 +108,7 @@ def test_encode_shape_and_accepts_arrays(fitted, trials):
     assert codes.shape == (trials.n_trials, 3)
     assert codes.dtype == np.float32
     np.testing.assert_array_equal(fitted.encode(trials.activity), codes)
-    np.testing.assert_allclose(fitted.encode(trials.activity, batch_size=7), codes, atol=1e-6)
+    np.testing.assert_allclose(fitted.encode(trials.activity, batch_size=7), codes, atol=1e-5)
     assert np.unique(codes.round(5), axis=0).shape[0] > 1  # codes differ between trials
 
 
@@ -322,3 +322,19 @@ def test_fit_with_run_dir_resumes_to_the_uninterrupted_result(trials, tmp_path, 
     assert len(resumed.history_) == 2
     assert resumed.history_ == full.history_
     np.testing.assert_array_equal(resumed.encode(trials), full.encode(trials))
+
+
+def test_codes_are_whitened_on_the_training_trials(trials):
+    fitted = GNOCCHI(**(TINY | {"valid_fraction": 0.0})).fit(trials)
+    codes = fitted.encode(trials)
+    np.testing.assert_allclose(codes.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(np.cov(codes.T), np.eye(3), atol=1e-3)
+    raw = GNOCCHI(**(TINY | {"valid_fraction": 0.0, "whiten_codes": False})).fit(trials)
+    raw_codes = raw.encode(trials)
+    # Same weights, codes differ by an affine map: an exact linear fit from raw to whitened.
+    design = np.column_stack([raw_codes, np.ones(len(raw_codes))])
+    residual = codes - design @ np.linalg.lstsq(design, codes, rcond=None)[0]
+    assert np.abs(residual).max() < 1e-4
+    assert np.abs(raw_codes - codes).max() > 1e-2
+    with pytest.raises(TypeError, match="whiten_codes"):
+        GNOCCHI(whiten_codes="yes").check_params()

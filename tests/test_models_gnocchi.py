@@ -228,3 +228,36 @@ def test_gru_encoder_option_and_unknown_encoder():
     assert model.encode(torch.rand(3, 6, 4)).shape == (3, 2)
     with pytest.raises(ValueError, match="encoder"):
         GnocchiModel(GnocchiConfig(n_neurons=4, n_time=6, encoder="transformer"))
+
+
+# ---------------------------------------------------------------------- code whitening
+def test_code_whitening_standardises_codes_and_leaves_generation_alone():
+    model = make_model().eval()
+    model.set_normalization(make_batch(30, seed=2))
+    data = make_batch(40, seed=3)
+    code_before = model.encode(data[:5])
+    sample = dict(n_steps=3, generator=None)
+    before = model.generate(
+        code_before, **(sample | {"generator": torch.Generator().manual_seed(0)})
+    )
+    with torch.no_grad():
+        raw = model.raw_code(data)
+        model.set_code_whitening(3.0 * raw + 1.0)  # statistics of another scale and offset
+        model.set_code_whitening(raw)
+        code = model.encode(data).double()
+    assert torch.allclose(code.mean(0), torch.zeros(3, dtype=torch.float64), atol=1e-5)
+    assert torch.allclose(torch.cov(code.T), torch.eye(3, dtype=torch.float64), atol=1e-4)
+    # The denoiser still sees the raw code: samples from a trial's code do not change.
+    after = model.generate(
+        code[:5].float(), **(sample | {"generator": torch.Generator().manual_seed(0)})
+    )
+    assert torch.allclose(before, after, atol=1e-4)
+
+
+def test_code_whitening_floors_a_collapsed_direction():
+    model = make_model()
+    raw = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
+    raw[:, 2] = 0.5  # no variance along the third axis
+    model.set_code_whitening(raw)
+    assert torch.isfinite(model.code_whitening).all()
+    assert torch.allclose(model.code_coloring @ model.code_whitening, torch.eye(3), atol=1e-4)

@@ -1,4 +1,4 @@
-"""The README's Python quickstart runs as written."""
+"""The README's examples run (Python quickstart) or parse (command line) as written."""
 
 import re
 from pathlib import Path
@@ -37,3 +37,19 @@ def test_readme_names_the_two_commands():
 @pytest.mark.parametrize("name", ["CHANGELOG.md", "LICENSE"])
 def test_project_files_exist(name):
     assert (README.parent / name).is_file()
+
+
+def test_command_line_examples_parse():
+    """Every command of the README's "Command line" block is accepted by the CLI's parser."""
+    import shlex
+
+    from neurognocchi.cli import build_parser
+
+    section = README.read_text().split("## Command line", 1)[1]
+    block = section.split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0] for line in block.splitlines() if line.strip()]
+    assert len(commands) >= 8
+    for command in commands:
+        argv = shlex.split(command.replace("[--quick]", "--quick"))
+        assert argv[0] == "neurognocchi", command
+        build_parser().parse_args(argv[1:])  # argparse exits (SystemExit) on an unknown option

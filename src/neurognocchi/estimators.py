@@ -25,7 +25,7 @@ from neurognocchi.models.gnocchi import GnocchiConfig, GnocchiModel
 from neurognocchi.models.lfads import LIKELIHOODS, LfadsConfig, LfadsModel
 from neurognocchi.train import TrainConfig, save_history, train
 
-SAVE_FORMAT_VERSION = 1
+SAVE_FORMAT_VERSION = 2  # 2: GNOCCHI stores its code whitening
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -197,9 +197,13 @@ class _Estimator(BaseEstimator):
             verbose=self.verbose,
             desc=f"fitting {type(self).__name__}",
         )
+        self._finish_fit(train_data)
         self.fit_seconds_ = time.perf_counter() - start
         self.history_, self.best_epoch_ = result.history, result.best_epoch
         return self
+
+    def _finish_fit(self, train_data) -> None:
+        """Last step of fitting, with the final weights in place (nothing by default)."""
 
     def _set_normalization(self, data) -> None:
         """Data statistics of the model from the training trials; a memory-mapped array is
@@ -349,6 +353,11 @@ class GNOCCHI(_Estimator):
         Noise schedule over ``n_train_steps`` steps.
     rec_weight, mmd_weight : float
         Weights of the reconstruction and MMD terms of the loss.
+    whiten_codes : bool
+        After fitting, make codes zero-mean with identity covariance over the training trials
+        (an affine map stored in the model; ``generate`` inverts it), so that codes drawn from
+        N(0, I) by ``sample_prior`` match the training codes' first two moments whatever
+        ``mmd_weight`` is. Linear read-outs of the codes are unchanged by it.
     weight_decay, ema_decay, grad_clip, warmup_steps : training settings (see TrainConfig).
     valid_fraction : float
         Fraction of the fitted trials held back (stratified by condition) for the validation
@@ -390,6 +399,7 @@ class GNOCCHI(_Estimator):
         n_train_steps: int = 1000,
         rec_weight: float = 1.0,
         mmd_weight: float = 1.0,
+        whiten_codes: bool = True,
         weight_decay: float = 1e-4,
         ema_decay: float | None = 0.995,
         grad_clip: float = 1.0,
@@ -418,6 +428,7 @@ class GNOCCHI(_Estimator):
         self.n_train_steps = n_train_steps
         self.rec_weight = rec_weight
         self.mmd_weight = mmd_weight
+        self.whiten_codes = whiten_codes
         self.weight_decay = weight_decay
         self.ema_decay = ema_decay
         self.grad_clip = grad_clip
@@ -440,6 +451,8 @@ class GNOCCHI(_Estimator):
 
     def check_params(self) -> None:
         super().check_params()
+        if not isinstance(self.whiten_codes, bool):
+            raise TypeError(f"whiten_codes must be True or False; got {self.whiten_codes!r}")
         n_train_steps = self.n_train_steps
         if isinstance(self.n_sample_steps, bool) or not isinstance(self.n_sample_steps, int):
             raise TypeError(f"n_sample_steps must be an int; got {self.n_sample_steps!r}")
@@ -451,6 +464,11 @@ class GNOCCHI(_Estimator):
 
     def _build_model(self, config: dict) -> GnocchiModel:
         return GnocchiModel(GnocchiConfig.from_dict(config))
+
+    def _finish_fit(self, train_data) -> None:
+        if self.whiten_codes:
+            raw = self._map_batches(self.model_.raw_code, train_data, 256)
+            self.model_.set_code_whitening(torch.from_numpy(raw))
 
     def _model_config(self, n_time: int, n_neurons: int) -> dict:
         return dict(

@@ -96,6 +96,11 @@ class GnocchiModel(nn.Module):
         self.register_buffer("mean", torch.zeros(config.n_neurons))
         self.register_buffer("std", torch.ones(config.n_neurons))
         self.register_buffer("x0_bound", torch.tensor(10.0))
+        # Affine map between the encoder's raw codes and the codes users see (identity until
+        # set_code_whitening): code = whitening @ (raw - mean); raw = coloring @ code + mean.
+        self.register_buffer("code_mean", torch.zeros(config.code_dim))
+        self.register_buffer("code_whitening", torch.eye(config.code_dim))
+        self.register_buffer("code_coloring", torch.eye(config.code_dim))
 
     # ------------------------------------------------------------------ normalisation
     @torch.no_grad()
@@ -118,10 +123,35 @@ class GnocchiModel(nn.Module):
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.std + self.mean
 
+    @torch.no_grad()
+    def set_code_whitening(self, raw_codes: torch.Tensor) -> None:
+        """Make :meth:`encode` return whitened codes: zero mean and identity covariance over
+        ``raw_codes`` (n, code_dim), the encoder's outputs on the training trials.
+
+        The map is symmetric (ZCA) whitening, the smallest rotation-free change of the raw
+        codes; eigenvalues below 1e-6 of the largest are floored so that a collapsed direction
+        is not blown up. Being affine, it changes no linear read-out of the codes.
+        """
+        raw = raw_codes.double()
+        mean = raw.mean(dim=0)
+        centred = raw - mean
+        cov = centred.T @ centred / max(len(raw) - 1, 1)
+        eigenvalues, vectors = torch.linalg.eigh(cov)
+        floor = max(float(eigenvalues.max()) * 1e-6, 1e-12)
+        root = eigenvalues.clamp_min(floor).sqrt()
+        self.code_mean.copy_(mean.float())
+        self.code_whitening.copy_((vectors / root @ vectors.T).float())
+        self.code_coloring.copy_((vectors * root @ vectors.T).float())
+
     # ------------------------------------------------------------------ model API
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Codes (B, code_dim) of trials x (B, T, N) in data units."""
+    def raw_code(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's output (B, code_dim) for trials x (B, T, N) in data units: what the
+        denoiser is conditioned on and the MMD term sees."""
         return self.encoder(self.normalize(x))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes (B, code_dim) of trials x (B, T, N) in data units (whitened raw codes)."""
+        return (self.raw_code(x) - self.code_mean) @ self.code_whitening.T
 
     def predict(self, x_t: torch.Tensor, t: torch.Tensor, code: torch.Tensor):
         """Noise and clean-data predictions (each (B, T, N), normalised units) at steps t (B,).
@@ -149,7 +179,7 @@ class GnocchiModel(nn.Module):
         """
         del step  # GNOCCHI's loss does not change during training
         x0 = self.normalize(x)  # (B, T, N)
-        code = self.encoder(x0)  # (B, L)
+        code = self.encoder(x0)  # (B, L) raw codes
         t = torch.randint(
             0, self.config.n_train_steps, (x0.shape[0],), generator=generator, device="cpu"
         ).to(x0.device)
@@ -173,13 +203,15 @@ class GnocchiModel(nn.Module):
         generator: torch.Generator | None = None,
         progress: bool = False,
     ) -> torch.Tensor:
-        """Denoise from noise conditioned on ``code`` (B, L); returns (B, T, N) in data units.
+        """Denoise from noise conditioned on ``code`` (B, L), a code as :meth:`encode` returns
+        it; returns (B, T, N) in data units.
 
         At each step the clean-data prediction is clipped to ``+-x0_bound`` (1.5 times the
         largest normalised training value) before the sampler uses it, a guard against rare
         excursions of an imperfect model.
         """
         shape = (code.shape[0], self.config.n_time, self.config.n_neurons)
+        code = code @ self.code_coloring.T + self.code_mean  # the denoiser reads raw codes
 
         def clipped_noise_prediction(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             _, x0 = self.predict(x_t, t, code)
