@@ -206,20 +206,9 @@ class _Estimator(BaseEstimator):
         """Last step of fitting, with the final weights in place (nothing by default)."""
 
     def _set_normalization(self, data) -> None:
-        """Data statistics of the model from the training trials; a memory-mapped array is
-        read a block at a time instead of being loaded whole."""
-        if not is_memory_mapped(data):
-            self.model_.set_normalization(torch.as_tensor(np.asarray(data, dtype=np.float32)))
-            return
-        stats = neuron_statistics(data)
-        std = np.where(stats["std"] > 1e-8, stats["std"], 1.0)
-        with torch.no_grad():
-            self._apply_statistics(stats, torch.as_tensor(std, dtype=torch.float32))
-
-    def _apply_statistics(self, stats: dict, std: torch.Tensor) -> None:
-        """Set the model's buffers from :func:`neuron_statistics` as ``set_normalization``
-        would (``std`` has silent neurons at 1)."""
-        raise NotImplementedError
+        """Data statistics of the model from the training trials (a memory-mapped array is
+        read a block at a time instead of being loaded whole)."""
+        self.model_.set_statistics(neuron_statistics(data))
 
     def _split(self, X, valid, seed: int):
         if valid is not None:
@@ -352,7 +341,10 @@ class GNOCCHI(_Estimator):
     schedule : {"cosine", "linear"}
         Noise schedule over ``n_train_steps`` steps.
     rec_weight, mmd_weight : float
-        Weights of the reconstruction and MMD terms of the loss.
+        Weights of the reconstruction and MMD terms of the loss. The MMD pulls the codes
+        towards N(0, I); on the toy data a weight of 1 bent the code -> variable map enough to
+        cost 0.02-0.07 of linear R² (0.876 mean over the four variables vs 0.917 at 0.01, seed
+        0), so it is light by default and ``whiten_codes`` supplies the prior's moments.
     whiten_codes : bool
         After fitting, make codes zero-mean with identity covariance over the training trials
         (an affine map stored in the model; ``generate`` inverts it), so that codes drawn from
@@ -397,8 +389,8 @@ class GNOCCHI(_Estimator):
         dropout: float = 0.0,
         schedule: str = "cosine",
         n_train_steps: int = 1000,
-        rec_weight: float = 1.0,
-        mmd_weight: float = 1.0,
+        rec_weight: float = 4.0,
+        mmd_weight: float = 0.01,
         whiten_codes: bool = True,
         weight_decay: float = 1e-4,
         ema_decay: float | None = 0.995,
@@ -439,14 +431,6 @@ class GNOCCHI(_Estimator):
         self.precision = precision
         self.compile = compile
 
-    def _apply_statistics(self, stats: dict, std: torch.Tensor) -> None:
-        model = self.model_
-        model.mean.copy_(torch.as_tensor(stats["mean"], dtype=torch.float32))
-        model.std.copy_(std)
-        mean = stats["mean"].astype(np.float32)
-        extreme = np.maximum(np.abs(stats["max"] - mean), np.abs(stats["min"] - mean))
-        model.x0_bound.copy_(torch.tensor(1.5 * float(np.max(extreme / std.numpy()))))
-
     _config_class = GnocchiConfig
 
     def check_params(self) -> None:
@@ -467,7 +451,7 @@ class GNOCCHI(_Estimator):
 
     def _finish_fit(self, train_data) -> None:
         if self.whiten_codes:
-            raw = self._map_batches(self.model_.raw_code, train_data, 256)
+            raw = self._map_batches(self.model_.raw_code, train_data, self.batch_size)
             self.model_.set_code_whitening(torch.from_numpy(raw))
 
     def _model_config(self, n_time: int, n_neurons: int) -> dict:
@@ -716,15 +700,6 @@ class LFADS(_Estimator):
     def _restore_fitted(self) -> None:
         self.likelihood_ = self.model_.config.likelihood
         self.bin_size_s_ = self.model_.config.bin_size_s
-
-    def _apply_statistics(self, stats: dict, std: torch.Tensor) -> None:
-        model = self.model_
-        if self.likelihood_ == "gaussian":
-            model.mean.copy_(torch.as_tensor(stats["mean"], dtype=torch.float32))
-            model.std.copy_(std)
-        else:
-            log_mean = np.log(np.maximum(stats["mean"], 1e-3))
-            model.readout.bias.copy_(torch.as_tensor(log_mean, dtype=torch.float32))
 
     _config_class = LfadsConfig
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from neurognocchi.data.memmap import neuron_statistics
 from neurognocchi.diffusion import Scheduler, SchedulerConfig, sample
 from neurognocchi.models.config import JsonConfig
 from neurognocchi.models.priors import mmd_to_standard_normal
@@ -38,8 +39,8 @@ class GnocchiConfig(JsonConfig):
     dropout: float = 0.0
     schedule: str = "cosine"
     n_train_steps: int = 1000
-    rec_weight: float = 1.0
-    mmd_weight: float = 1.0
+    rec_weight: float = 4.0
+    mmd_weight: float = 0.01
 
     def __post_init__(self):
         for name in ("n_neurons", "n_time", "code_dim", "n_train_steps"):
@@ -105,17 +106,27 @@ class GnocchiModel(nn.Module):
     # ------------------------------------------------------------------ normalisation
     @torch.no_grad()
     def set_normalization(self, activity: torch.Tensor) -> None:
-        """Store per-neuron mean and s.d. of ``activity`` (n_trials, n_time, n_neurons).
+        """Store the statistics of ``activity`` (n_trials, n_time, n_neurons), data units;
+        see :meth:`set_statistics`."""
+        self.set_statistics(neuron_statistics(activity.detach().cpu().numpy()))
+
+    @torch.no_grad()
+    def set_statistics(self, stats: dict) -> None:
+        """Store per-neuron mean and s.d. from :func:`~neurognocchi.data.memmap.neuron_statistics`
+        of the training trials (which reads memory-mapped data a block at a time).
 
         Silent neurons (s.d. 0) get s.d. 1 so normalising them is the identity shift. Also
         stores ``x0_bound``, 1.5 times the largest normalised value, used to clip the clean-data
         estimate while sampling.
         """
-        flat = activity.reshape(-1, activity.shape[-1]).double()
-        std = flat.std(dim=0)
-        self.mean.copy_(flat.mean(dim=0).float())
-        self.std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)).float())
-        self.x0_bound.copy_(1.5 * self.normalize(flat.float()).abs().max())
+        mean = torch.as_tensor(stats["mean"], dtype=torch.float64)
+        std = torch.as_tensor(stats["std"], dtype=torch.float64)
+        std = torch.where(std > 1e-8, std, torch.ones_like(std))
+        low, high = (torch.as_tensor(stats[k], dtype=torch.float64) for k in ("min", "max"))
+        extreme = torch.maximum((high - mean).abs(), (low - mean).abs()) / std
+        self.mean.copy_(mean.float())
+        self.std.copy_(std.float())
+        self.x0_bound.copy_(1.5 * extreme.max().float())
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std

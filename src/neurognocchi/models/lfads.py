@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from neurognocchi.data.memmap import neuron_statistics
 from neurognocchi.models.config import JsonConfig
 from neurognocchi.models.likelihoods import (
     ar1_step_prior,
@@ -179,19 +180,26 @@ class LfadsModel(nn.Module):
     # ------------------------------------------------------------------ data units
     @torch.no_grad()
     def set_normalization(self, data: torch.Tensor) -> None:
-        """Fit data statistics from training trials (n_trials, n_time, n_neurons), data units.
+        """Fit data statistics from training trials (n_trials, n_time, n_neurons), data units;
+        see :meth:`set_statistics`."""
+        self.set_statistics(neuron_statistics(data.detach().cpu().numpy()))
+
+    @torch.no_grad()
+    def set_statistics(self, stats: dict) -> None:
+        """Set data statistics from :func:`~neurognocchi.data.memmap.neuron_statistics` of the
+        training trials.
 
         Gaussian: store the per-neuron mean and s.d. used to z-score (s.d. 0 -> 1). Poisson:
         counts are read raw; the readout bias starts at the log of each neuron's mean count
         per bin (floored at 1e-3), so training begins from the mean-rate model.
         """
-        flat = data.reshape(-1, data.shape[-1]).double()
+        mean = torch.as_tensor(stats["mean"], dtype=torch.float64)
         if self.config.likelihood == "gaussian":
-            std = flat.std(dim=0)
-            self.mean.copy_(flat.mean(dim=0).float())
+            std = torch.as_tensor(stats["std"], dtype=torch.float64)
+            self.mean.copy_(mean.float())
             self.std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)).float())
         else:
-            self.readout.bias.copy_(flat.mean(dim=0).clamp_min(1e-3).log().float())
+            self.readout.bias.copy_(mean.clamp_min(1e-3).log().float())
 
     def _model_units(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std if self.config.likelihood == "gaussian" else x
