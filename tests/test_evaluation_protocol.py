@@ -132,6 +132,9 @@ def test_oracle_codes_score_better_than_noise_codes(oracle, trials, oracle_resul
     noisy = evaluate(LinearCodeModel(noise=3.0).fit(trials[protocol_split(trials).train]), trials)
     good, bad = oracle_result["summary"], noisy["summary"]
     assert good["snr_db_target_x"] > bad["snr_db_target_x"] + 5
+    # The oracle's codes are the variables plus 10 % noise: a near-perfect linear read-out.
+    assert all(good[f"code_r2_{v}"] > 0.97 for v in ("target_x", "target_y", "start_x"))
+    assert good["code_r2_start_y"] > bad["code_r2_start_y"] + 0.1
     assert good["heldout_error"] < bad["heldout_error"]
     assert good["heldout_r2"] > 0.9
     assert good["reconstruction_r2"] > bad["reconstruction_r2"]

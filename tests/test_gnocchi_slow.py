@@ -22,14 +22,16 @@ def fitted():
     trials = make_toy_dataset(500, random_state=0)
     held_in, _ = trials.split_by_condition()
     train, valid = held_in.split((0.8, 0.2), random_state=0)
-    model = GNOCCHI(code_dim=8, max_epochs=300, rec_weight=4.0, random_state=0, verbose=False)
+    model = GNOCCHI(code_dim=8, max_epochs=300, random_state=0, verbose=False)  # defaults else
     return model.fit(train), train, valid
 
 
-# Measured (seed 0): target_x 0.915, target_y 0.895, start_x 0.831, start_y 0.869. For scale, a
-# ridge regression from the whole trial's smoothed activity (2500 features, not 8) reaches
-# 0.94, 0.94, 0.91, 0.91 on the same split: the start position is a weak, noisy signal.
-CODE_R2_FLOOR = {"target_x": 0.85, "target_y": 0.85, "start_x": 0.75, "start_y": 0.75}
+# The acceptance bar. Measured (seed 0, defaults: rec_weight 4, mmd_weight 0.01, codes
+# whitened): see the print below and README. With mmd_weight 1 (the old default) the same split
+# gave 0.915, 0.895, 0.831, 0.869: pulling codes towards N(0, I) bent the code -> variable map.
+# For scale, a ridge regression from the whole trial's smoothed activity (2500 features, not 8)
+# reaches 0.94, 0.94, 0.91, 0.91 on the same split.
+CODE_R2_FLOOR = 0.9
 
 
 def test_codes_recover_trial_variables_on_validation_trials(fitted):
@@ -38,7 +40,7 @@ def test_codes_recover_trial_variables_on_validation_trials(fitted):
     for name in VARIABLES:
         r2 = code_regression_r2(train_codes, train.info(name), valid_codes, valid.info(name))
         print(f"code -> {name} R^2 on validation trials: {r2:.3f}")
-        assert r2 >= CODE_R2_FLOOR[name], f"{name}: code -> variable R^2 {r2:.3f} on validation"
+        assert r2 >= CODE_R2_FLOOR, f"{name}: code -> variable R^2 {r2:.3f} on validation"
 
 
 def test_generation_from_own_code_beats_shuffled_codes(fitted):

@@ -11,6 +11,7 @@ VARIABLES = ("target_x", "target_y", "start_x", "start_y")
 # (summary key, label, format): the rows of the comparison table, in order.
 TABLE_ROWS = [
     *[(f"snr_db_{v}", f"code SNR {v} (dB)", ".2f") for v in VARIABLES],
+    *[(f"code_r2_{v}", f"code → {v} linear R² (validation)", ".3f") for v in VARIABLES],
     ("heldout_error", "held-out target error (data units)", ".3f"),
     ("heldout_error_grid", "held-out target error (grid spacings)", ".3f"),
     ("heldout_r2", "held-out target R²", ".3f"),

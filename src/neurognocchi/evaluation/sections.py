@@ -10,6 +10,7 @@ import numpy as np
 
 from neurognocchi.evaluation.behavior import decoder_r2, fit_behavior_decoder, start_and_end
 from neurognocchi.evaluation.metrics import (
+    code_regression_r2,
     code_snr,
     per_neuron_r2,
     poisson_counts,
@@ -51,12 +52,17 @@ def _seed(data, step: str) -> int:
 
 
 def code_snr_section(data) -> dict:
-    """§7.1 on all held-in trials (train + valid), conditions = grid targets."""
-    heldin = data.heldin
+    """§7.1 on all held-in trials (train + valid), conditions = grid targets; also the linear
+    read-out of each variable: ridge code -> variable fitted on the training trials, R² on the
+    held-in validation trials."""
+    heldin, train, valid = data.heldin, data.split.train, data.split.valid
     out = {}
     for j, name in enumerate(VARIABLES):
         snr = code_snr(data.codes[heldin], data.variables[heldin, j], data.conditions[heldin])
-        out[name] = {"snr": snr, "snr_db": to_db(snr)}
+        r2 = code_regression_r2(
+            data.codes[train], data.variables[train, j], data.codes[valid], data.variables[valid, j]
+        )
+        out[name] = {"snr": snr, "snr_db": to_db(snr), "r2_valid": r2}
     return out
 
 
@@ -335,6 +341,7 @@ def config(model, data) -> dict:
 def summary(results: dict, model, evaluate_seconds: float) -> dict:
     """The flat headline numbers of one model (the rows of the comparison table)."""
     out = {f"snr_db_{name}": results["code_snr"][name]["snr_db"] for name in VARIABLES}
+    out |= {f"code_r2_{name}": results["code_snr"][name]["r2_valid"] for name in VARIABLES}
     heldout, navigation = results["heldout_targets"], results["navigation"]
     out |= {
         "heldout_error": heldout["mean_error"],
