@@ -365,3 +365,12 @@ def test_convert_refuses_a_file_that_is_not_nwb(folder, capsys):
     (folder / "fake.nwb").write_text("not HDF5")
     argv = ["convert", folder / "fake.nwb", "--out", folder / "t.npz"]
     assert_cli_refuses(argv, "fake.nwb", folder, capsys)
+
+
+def test_convert_marks_string_conditions_as_written(folder, capsys):
+    labels = np.array(["3", "left", "right", "left"] * 10)  # "3" stays the text "3"
+    np.savez(folder / "labelled.npz", activity=_counts(), condition=labels)
+    out = folder / "marked.npz"
+    assert main(["convert", str(folder / "labelled.npz"), "--out", str(out), "--heldout", "3"]) == 0
+    capsys.readouterr()
+    np.testing.assert_array_equal(load_trials(out).info("heldout"), labels == "3")

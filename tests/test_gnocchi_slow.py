@@ -51,8 +51,8 @@ def test_generation_from_own_code_beats_shuffled_codes(fitted):
     shuffled = codes[np.random.default_rng(0).permutation(len(codes))]
     control = model.generate(shuffled, n_samples=8, random_state=0).mean(axis=1)
     r2_own, r2_control = pooled_r2(own, valid.truth), pooled_r2(control, valid.truth)
-    # Measured (seed 0): 0.653 with the own code, -0.799 with shuffled codes. (A single trial's smoothed
-    # spikes reach -1.11 against its true rates: the data are dominated by Poisson noise.)
+    # Measured (seed 0): 0.653 with the own code, -0.799 with shuffled codes. (A single trial's
+    # smoothed spikes reach -1.11 against its true rates: the data are dominated by Poisson noise.)
     print(f"reconstruction R^2: own code {r2_own:.3f}, shuffled codes {r2_control:.3f}")
     assert r2_own >= 0.5, r2_own
     assert r2_own - r2_control >= 0.5, (r2_own, r2_control)

@@ -138,9 +138,12 @@ def _add_convert(subparsers) -> None:
     )
     convert.add_argument("path", type=Path, help="recording: .nwb, .mat, .npy or .npz")
     convert.add_argument("--out", required=True, type=Path, help="output trials .npz")
-    convert.add_argument("--bin-size", type=float, default=0.02, help="bin width (s)")
     convert.add_argument(
-        "--smooth", type=float, default=0.04, help="Gaussian smoothing s.d. (s); 0: none"
+        "--bin-size", type=float, default=0.02,
+        help="bin width (s): NWB/.mat spikes are binned to it; plain arrays are declared at it",
+    )  # fmt: skip
+    convert.add_argument(
+        "--smooth", type=float, default=0.04, help="NWB/.mat: Gaussian s.d. (s); 0: none"
     )
     convert.add_argument("--align", default="auto", help="NWB: trials-table column to align on")
     convert.add_argument(
@@ -304,7 +307,7 @@ def _run_evaluate(args) -> None:
 
 
 def _parse_value(text: str):
-    """A condition value from the command line: an int or a float when it reads as one."""
+    """A value of a numeric condition column from the command line: an int or a float."""
     for kind in (int, float):
         try:
             return kind(text)
@@ -343,7 +346,8 @@ def _run_convert(args) -> None:
         raise ValueError("--out must differ from the input path")
     trials = _read_recording(args)
     if args.heldout:
-        values = [_parse_value(text) for text in args.heldout]
+        numeric = trials.info(args.condition_key).dtype.kind != "U"
+        values = [_parse_value(text) for text in args.heldout] if numeric else args.heldout
         trials = trials.mark_heldout(values, key=args.condition_key)
     trials.save(args.out)
     print(trials)
