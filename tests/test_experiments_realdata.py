@@ -63,7 +63,7 @@ def test_pipeline_with_tiny_models():
 @needs_data
 @pytest.mark.slow
 def test_real_data_numbers():
-    """About 2-3 minutes on 2 shared cores (GNOCCHI 75-125 s, LFADS 35-60 s, one thread).
+    """About 1-2 minutes on 2 cores (GNOCCHI 40-60 s, LFADS 22 s on an idle machine).
 
     Measured with seeds 0 / 1 / 2 (each a different 147 / 63 training / validation split;
     chance 1/7 = 0.143). For reference, logistic regression on the whole smoothed trial (1220
@@ -75,17 +75,17 @@ def test_real_data_numbers():
     print(json.dumps(result, indent=1))
     gnocchi, lfads = result["gnocchi"], result["lfads"]
     # Codes (8 numbers per trial) separate the 7 reach directions far above chance (0.143).
-    # Measured, all trials: GNOCCHI 0.93 / 0.96 / 0.95, LFADS 0.91 / 0.90 / 0.92; validation
-    # trials only: GNOCCHI 0.87 / 0.92 / 0.91, LFADS 0.84 / 0.72 / 0.71.
+    # Measured, all trials: GNOCCHI 0.92 / 0.93 / 0.91, LFADS 0.91 / 0.90 / 0.92; validation
+    # trials only: GNOCCHI 0.89 / 0.87 / 0.84, LFADS 0.84 / 0.72 / 0.71.
     for scores in (gnocchi, lfads):
         assert scores["accuracy_all"] >= 0.75, scores
         assert scores["accuracy_valid"] >= 0.6, scores
     # Single trials are dominated by spiking noise: generating from a validation trial's own
-    # code explains a modest part of its smoothed activity. Measured: GNOCCHI 0.15 / 0.17 /
+    # code explains a modest part of its smoothed activity. Measured: GNOCCHI 0.14 / 0.17 /
     # 0.18 (mean of 4 samples), LFADS 0.37 / 0.38 / 0.36 (posterior-mean rates).
     assert gnocchi["reconstruction_r2_valid"] >= 0.08, gnocchi
     assert lfads["reconstruction_r2_valid"] >= 0.25, lfads
     # Condition means of generated trials come close to the real-data ceiling.
-    # Measured: GNOCCHI 0.73 / 0.74 / 0.75, LFADS 0.75 / 0.74 / 0.74.
+    # Measured: GNOCCHI 0.73 / 0.73 / 0.75, LFADS 0.75 / 0.74 / 0.74.
     for scores in (gnocchi, lfads):
         assert scores["psth_r2_valid"] >= result["psth_r2_ceiling"] - 0.12, scores
