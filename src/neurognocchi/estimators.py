@@ -349,7 +349,7 @@ class GNOCCHI(_Estimator):
         After fitting, make codes zero-mean with identity covariance over the training trials
         (an affine map stored in the model; ``generate`` inverts it), so that codes drawn from
         N(0, I) by ``sample_prior`` match the training codes' first two moments whatever
-        ``mmd_weight`` is. Linear read-outs of the codes are unchanged by it.
+        ``mmd_weight`` is. Least-squares read-outs of the codes are unchanged by it.
     weight_decay, ema_decay, grad_clip, warmup_steps : training settings (see TrainConfig).
     valid_fraction : float
         Fraction of the fitted trials held back (stratified by condition) for the validation

@@ -141,7 +141,7 @@ class GnocchiModel(nn.Module):
 
         The map is symmetric (ZCA) whitening, the smallest rotation-free change of the raw
         codes; eigenvalues below 1e-6 of the largest are floored so that a collapsed direction
-        is not blown up. Being affine, it changes no linear read-out of the codes.
+        is not blown up. Being affine, it changes no least-squares read-out of the codes.
         """
         raw = raw_codes.double()
         mean = raw.mean(dim=0)
