@@ -319,15 +319,7 @@ class Trials:
         """
         mask = np.ones(self.n_trials, dtype=bool)
         for key, allowed in criteria.items():
-            column = self.info(key)
-            allowed = np.atleast_1d(np.asarray(allowed))
-            missing = [value.item() for value in allowed if not np.any(column == value)]
-            if missing:
-                raise ValueError(
-                    f"{key} has no trials with value(s) {missing}; "
-                    f"present values: {np.unique(column).tolist()[:20]}"
-                )
-            mask &= np.isin(column, allowed)
+            mask &= self._mask_of(key, allowed, f"{key} has no trials with value(s)")
         return self[mask]
 
     # ------------------------------------------------------------------ splits
@@ -387,7 +379,7 @@ class Trials:
         if heldout is None:
             mask = self.info("heldout").astype(bool)
         else:
-            mask = self._heldout_mask(key, heldout)
+            mask = self._mask_of(key, heldout, f"heldout names unknown {key} value(s)")
         if mask.all() or not mask.any():
             raise ValueError(
                 f"split_by_condition needs trials on both sides; {int(mask.sum())} of "
@@ -395,25 +387,23 @@ class Trials:
             )
         return self[~mask], self[mask]
 
-    def _heldout_mask(self, key: str, values) -> np.ndarray:
-        """Mask of the trials whose ``trial_info[key]`` is one of ``values`` (each must occur)."""
+    def _mask_of(self, key: str, values, problem: str) -> np.ndarray:
+        """Mask of the trials whose ``trial_info[key]`` is one of ``values``; a value with no
+        trial is an error saying ``problem``, the missing values and the present ones."""
         column = self.info(key)
         values = np.atleast_1d(np.asarray(values))
         unknown = [value.item() for value in values if not np.any(column == value)]
         if unknown:
             present = np.unique(column).tolist()
             more = f" (and {len(present) - 20} more)" if len(present) > 20 else ""
-            raise ValueError(
-                f"heldout names unknown {key} value(s) {unknown}; present values: "
-                f"{present[:20]}{more}"
-            )
+            raise ValueError(f"{problem} {unknown}; present values: {present[:20]}{more}")
         return np.isin(column, values)
 
     def mark_heldout(self, heldout, *, key: str = "condition") -> Trials:
         """A copy whose boolean ``trial_info["heldout"]`` marks the trials with a ``key`` value
         in ``heldout`` (the column the evaluation protocol reads); unknown values are an error.
         """
-        mask = self._heldout_mask(key, heldout)
+        mask = self._mask_of(key, heldout, f"heldout names unknown {key} value(s)")
         if mask.all():
             raise ValueError(f"heldout would hold out all {self.n_trials} trials")
         return self._replace(trial_info={**self.trial_info, "heldout": mask})
