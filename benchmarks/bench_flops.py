@@ -15,10 +15,9 @@ import argparse
 import time
 
 import torch
-from bench_training import machine, print_table
+from bench_training import add_device_arguments, device_of, machine, print_table
 from torch.utils.flop_counter import FlopCounterMode
 
-from neurognocchi.estimators import resolve_device
 from neurognocchi.nn import UNet1dDenoiser
 
 
@@ -70,14 +69,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--matmul", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
+    add_device_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.neurons, args.time, args.batch, args.matmul, args.repeats = 50, 32, 16, 512, 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    device = device_of(args)
     a = torch.randn(args.matmul, args.matmul, device=device)
     b = torch.randn(args.matmul, args.matmul, device=device)
     calls = {f"matmul {args.matmul}x{args.matmul} fp32": lambda: a @ b}

@@ -17,10 +17,10 @@ import argparse
 import time
 
 import torch
-from bench_training import machine, print_table
+from bench_training import add_device_arguments, device_of, machine, print_table
 
 from neurognocchi.data import make_toy_dataset
-from neurognocchi.estimators import GNOCCHI, resolve_device
+from neurognocchi.estimators import GNOCCHI
 from neurognocchi.evaluation.metrics import pooled_r2, sample_statistics
 
 
@@ -51,15 +51,12 @@ def main() -> None:
     parser.add_argument("--code-dim", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--samples", type=int, default=8, help="samples per trial")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
+    add_device_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.trials, args.neurons, args.time, args.epochs, args.repeats = 100, 20, 20, 2, 1
         args.channels, args.samples = 16, 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    device = device_of(args)
     trials = make_toy_dataset(args.trials, n_neurons=args.neurons, n_time=args.time)
     train, valid = trials.split((0.8, 0.2), random_state=0)
     if args.model:

@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 import torch
-from bench_training import machine, print_table
+from bench_training import add_device_arguments, device_of, machine, print_table
 
-from neurognocchi.estimators import GNOCCHI, LFADS, resolve_device
+from neurognocchi.estimators import GNOCCHI, LFADS
 
 FULL = [(100, 50), (250, 50), (500, 50), (1000, 50), (2000, 50), (500, 100), (500, 200)]
 QUICK = [(100, 20), (200, 20)]
@@ -30,9 +30,7 @@ QUICK = [(100, 20), (200, 20)]
 
 def one(model_name: str, n_neurons: int, n_time: int, args) -> dict:
     """Time training steps of one configuration in this process."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    device = device_of(args)
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # kB on Linux
     rng = np.random.default_rng(0)
     data = rng.poisson(2.0, size=(args.batch, n_time, n_neurons)).astype(np.float32)
@@ -77,8 +75,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
+    add_device_arguments(parser)
     parser.add_argument("--one", nargs=3, metavar=("MODEL", "N", "T"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:

@@ -21,10 +21,10 @@ import time
 
 import numpy as np
 import torch
-from bench_training import machine, print_table
+from bench_training import add_device_arguments, device_of, machine, print_table
 
 from neurognocchi.data import make_toy_dataset
-from neurognocchi.estimators import GNOCCHI, LFADS, resolve_device
+from neurognocchi.estimators import GNOCCHI, LFADS
 from neurognocchi.evaluation.metrics import pooled_r2
 from neurognocchi.train import _Trainer
 
@@ -85,15 +85,12 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.45)
     parser.add_argument("--ddim-steps", type=int, default=20)
     parser.add_argument("--samples", type=int, default=8, help="GNOCCHI samples averaged")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
+    add_device_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.trials, args.neurons, args.time = 120, 20, 20
         args.gnocchi_epochs, args.lfads_epochs, args.channels, args.score_every = 3, 3, 16, 1
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    device = device_of(args)
     trials = make_toy_dataset(args.trials, n_neurons=args.neurons, n_time=args.time)
     train, valid = trials.split((0.8, 0.2), random_state=0)
     common = dict(code_dim=args.code_dim, random_state=0, device=str(device), verbose=False)

@@ -30,6 +30,19 @@ def machine(device: torch.device) -> str:
     return f"{name}; torch {torch.__version__}; {torch.get_num_threads()} torch threads"
 
 
+def add_device_arguments(parser) -> None:
+    """The ``--device`` and ``--threads`` options of every benchmark; see :func:`device_of`."""
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
+
+
+def device_of(args) -> torch.device:
+    """Apply ``--threads`` (when given) and return the resolved ``--device``."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return resolve_device(args.device)
+
+
 def print_table(title: str, columns: list[str], rows: list[list]) -> None:
     print(f"\n{title}\n")
     print("| " + " | ".join(columns) + " |")
@@ -87,16 +100,13 @@ def main() -> None:
     parser.add_argument("--neurons", type=int, default=50)
     parser.add_argument("--time", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
+    add_device_arguments(parser)
     parser.add_argument("--compile", action="store_true", help="add torch.compile rows")
     parser.add_argument("--bf16", action="store_true", help="add bf16 autocast rows (CUDA)")
     args = parser.parse_args()
     if args.quick:
         args.trials, args.neurons, args.time, args.epochs = 100, 20, 20, 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    device = device_of(args)
     trials = make_toy_dataset(args.trials, n_neurons=args.neurons, n_time=args.time)
     rows = []
     for name, estimator in variants(args, device):
