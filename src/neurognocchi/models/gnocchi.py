@@ -1,8 +1,9 @@
 """GNOCCHI: an auxiliary encoder, a code-conditioned denoiser and the three-part loss.
 
 The model sees activity in data units and normalises it per neuron with statistics stored as
-buffers (set once from training trials by :meth:`GnocchiModel.set_normalization`); everything
-it returns is in data units again.
+buffers (set once from training trials by :meth:`GnocchiModel.set_statistics`, or
+:meth:`~GnocchiModel.set_normalization` from an array); everything it returns is in data units
+again.
 """
 
 from __future__ import annotations

@@ -142,8 +142,9 @@ class LfadsModel(nn.Module):
 
     Inputs are in data units: spike counts per bin (Poisson) or continuous activity (Gaussian,
     z-scored per neuron inside the model with statistics stored as buffers by
-    :meth:`set_normalization`). Outputs of :meth:`reconstruct` and :meth:`generate` are in data
-    units: rates in spikes/s (spikes per bin when ``bin_size_s`` is None) or activity.
+    :meth:`set_statistics` or :meth:`set_normalization`). Outputs of :meth:`reconstruct` and
+    :meth:`generate` are in data units: rates in spikes/s (spikes per bin when ``bin_size_s`` is
+    None) or activity.
 
     Parameters
     ----------
