@@ -1,17 +1,22 @@
-# The two README commands: `make demo` and `make test`. Both build .venv (git-ignored) on first use.
+# The two README commands: `make demo` and `make test` (what CI runs). Both build .venv
+# (git-ignored) on first use. `make check` is the edit loop: lint + fast tests + doctests, ~2 min.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test check lint clean
 
 demo: $(STAMP)
 	$(BIN)/neurognocchi demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q -m "slow or not slow" --durations=15
+
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

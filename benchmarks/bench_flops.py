@@ -11,28 +11,17 @@ Run: ``python benchmarks/bench_flops.py [--quick] [--device auto] [--neurons 200
 
 from __future__ import annotations
 
-import argparse
-import time
-
 import torch
-from bench_training import add_device_arguments, device_of, machine, print_table
+from _common import add_device_arguments, benchmark_parser, device_of, machine, print_table, timed
 from torch.utils.flop_counter import FlopCounterMode
 
 from neurognocchi.nn import UNet1dDenoiser
 
 
 def best_time(function, device: torch.device, repeats: int) -> float:
+    """Shortest of ``repeats`` timed calls, after one warm-up call."""
     function()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        function()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(timed(function, device)[0] for _ in range(repeats))
 
 
 def count_flops(function) -> int:
@@ -62,8 +51,7 @@ def denoiser_calls(args, device):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--neurons", type=int, default=200)
     parser.add_argument("--time", type=int, default=64)
     parser.add_argument("--batch", type=int, default=64)

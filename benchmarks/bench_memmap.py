@@ -26,9 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_training import print_table
+from _common import benchmark_parser, print_table
 
-from neurognocchi.data.memmap import RowSubset, create_memmap, neuron_statistics, open_memmap
+from neurognocchi.data._lazy import RowSubset
+from neurognocchi.data.memmap import create_memmap, open_memmap
+from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.estimators import GNOCCHI
 
 
@@ -86,8 +88,7 @@ def phase(name, function, sampler, rows):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small file for a smoke test")
+    parser = benchmark_parser(__doc__, quick_help="small file for a smoke test")
     parser.add_argument("--trials", type=int, default=20_000)
     parser.add_argument("--time", type=int, default=50)
     parser.add_argument("--neurons", type=int, default=1000)

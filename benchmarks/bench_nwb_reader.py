@@ -7,16 +7,18 @@ Run: ``python benchmarks/bench_nwb_reader.py [--units 100] [--minutes 10]``.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
-from neurognocchi.data.nwb import load_mc_rtt, load_nwb, make_random_target_nwb
+from _common import benchmark_parser
+
+from neurognocchi.data.nwb import load_mc_rtt, load_nwb
+from neurognocchi.data.nwb.synthetic import make_random_target_nwb
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, quick_help=None)
     parser.add_argument("--units", type=int, default=100)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=3)

@@ -13,11 +13,15 @@ Run: ``python benchmarks/bench_sampling.py [--quick] [--model DIR] [--device aut
 
 from __future__ import annotations
 
-import argparse
-import time
-
-import torch
-from bench_training import add_device_arguments, device_of, machine, print_table
+from _common import (
+    add_demo_arguments,
+    add_device_arguments,
+    benchmark_parser,
+    device_of,
+    machine,
+    print_table,
+    timed,
+)
 
 from neurognocchi.data import make_toy_dataset
 from neurognocchi.estimators import GNOCCHI
@@ -26,29 +30,24 @@ from neurognocchi.evaluation.metrics import pooled_r2, sample_statistics
 
 def timed_generate(model: GNOCCHI, codes, method: str, n_steps: int, repeats: int, n_samples):
     """Best-of-``repeats`` wall time and the samples of ``generate``."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        samples = model.generate(
+
+    def generate():
+        return model.generate(
             codes, n_samples=n_samples, method=method, n_steps=n_steps, random_state=0
         )
-        if model.device_.type == "cuda":
-            torch.cuda.synchronize(model.device_)
-        best = min(best, time.perf_counter() - start)
+
+    best = float("inf")
+    for _ in range(repeats):
+        seconds, samples = timed(generate, model.device_)
+        best = min(best, seconds)
     return best, samples
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--model", default=None, help="a saved GNOCCHI directory to use")
-    # defaults: the settings of `neurognocchi demo` (toy data, 8-number code, rec_weight 4)
-    parser.add_argument("--trials", type=int, default=500)
-    parser.add_argument("--neurons", type=int, default=50)
-    parser.add_argument("--time", type=int, default=50)
+    add_demo_arguments(parser)  # and rec_weight 4, as `neurognocchi demo`
     parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--channels", type=int, default=64)
-    parser.add_argument("--code-dim", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--samples", type=int, default=8, help="samples per trial")
     add_device_arguments(parser)

@@ -12,16 +12,17 @@ Run: ``python benchmarks/bench_scaling.py [--quick] [--device auto]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import resource
 import subprocess
 import sys
-import time
 
 import numpy as np
 import torch
-from bench_training import add_device_arguments, device_of, machine, print_table
+from _common import add_device_arguments, benchmark_parser, device_of, machine, print_table, timed
 
+from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.estimators import GNOCCHI, LFADS
 
 FULL = [(100, 50), (250, 50), (500, 50), (1000, 50), (2000, 50), (500, 100), (500, 200)]
@@ -35,26 +36,24 @@ def one(model_name: str, n_neurons: int, n_time: int, args) -> dict:
     rng = np.random.default_rng(0)
     data = rng.poisson(2.0, size=(args.batch, n_time, n_neurons)).astype(np.float32)
     estimator = {"GNOCCHI": GNOCCHI, "LFADS": LFADS}[model_name](random_state=0)
-    if model_name == "LFADS":
-        estimator.likelihood_, estimator.bin_size_s_ = "poisson", None
+    from_data = {"likelihood": "poisson", "bin_size_s": None} if model_name == "LFADS" else {}
     torch.manual_seed(0)
-    model = estimator._build_model(estimator._model_config(n_time, n_neurons)).to(device)
-    model.set_normalization(torch.as_tensor(data))
+    config = estimator._model_config(n_time, n_neurons, **from_data)
+    model = estimator._build_model(config).to(device)
+    model.set_statistics(neuron_statistics(data))
     batch = torch.as_tensor(data, device=device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     generator = torch.Generator().manual_seed(0)
-    times = []
-    for step in range(args.steps + 2):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
+
+    def training_step(step: int) -> None:
         loss = model.loss(batch, generator=generator, step=step)["loss"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
+
+    times = [
+        timed(functools.partial(training_step, step), device)[0] for step in range(args.steps + 2)
+    ]
     if device.type == "cuda":
         peak_mb, base_mb = torch.cuda.max_memory_allocated(device) / 2**20, 0.0
     else:
@@ -71,8 +70,7 @@ def one(model_name: str, n_neurons: int, n_time: int, args) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=5)
     add_device_arguments(parser)

@@ -15,18 +15,24 @@ Run: ``python benchmarks/bench_time_to_quality.py [--quick] [--target 0.5] [--de
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 
 import numpy as np
 import torch
-from bench_training import add_device_arguments, device_of, machine, print_table
+from _common import (
+    add_demo_arguments,
+    add_device_arguments,
+    benchmark_parser,
+    device_of,
+    machine,
+    print_table,
+)
 
 from neurognocchi.data import make_toy_dataset
 from neurognocchi.estimators import GNOCCHI, LFADS
 from neurognocchi.evaluation.metrics import pooled_r2
-from neurognocchi.train import _Trainer
+from neurognocchi.training import loop
 
 
 @torch.no_grad()
@@ -47,7 +53,7 @@ def quality(model, name: str, valid, device, ddim_steps: int, n_samples: int) ->
 def learning_curve(estimator, name, train, valid, device, args) -> list[tuple]:
     """(epoch, training seconds, R²) every ``args.score_every`` epochs of ``estimator.fit``."""
     curve, excluded = [], [0.0]
-    original = _Trainer.end_epoch
+    original = loop._Trainer.end_epoch
 
     def scored(trainer, row):
         stop = original(trainer, row)
@@ -61,26 +67,20 @@ def learning_curve(estimator, name, train, valid, device, args) -> list[tuple]:
         excluded[0] += time.perf_counter() - paused
         return stop
 
-    _Trainer.end_epoch = scored
+    loop._Trainer.end_epoch = scored
     try:
         start = time.perf_counter()
         estimator.fit(train, valid=valid)
     finally:
-        _Trainer.end_epoch = original
+        loop._Trainer.end_epoch = original
     return curve
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
-    # defaults: the settings of `neurognocchi demo` (toy data, 8-number code)
-    parser.add_argument("--trials", type=int, default=500)
-    parser.add_argument("--neurons", type=int, default=50)
-    parser.add_argument("--time", type=int, default=50)
+    parser = benchmark_parser(__doc__)
+    add_demo_arguments(parser)
     parser.add_argument("--gnocchi-epochs", type=int, default=300)
     parser.add_argument("--lfads-epochs", type=int, default=250)
-    parser.add_argument("--channels", type=int, default=64)
-    parser.add_argument("--code-dim", type=int, default=8)
     parser.add_argument("--score-every", type=int, default=5, help="score every k epochs")
     parser.add_argument("--target", type=float, default=0.45)
     parser.add_argument("--ddim-steps", type=int, default=20)

@@ -10,46 +10,21 @@ Run: ``python benchmarks/bench_training.py [--quick] [--device auto] [--compile]
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
 import time
 
-import torch
+from _common import (
+    add_device_arguments,
+    add_shape_arguments,
+    benchmark_parser,
+    device_of,
+    machine,
+    print_table,
+    timed,
+)
 
 from neurognocchi.data import make_toy_dataset
-from neurognocchi.estimators import GNOCCHI, LFADS, resolve_device
-from neurognocchi.train import _Trainer
-
-
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-    return f"{name}; torch {torch.__version__}; {torch.get_num_threads()} torch threads"
-
-
-def add_device_arguments(parser) -> None:
-    """The ``--device`` and ``--threads`` options of every benchmark; see :func:`device_of`."""
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
-
-
-def device_of(args) -> torch.device:
-    """Apply ``--threads`` (when given) and return the resolved ``--device``."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    return resolve_device(args.device)
-
-
-def print_table(title: str, columns: list[str], rows: list[list]) -> None:
-    print(f"\n{title}\n")
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "|".join("---" for _ in columns) + "|")
-    for row in rows:
-        cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
-        print("| " + " | ".join(cells) + " |")
+from neurognocchi.estimators import GNOCCHI, LFADS
+from neurognocchi.training import loop
 
 
 class EpochClock:
@@ -58,26 +33,21 @@ class EpochClock:
 
     def __init__(self):
         self.times: list[float] = []
-        self.original = _Trainer.train_epoch
+        self.original = loop._Trainer.train_epoch
 
     def __enter__(self):
         clock = self
 
-        def timed(trainer):
-            if trainer.device.type == "cuda":
-                torch.cuda.synchronize(trainer.device)
-            start = time.perf_counter()
-            row = clock.original(trainer)
-            if trainer.device.type == "cuda":
-                torch.cuda.synchronize(trainer.device)
-            clock.times.append(time.perf_counter() - start)
+        def timed_epoch(trainer):
+            seconds, row = timed(lambda: clock.original(trainer), trainer.device)
+            clock.times.append(seconds)
             return row
 
-        _Trainer.train_epoch = timed
+        loop._Trainer.train_epoch = timed_epoch
         return self
 
     def __exit__(self, *exc):
-        _Trainer.train_epoch = self.original
+        loop._Trainer.train_epoch = self.original
 
 
 def variants(args, device) -> list[tuple[str, object]]:
@@ -94,11 +64,8 @@ def variants(args, device) -> list[tuple[str, object]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
-    parser.add_argument("--trials", type=int, default=1000)
-    parser.add_argument("--neurons", type=int, default=50)
-    parser.add_argument("--time", type=int, default=50)
+    parser = benchmark_parser(__doc__)
+    add_shape_arguments(parser, trials=1000, neurons=50, time=50)
     parser.add_argument("--epochs", type=int, default=4)
     add_device_arguments(parser)
     parser.add_argument("--compile", action="store_true", help="add torch.compile rows")

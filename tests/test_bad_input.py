@@ -21,9 +21,9 @@ from neurognocchi.data import Trials, load_nwb, load_trials, make_toy_dataset
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = dict(max_epochs=1, channels=8, code_dim=3, encoder_channels=8, channel_mults=(1, 2))
+TINY = dict(max_epochs=1, channels=8, code_dim=3, encoder_dim=8, channel_mults=(1, 2))
 TINY_ARGS = ["--quiet", "--set", "max_epochs=1", "--set", "channels=8", "--set", "code_dim=3"]
-TINY_ARGS += ["--set", "encoder_channels=8", "--set", "channel_mults=[1, 2]"]
+TINY_ARGS += ["--set", "encoder_dim=8", "--set", "channel_mults=[1, 2]"]
 SHAPE = (40, 8, 3)  # n_trials, n_time, n_neurons of the well-formed files
 
 
@@ -250,7 +250,7 @@ def test_cli_fit_refuses_bad_parameters(folder, capsys, setting, message):
 # ---------------------------------------------------------------------- generation arguments
 @pytest.fixture(scope="module")
 def model(workdir):
-    from neurognocchi.runs import load_model
+    from neurognocchi.cli.runs import load_model
 
     return load_model(workdir / "run")
 
@@ -283,7 +283,7 @@ def test_encode_refuses_trials_of_another_shape(model):
     [
         (["--prior", "2", "--n-steps", "0"], "n_steps must be in [1, 1000]"),
         (["--prior", "2", "--n-steps", "1001"], "n_steps must be in [1, 1000]"),
-        (["--prior", "0"], "n must be a positive integer"),
+        (["--prior", "0"], "n must be an int >= 1"),
         (["--codes", "codes.npy", "--n-samples", "0"], "n_samples"),
         (["--codes", "wide.npy"], "codes must have shape (n_codes, 3)"),
         (["--codes", "nan.npy"], "NaN or infinite"),

@@ -163,7 +163,7 @@ def test_demo_refuses_existing_results(tmp_path, capsys):
 
 TINY_DEMO = {
     "data": {"n_trials": 50, "n_neurons": 6, "n_time": 60, "bin_size_s": 0.04},
-    "gnocchi": {"code_dim": 3, "max_epochs": 1, "channels": 8, "encoder_channels": 8,
+    "gnocchi": {"code_dim": 3, "max_epochs": 1, "channels": 8, "encoder_dim": 8,
                 "channel_mults": [1], "n_sample_steps": 2},
     "lfads": {"code_dim": 3, "max_epochs": 1, "encoder_dim": 8, "generator_dim": 8,
               "factor_dim": 3},
@@ -175,8 +175,8 @@ TINY_DEMO = {
     __import__("importlib").util.find_spec("motornet") is None, reason="MotorNet not installed"
 )
 def test_demo_runs_the_whole_pipeline_on_tiny_settings(tmp_path, capsys, monkeypatch):
-    import neurognocchi.demo as demo
-    from neurognocchi.runs import load_model
+    import neurognocchi.cli.demo as demo
+    from neurognocchi.cli.runs import load_model
 
     monkeypatch.setitem(demo.DEMO_SETTINGS, "quick", TINY_DEMO)
     out = tmp_path / "demo"
@@ -249,3 +249,31 @@ def test_convert_reads_an_nwb_recording(tmp_path, capsys):
     np.testing.assert_array_equal(converted.spikes, trials.spikes)
     np.testing.assert_allclose(converted.activity, trials.spikes / 0.02)
     np.testing.assert_array_equal(converted.info("heldout"), trials.info("condition") == 3)
+
+
+# ---------------------------------------------------------------------- the cli package
+def test_old_module_paths_re_export_the_cli_package():
+    import importlib
+
+    import neurognocchi.demo as old_demo
+    import neurognocchi.runs as old_runs
+    from neurognocchi.cli import demo, params, runs
+
+    module, _, name = "neurognocchi.cli:main".partition(":")  # pyproject's console script
+    assert getattr(importlib.import_module(module), name) is main
+    for name in old_runs.__all__:
+        new = getattr(runs, name) if hasattr(runs, name) else getattr(params, name)
+        assert getattr(old_runs, name) is new, name
+    for name in old_demo.__all__:
+        assert getattr(old_demo, name) is getattr(demo, name), name
+
+
+def test_run_demo_takes_random_state_and_the_old_seed_name(tmp_path):
+    from neurognocchi.cli.demo import run_demo
+
+    (tmp_path / "report.html").write_text("mine")
+    with pytest.warns(DeprecationWarning, match="random_state"), pytest.raises(FileExistsError):
+        run_demo(tmp_path, quick=True, seed=1)
+    with pytest.raises(TypeError, match="'sead'"):
+        run_demo(tmp_path, quick=True, sead=1)
+    assert (tmp_path / "report.html").read_text() == "mine"

@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 
 from neurognocchi.cli import main
+from neurognocchi.cli.params import parse_overrides
+from neurognocchi.cli.runs import load_model
 from neurognocchi.data import load_trials
 from neurognocchi.evaluation import protocol_split
-from neurognocchi.runs import load_model, parse_overrides
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY_GNOCCHI = ["--set", "max_epochs=2", "--set", "channels=8", "--set", "code_dim=3"]
-TINY_GNOCCHI += ["--set", "encoder_channels=8", "--set", "channel_mults=[1, 2]", "--quiet"]
+TINY_GNOCCHI += ["--set", "encoder_dim=8", "--set", "channel_mults=[1, 2]", "--quiet"]
 
 
 def one_line_error(capsys, command: str) -> str:
@@ -52,7 +53,7 @@ def test_fit_writes_a_complete_run_directory(workdir):
     assert record["params"]["code_dim"] == 3 and record["params"]["random_state"] == 0
     # Fitted on the protocol's held-in training trials only: never validation or held-out ones.
     trials = load_trials(workdir / "toy.npz")
-    split = protocol_split(trials, seed=0)
+    split = protocol_split(trials, random_state=0)
     assert record["fit_trials"] == split.train.tolist()
     assert [row["epoch"] for row in json.loads((run / "history.json").read_text())] == [1, 2]
     assert load_model(run).model_.config.code_dim == 3
@@ -193,7 +194,7 @@ def test_evaluate_writes_the_api_numbers_and_a_report(workdir, tmp_path, capsys)
     assert "| metric | GNOCCHI | LFADS |" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert "<table" in (out / "report.html").read_text()
-    direct = evaluate(load_model(workdir / "run"), load_trials(data), seed=0, n_samples=2)
+    direct = evaluate(load_model(workdir / "run"), load_trials(data), random_state=0, n_samples=2)
     timing = {"fit_seconds", "evaluate_seconds"}
     cli_summary = metrics["models"]["GNOCCHI"]["summary"]
     assert {k: v for k, v in cli_summary.items() if k not in timing} == {
@@ -217,3 +218,16 @@ def test_evaluate_refuses_runs_fitted_on_scored_trials(workdir, tmp_path, capsys
     assert main(["evaluate", str(workdir / "run"), "--data", str(other), "--out", str(out)]) == 2
     assert "another data file" in one_line_error(capsys, "evaluate")
     assert not out.exists()
+
+
+def test_fit_indices_takes_random_state_and_the_old_seed_name(workdir):
+    from neurognocchi.cli.runs import fit_indices
+
+    trials = load_trials(workdir / "toy.npz")
+    expected = protocol_split(trials, random_state=4).train
+    np.testing.assert_array_equal(fit_indices(trials, "train", random_state=4), expected)
+    with pytest.warns(DeprecationWarning, match="random_state"):
+        np.testing.assert_array_equal(fit_indices(trials, "train", seed=4), expected)
+    assert len(fit_indices(trials, "all")) == trials.n_trials
+    with pytest.raises(ValueError, match="--fit-on"):
+        fit_indices(trials, "valid")

@@ -1,4 +1,7 @@
-"""Memory-mapped trials: the directory format, lazy subsets, block statistics, and fitting."""
+"""Memory-mapped trials: the directory format, and fitting on it one batch at a time.
+
+(The lazy-array helpers are tested in test_data_lazy.py, the block statistics in
+test_data_stats.py.)"""
 
 from __future__ import annotations
 
@@ -8,24 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from neurognocchi import estimators
-from neurognocchi.data import make_toy_dataset
-from neurognocchi.data import trials as trials_module
-from neurognocchi.data.memmap import (
-    RowSubset,
-    create_memmap,
-    is_memory_mapped,
-    neuron_statistics,
-    open_memmap,
-    save_memmap,
-)
+from neurognocchi.data import _lazy, load_trials, make_toy_dataset, memmap, stats
+from neurognocchi.data._lazy import RowSubset, is_memory_mapped
+from neurognocchi.data.memmap import create_memmap, open_memmap, save_memmap
 from neurognocchi.data.trials import Trials
 from neurognocchi.estimators import GNOCCHI, LFADS
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY = dict(code_dim=3, max_epochs=2, batch_size=8, verbose=False, random_state=0, device="cpu")
-GNOCCHI_TINY = dict(channels=8, channel_mults=(1, 2), encoder_channels=8, n_train_steps=50)
+GNOCCHI_TINY = dict(channels=8, channel_mults=(1, 2), encoder_dim=8, n_train_steps=50)
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +47,10 @@ def test_round_trip_is_lossless_and_memory_mapped(toy, mapped):
     assert mapped.behavior_names == toy.behavior_names
 
 
-def test_trials_load_reads_a_directory_mapped_or_into_memory(toy, tmp_path):
+def test_load_trials_reads_a_directory_mapped_or_into_memory(toy, tmp_path):
     save_memmap(toy, tmp_path / "toy")
-    assert isinstance(Trials.load(tmp_path / "toy", mmap=True).activity, np.memmap)
-    in_memory = Trials.load(tmp_path / "toy")
+    assert isinstance(load_trials(tmp_path / "toy", mmap=True).activity, np.memmap)
+    in_memory = load_trials(tmp_path / "toy")
     assert not is_memory_mapped(in_memory.activity)
     np.testing.assert_array_equal(in_memory.activity, toy.activity)
 
@@ -109,28 +104,12 @@ def test_slices_stay_mapped_and_fancy_indexing_copies(mapped):
 
 
 def test_nan_in_a_mapped_file_is_found_in_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(trials_module, "_CHUNK_BYTES", 100)  # many small blocks
+    monkeypatch.setattr(_lazy, "CHUNK_BYTES", 100)  # many small blocks
     arrays = create_memmap(tmp_path / "bad", 6, 4, 3)
     arrays["activity"][5, 3, 2] = np.nan
     arrays["activity"].flush()
     with pytest.raises(ValueError, match="activity contains 1 NaN"):
         open_memmap(tmp_path / "bad")
-
-
-def test_neuron_statistics_match_whole_array_computation(toy):
-    stats = neuron_statistics(toy.activity, block_trials=7)
-    flat = toy.activity.reshape(-1, toy.n_neurons).astype(np.float64)
-    np.testing.assert_allclose(stats["mean"], flat.mean(0), rtol=1e-12)
-    np.testing.assert_allclose(stats["std"], flat.std(0, ddof=1), rtol=1e-10)
-    np.testing.assert_array_equal(stats["min"], flat.min(0))
-    np.testing.assert_array_equal(stats["max"], flat.max(0))
-
-
-def test_row_subset_reads_only_the_rows_asked_for(toy):
-    subset = RowSubset(toy.activity, [1, 4, 7, 9])
-    assert len(subset) == 4 and subset.shape == (4, *toy.activity.shape[1:])
-    np.testing.assert_array_equal(subset[np.array([0, 2])], toy.activity[[1, 7]])
-    np.testing.assert_array_equal(subset[1:3], toy.activity[[4, 7]])
 
 
 class RecordingSubset(RowSubset):
@@ -144,7 +123,7 @@ class RecordingSubset(RowSubset):
 
 @pytest.mark.parametrize("estimator", ["gnocchi", "lfads"])
 def test_fit_on_mapped_trials_matches_in_memory_fit(toy, mapped, estimator, monkeypatch):
-    monkeypatch.setattr(estimators, "RowSubset", RecordingSubset)
+    monkeypatch.setattr(_lazy, "RowSubset", RecordingSubset)
     RecordingSubset.largest_read = 0
     make = {
         "gnocchi": lambda: GNOCCHI(**GNOCCHI_TINY, **TINY),
@@ -160,7 +139,7 @@ def test_fit_on_mapped_trials_matches_in_memory_fit(toy, mapped, estimator, monk
 
 
 def test_training_reads_one_batch_at_a_time(mapped, monkeypatch):
-    monkeypatch.setattr(estimators, "RowSubset", RecordingSubset)
+    monkeypatch.setattr(_lazy, "RowSubset", RecordingSubset)
     RecordingSubset.largest_read = 0
     model = GNOCCHI(**GNOCCHI_TINY, **TINY)
     monkeypatch.setattr(model, "_set_normalization", lambda data: None)  # skip the stats pass
@@ -168,13 +147,6 @@ def test_training_reads_one_batch_at_a_time(mapped, monkeypatch):
     assert RecordingSubset.largest_read == TINY["batch_size"]
 
 
-def test_releasing_pages_keeps_the_data_and_spares_copy_on_write_edits(tmp_path):
-    arrays = create_memmap(tmp_path / "d", 4, 2, 3)
-    arrays["activity"][:] = 7.0  # written through a shared mapping, not yet flushed
-    trials_module._release_pages(arrays["activity"])
-    assert float(arrays["activity"].sum()) == 7.0 * 24
-    arrays["activity"].flush()
-    private = np.load(tmp_path / "d" / "activity.npy", mmap_mode="c")
-    private[0] = 1.0  # an in-memory edit of a copy-on-write map
-    trials_module._release_pages(private)
-    assert float(private[0].sum()) == 6.0
+def test_old_names_are_re_exported_for_one_release():
+    assert memmap.RowSubset is RowSubset and memmap.is_memory_mapped is is_memory_mapped
+    assert memmap.neuron_statistics is stats.neuron_statistics

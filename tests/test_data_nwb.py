@@ -13,12 +13,8 @@ import pytest
 pynwb = pytest.importorskip("pynwb")
 
 from neurognocchi.data import grid_targets, make_toy_dataset, rebin  # noqa: E402
-from neurognocchi.data.nwb import (  # noqa: E402
-    load_mc_rtt,
-    load_nwb,
-    make_random_target_nwb,
-    save_nwb,
-)
+from neurognocchi.data.nwb import load_mc_rtt, load_nwb, save_nwb  # noqa: E402
+from neurognocchi.data.nwb.synthetic import make_random_target_nwb  # noqa: E402
 
 # Onset rule of load_mc_rtt on a minimum-jerk reach: speed 30 tau^2 (1 - tau)^2 crosses
 # 0.3 of its peak 1.875 where tau (1 - tau) = sqrt(0.3 * 1.875 / 30).
@@ -267,3 +263,19 @@ def test_missing_pynwb_gives_an_install_hint(monkeypatch, toy_file):
     monkeypatch.setitem(sys.modules, "pynwb", None)  # makes `import pynwb` fail
     with pytest.raises(ImportError, match=r'pip install "neurognocchi\[nwb\]"'):
         load_nwb(toy_file)
+
+
+def test_fixture_generator_takes_grid_spacing_in_mm_and_the_old_name_warns(tmp_path):
+    import neurognocchi.data as data
+    import neurognocchi.data.nwb as nwb
+
+    assert "make_random_target_nwb" not in data.__all__
+    assert data.make_random_target_nwb is nwb.make_random_target_nwb is make_random_target_nwb
+    options = dict(n_units=2, duration_s=4.0, grid_size=3, random_state=1)
+    new = make_random_target_nwb(tmp_path / "new.nwb", grid_spacing_mm=15.0, **options)
+    with pytest.warns(DeprecationWarning, match="grid_spacing_mm"):
+        old = make_random_target_nwb(tmp_path / "old.nwb", grid_spacing=15.0, **options)
+    assert new.keys() == old.keys()
+    for key in new:
+        np.testing.assert_array_equal(new[key], old[key])
+    assert np.abs(new["target"]).max() == 15.0

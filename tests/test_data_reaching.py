@@ -5,22 +5,25 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import math
 import sys
 
 import numpy as np
 import pytest
 import torch
 
-from neurognocchi.data import make_reaching_dataset, train_policy
+from neurognocchi.data import make_reaching_dataset
 from neurognocchi.data.grid import default_heldout_conditions
-from neurognocchi.data.policy import (
-    ArmConfig,
+from neurognocchi.data.reaching.arm import ArmConfig
+from neurognocchi.data.reaching.dataset import endpoint_error_cm
+from neurognocchi.data.reaching.policy import (
+    PolicyTrainConfig,
     ReachingPolicy,
-    TrainConfig,
+    default_policy_path,
     load_policy,
     save_policy,
 )
-from neurognocchi.data.reaching import endpoint_error_cm
+from neurognocchi.data.reaching.train_policy import policy_learning_rate, train_policy
 from neurognocchi.data.trials import Trials
 
 needs_motornet = pytest.mark.skipif(
@@ -117,7 +120,7 @@ def test_missing_motornet_gives_install_hint(monkeypatch):
 
 
 def _save_with_metadata(path, **metadata_changes):
-    save_policy(path, ReachingPolicy(ArmConfig()), TrainConfig())
+    save_policy(path, ReachingPolicy(ArmConfig()), PolicyTrainConfig())
     payload = torch.load(path, weights_only=True)
     metadata = json.loads(payload["metadata"])
     metadata.update(metadata_changes)
@@ -147,7 +150,7 @@ def test_shipped_policy_loads():
 @needs_motornet
 def test_train_policy_writes_weights_and_curve(tmp_path):
     torch.set_num_threads(1)
-    config = TrainConfig(n_updates=2, batch_size=4, n_steps=20)
+    config = PolicyTrainConfig(n_updates=2, batch_size=4, n_steps=20)
     history = train_policy(tmp_path / "p.pt", train_config=config, verbose=False)
     assert history["update"] == [1, 2] and len(history["distance_cm"]) == 2
     curve = json.loads((tmp_path / "p_curve.json").read_text())
@@ -168,3 +171,39 @@ def test_plot_reaching(tiny_trials):
     figure = plot_reaching(tiny_trials, n_units=3)
     assert isinstance(figure, Figure)
     assert len(figure.axes) == 4
+
+
+def test_old_import_paths_keep_working():
+    import neurognocchi.data as data
+    import neurognocchi.data.policy as old_policy
+    import neurognocchi.data.reaching as reaching
+
+    assert old_policy.TrainConfig is PolicyTrainConfig
+    assert old_policy.load_policy is load_policy and old_policy.ArmConfig is ArmConfig
+    assert data.train_policy is train_policy and "train_policy" not in data.__all__
+    assert reaching.endpoint_error_cm is endpoint_error_cm
+
+
+def test_shipped_policy_sits_beside_the_package():
+    path = default_policy_path()
+    assert path.is_file() and path.parent.name == "policies"
+    assert path.with_name("reaching_policy_curve.csv").is_file()
+
+
+@pytest.mark.parametrize("n_updates", [1, 2, 7, 2500])
+def test_learning_rate_is_the_cosine_decay_the_shipped_policy_used(n_updates):
+    config = PolicyTrainConfig(n_updates=n_updates, learning_rate=2e-3)
+    for update in range(n_updates):
+        # the formula the shipped policy was trained with, written out
+        progress = update / max(1, n_updates - 1)
+        expected = 2e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        assert policy_learning_rate(config, update) == expected
+
+
+def test_train_config_refuses_bad_values():
+    with pytest.raises(ValueError, match="n_updates"):
+        PolicyTrainConfig(n_updates=0)
+    with pytest.raises(TypeError, match="batch_size"):
+        PolicyTrainConfig(batch_size=2.5)
+    assert PolicyTrainConfig.from_json(PolicyTrainConfig().to_json()) == PolicyTrainConfig()
+    assert ArmConfig.from_json(ArmConfig().to_json()) == ArmConfig()

@@ -164,3 +164,43 @@ def test_sample_errors(kwargs, exc, name):
 def test_model_output_shape_checked():
     with pytest.raises(ValueError, match="model_fn"):
         sample(lambda x, t: x[:, :1], Scheduler(), SHAPE, n_steps=2)
+
+
+def test_v_prediction_with_clipping_matches_the_model_side_conversion():
+    # Before 0.2 the GNOCCHI model converted its v-prediction to x0 (float32 coefficients),
+    # clipped it and handed the sampler the implied noise; the scheduler now does both, and
+    # must give the same bits.
+    n_train, bound = 50, 0.05
+    v_sched = Scheduler(SchedulerConfig(n_train_steps=n_train, prediction="v"))
+    noise_sched = Scheduler(SchedulerConfig(n_train_steps=n_train))
+    abar32 = noise_sched.alphas_cumprod.float()
+
+    def model_side(x_t, t_batch):
+        abar = abar32[t_batch].view(-1, 1, 1)
+        x0 = abar.sqrt() * x_t - (1 - abar).sqrt() * affine_model(x_t, t_batch)
+        return noise_sched.predict_noise(x_t, x0.clamp(-bound, bound), t_batch)
+
+    for method, n_steps, eta in [("ddim", 7, 0.0), ("ddim", 9, 0.6), ("ddpm", n_train, 0.0)]:
+        kwargs = {"n_steps": n_steps, "method": method, "eta": eta}
+        new = sample(
+            affine_model, v_sched, SHAPE, clip_x0=bound, generator=torch.Generator().manual_seed(1),
+            **kwargs,
+        )  # fmt: skip
+        old = sample(
+            model_side, noise_sched, SHAPE, generator=torch.Generator().manual_seed(1), **kwargs
+        )
+        unclipped = sample(
+            affine_model, v_sched, SHAPE, generator=torch.Generator().manual_seed(1), **kwargs
+        )
+        assert torch.equal(new, old), method
+        assert not torch.equal(new, unclipped), method
+
+
+def test_loop_is_a_chain_of_named_steps():
+    sched = Scheduler(SchedulerConfig(n_train_steps=20))
+    x_t = _x_T()
+    for t, t_prev in zip([19, 13, 6, 0], [13, 6, 0, -1], strict=True):
+        t_batch = torch.full((SHAPE[0],), t, dtype=torch.long)
+        x_t = sched.ddim_step(affine_model(x_t, t_batch), t, t_prev, x_t).prev_sample
+    out = sample(affine_model, sched, SHAPE, n_steps=4, x_T=_x_T(), dtype=torch.float64)
+    assert torch.equal(out, x_t)

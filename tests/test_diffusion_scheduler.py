@@ -1,12 +1,13 @@
 """Tests of neurognocchi.diffusion.scheduler (config, forward process, DDPM/DDIM steps)."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from neurognocchi.diffusion import Scheduler, SchedulerConfig, make_betas
+from neurognocchi.diffusion import Prediction, Scheduler, SchedulerConfig, StepOutput, make_betas
 
 N_TRAIN = 1000
 
@@ -172,6 +173,7 @@ def test_ddpm_step_with_true_noise_is_posterior_sample(scheduler, step):
     x0, noise = _data(0), _data(1)
     x_t = scheduler.add_noise(x0, noise, torch.full((5,), step))
     out = scheduler.ddpm_step(noise, step, x_t, generator=torch.Generator().manual_seed(7))
+    out = out.prev_sample
     z = torch.randn(x0.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
 
     betas, abar = _abar(scheduler.config)
@@ -193,7 +195,7 @@ def test_ddpm_step_at_zero_returns_x0_without_noise(scheduler):
     x_t = scheduler.add_noise(x0, noise, torch.zeros(5, dtype=torch.long))
     gen = torch.Generator().manual_seed(3)
     state = gen.get_state()
-    out = scheduler.ddpm_step(noise, 0, x_t, generator=gen)
+    out = scheduler.ddpm_step(noise, 0, x_t, generator=gen).prev_sample
     torch.testing.assert_close(out, x0, rtol=1e-10, atol=1e-10)
     assert torch.equal(gen.get_state(), state)  # no noise was drawn
 
@@ -215,10 +217,10 @@ def test_ddim_eta0_is_deterministic_and_matches_formula(scheduler):
     t, t_prev = 600, 500
     out_a = scheduler.ddim_step(
         noise_pred, t, t_prev, x_t, generator=torch.Generator().manual_seed(1)
-    )
+    ).prev_sample
     out_b = scheduler.ddim_step(
         noise_pred, t, t_prev, x_t, generator=torch.Generator().manual_seed(2)
-    )
+    ).prev_sample
     assert torch.equal(out_a, out_b)
     _, abar = _abar(scheduler.config)
     x0 = (x_t.numpy() - math.sqrt(1 - abar[t]) * noise_pred.numpy()) / math.sqrt(abar[t])
@@ -231,7 +233,7 @@ def test_ddim_eta_reproducible_with_seed(scheduler):
 
     def step(seed):
         gen = torch.Generator().manual_seed(seed)
-        return scheduler.ddim_step(noise_pred, 600, 500, x_t, eta=0.5, generator=gen)
+        return scheduler.ddim_step(noise_pred, 600, 500, x_t, eta=0.5, generator=gen).prev_sample
 
     assert torch.equal(step(4), step(4))
     assert not torch.allclose(step(4), step(5))
@@ -240,7 +242,7 @@ def test_ddim_eta_reproducible_with_seed(scheduler):
 def test_ddim_final_step_returns_predicted_x0(scheduler):
     x0, noise = _data(0), _data(1)
     x_t = scheduler.add_noise(x0, noise, torch.full((5,), 111))
-    out = scheduler.ddim_step(noise, 111, -1, x_t, eta=1.0)
+    out = scheduler.ddim_step(noise, 111, -1, x_t, eta=1.0).prev_sample
     torch.testing.assert_close(out, x0, rtol=1e-10, atol=1e-10)
 
 
@@ -250,8 +252,9 @@ def test_ddim_eta1_variance_equals_ddpm_posterior_variance(scheduler):
     t = 400
     ddim = scheduler.ddim_step(
         noise_pred, t, t - 1, x_t, eta=1.0, generator=torch.Generator().manual_seed(9)
-    )
+    ).prev_sample
     ddpm = scheduler.ddpm_step(noise_pred, t, x_t, generator=torch.Generator().manual_seed(9))
+    ddpm = ddpm.prev_sample
     torch.testing.assert_close(ddim, ddpm, rtol=1e-9, atol=1e-9)
 
 
@@ -271,3 +274,84 @@ def test_ddim_step_errors(kwargs, exc, name):
     x = _data(0)
     with pytest.raises(exc, match=name):
         sched.ddim_step(x, x_t=x, **kwargs)
+
+
+# ---- prediction types, x0 clipping and named outputs -----------------------------------------
+
+
+def test_prediction_and_clip_fields_round_trip_and_validate():
+    config = SchedulerConfig(n_train_steps=20, prediction="v", clip_x0=2.5)
+    assert SchedulerConfig.from_json(config.to_json()) == config
+    assert SchedulerConfig().prediction == "noise" and SchedulerConfig().clip_x0 is None
+    bad = [({"prediction": "eps"}, "prediction"), ({"clip_x0": -1.0}, "clip_x0")]
+    for kwargs, field in [*bad, ({"clip_x0": "1"}, "clip_x0")]:
+        with pytest.raises(ValueError, match=field):
+            SchedulerConfig(**kwargs)
+
+
+def test_noise_prediction_split_reads_the_output_as_noise(scheduler):
+    x_t, out = _data(0), _data(1)
+    t = torch.full((5,), 300)
+    pred = scheduler.split_prediction(out, x_t, t)
+    assert isinstance(pred, Prediction)
+    assert pred.noise is out
+    assert torch.equal(pred.x0, scheduler.predict_x0(x_t, out, t))
+
+
+@pytest.mark.parametrize("step", T_CASES)
+def test_v_prediction_split_recovers_noise_and_x0(step):
+    sched = Scheduler(SchedulerConfig(prediction="v"))
+    x0, noise = _data(0), _data(1)
+    t = torch.full((5,), step)
+    x_t = sched.add_noise(x0, noise, t)
+    abar = sched.alphas_cumprod[step]
+    v = abar.sqrt() * noise - (1 - abar).sqrt() * x0  # Salimans & Ho (2022)
+    noise_pred, x0_pred = sched.split_prediction(v, x_t, t)
+    torch.testing.assert_close(noise_pred, noise, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(x0_pred, x0, rtol=1e-9, atol=1e-9)
+
+
+def test_steps_return_named_outputs_with_the_x0_they_used(scheduler):
+    x0, noise = _data(0), _data(1)
+    x_t = scheduler.add_noise(x0, noise, torch.full((5,), 300))
+    ddim = scheduler.ddim_step(noise, 300, 200, x_t)
+    ddpm = scheduler.ddpm_step(noise, 300, x_t, generator=torch.Generator().manual_seed(0))
+    for out in (ddim, ddpm):
+        assert isinstance(out, StepOutput) and out.prev_sample.shape == x0.shape
+        torch.testing.assert_close(out.pred_x0, x0, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("prediction", ["noise", "v"])
+def test_clip_x0_bounds_x0_and_rederives_the_noise(prediction):
+    sched = Scheduler(SchedulerConfig(n_train_steps=100, prediction=prediction))
+    x0, noise = 3.0 * _data(0), _data(1)
+    t, t_prev = 60, 40
+    t_batch = torch.full((5,), t)
+    x_t = sched.add_noise(x0, noise, t_batch)
+    abar = sched.alphas_cumprod[t]
+    out = noise if prediction == "noise" else abar.sqrt() * noise - (1 - abar).sqrt() * x0
+    step = sched.ddim_step(out, t, t_prev, x_t, clip_x0=1.0)
+    clipped = x0.clamp(-1.0, 1.0)
+    torch.testing.assert_close(step.pred_x0, clipped, rtol=1e-9, atol=1e-9)
+    # DDIM (Song et al. 2021, eq. 12, eta = 0) towards the clipped x0, with the noise that
+    # explains x_t given it.
+    noise_clipped = sched.predict_noise(x_t, clipped, t_batch)
+    abar_prev = float(sched.alphas_cumprod[t_prev])
+    expected = math.sqrt(abar_prev) * clipped + math.sqrt(1 - abar_prev) * noise_clipped
+    torch.testing.assert_close(step.prev_sample, expected, rtol=1e-9, atol=1e-9)
+    assert sched.ddim_step(out, t, t_prev, x_t).pred_x0.abs().max() > 2.0  # no clip by default
+    by_config = Scheduler(dataclasses.replace(sched.config, clip_x0=1.0))
+    assert torch.equal(by_config.ddim_step(out, t, t_prev, x_t).prev_sample, step.prev_sample)
+    with pytest.raises(ValueError, match="clip_x0"):
+        sched.ddpm_step(out, t, x_t, clip_x0=-1.0)
+
+
+def test_old_noise_pred_keyword_still_works_with_a_warning():
+    sched = Scheduler(SchedulerConfig(n_train_steps=10))
+    x = _data(0)
+    with pytest.warns(DeprecationWarning, match="model_output"):
+        old = sched.ddim_step(noise_pred=x, t=5, t_prev=1, x_t=x)
+    assert torch.equal(old.prev_sample, sched.ddim_step(x, 5, 1, x).prev_sample)
+    with pytest.warns(DeprecationWarning, match="noise_pred"):
+        old = sched.ddpm_step(noise_pred=x, t=0, x_t=x)
+    assert torch.equal(old.prev_sample, sched.ddpm_step(x, 0, x).prev_sample)

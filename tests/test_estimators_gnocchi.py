@@ -9,17 +9,19 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
 
 from neurognocchi.data import make_toy_dataset
 from neurognocchi.estimators import GNOCCHI
 from neurognocchi.models import GnocchiModel
-from neurognocchi.train import load_checkpoint
+from neurognocchi.training import load_checkpoint
 
 TINY = dict(
     code_dim=3,
     channels=8,
     channel_mults=(1, 2),
-    encoder_channels=8,
+    encoder_dim=8,
     n_train_steps=50,
     n_sample_steps=5,
     max_epochs=2,
@@ -110,6 +112,15 @@ def test_encode_shape_and_accepts_arrays(fitted, trials):
     np.testing.assert_array_equal(fitted.encode(trials.activity), codes)
     np.testing.assert_allclose(fitted.encode(trials.activity, batch_size=7), codes, atol=1e-5)
     assert np.unique(codes.round(5), axis=0).shape[0] > 1  # codes differ between trials
+
+
+def test_transform_is_encode_so_the_estimator_fits_in_a_pipeline(fitted, trials):
+    np.testing.assert_array_equal(fitted.transform(trials), fitted.encode(trials))
+    target = trials.trial_info["target_x"]
+    pipeline = make_pipeline(GNOCCHI(**(TINY | {"max_epochs": 1})), Ridge())
+    predicted = pipeline.fit(trials.activity, target).predict(trials.activity)
+    assert predicted.shape == (trials.n_trials,)
+    assert pipeline[0].encode(trials).shape == (trials.n_trials, 3)
 
 
 @pytest.mark.parametrize(

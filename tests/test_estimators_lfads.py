@@ -85,7 +85,8 @@ def test_likelihood_is_chosen_by_the_data(toy):
     assert gaussian.likelihood_ == "gaussian"
     assert gaussian.model_.config.likelihood == "gaussian"
     # Activity is z-scored inside the model and returned in its own units.
-    np.testing.assert_allclose(gaussian.model_.mean.numpy(), toy.activity.mean(axis=(0, 1)), 1e-4)
+    scaler_mean = gaussian.model_.scaler.mean.numpy()
+    np.testing.assert_allclose(scaler_mean, toy.activity.mean(axis=(0, 1)), 1e-4)
     assert gaussian.reconstruct(no_spikes).mean() == pytest.approx(toy.activity.mean(), rel=0.5)
     assert make_lfads(likelihood="gaussian").fit(toy).likelihood_ == "gaussian"
     assert make_lfads().fit(toy.spikes).likelihood_ == "gaussian"  # raw arrays: continuous

@@ -7,13 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from neurognocchi.evaluation import (
-    decoder_r2,
-    fit_behavior_decoder,
-    position_channels,
-    start_and_end,
-    window_bins,
-)
+from neurognocchi.evaluation import decoder_r2, fit_behavior_decoder
+from neurognocchi.evaluation.behavior import position_channels, start_and_end, window_bins
 
 
 def test_position_channels_default_search_and_explicit_names():

@@ -11,15 +11,13 @@ from neurognocchi.evaluation import (
     code_regression_r2,
     code_snr,
     condition_snr,
-    infer_grid_spacing,
     per_neuron_r2,
     poisson_counts,
     pooled_r2,
     sample_statistics,
     target_prediction,
-    to_db,
 )
-from neurognocchi.evaluation.metrics import as_finite
+from neurognocchi.evaluation.metrics import as_finite, infer_grid_spacing, to_db
 
 TRUTH = np.array([[0.0, 0.0], [2.0, 4.0]])  # (samples, neurons)
 PRED = np.array([[1.0, 1.0], [1.0, 3.0]])

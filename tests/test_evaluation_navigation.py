@@ -11,10 +11,9 @@ from neurognocchi.evaluation import (
     direction_cosines,
     navigated_codes,
     navigation_directions,
-    nearest_conditions,
-    traversal_codes,
     unintended_movement,
 )
+from neurognocchi.evaluation.navigation import nearest_conditions, traversal_codes
 
 
 def test_navigation_directions_recover_an_exact_affine_map():

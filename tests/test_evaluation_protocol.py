@@ -13,16 +13,9 @@ import numpy as np
 import pytest
 
 from neurognocchi.data import make_toy_dataset
-from neurognocchi.evaluation import (
-    compare,
-    evaluate,
-    format_value,
-    protocol_split,
-    summary_table,
-    table_markdown,
-)
-
-VARIABLES = ("target_x", "target_y", "start_x", "start_y")
+from neurognocchi.evaluation import compare, evaluate, protocol_split, summary_table, table_markdown
+from neurognocchi.evaluation.comparison import format_value
+from neurognocchi.evaluation.protocol import VARIABLES
 
 
 class LinearCodeModel:
@@ -80,7 +73,7 @@ def oracle_result(oracle, trials):
 
 # ---------------------------------------------------------------------- split
 def test_protocol_split_matches_the_trials_split_of_held_in_trials(trials):
-    split = protocol_split(trials, 0.2, seed=3)
+    split = protocol_split(trials, valid_fraction=0.2, random_state=3)
     held_in, held_out = trials.split_by_condition()
     train, valid = held_in.split((0.8, 0.2), random_state=3)
     np.testing.assert_array_equal(trials.activity[split.train], train.activity)
@@ -97,7 +90,7 @@ def test_protocol_split_rejects_missing_or_empty_held_out(trials):
     with pytest.raises(ValueError, match="'heldout'"):
         protocol_split(trials._replace(trial_info=info))
     with pytest.raises(ValueError, match="valid_fraction"):
-        protocol_split(trials, 1.5)
+        protocol_split(trials, valid_fraction=1.5)
 
 
 # ---------------------------------------------------------------------- evaluate
@@ -155,13 +148,13 @@ def test_evaluate_sections_are_consistent(oracle_result):
 
 
 def test_evaluate_accepts_an_explicit_split_and_options(oracle, trials):
-    split = protocol_split(trials, 0.25, seed=1)
+    split = protocol_split(trials, valid_fraction=0.25, random_state=1)
     result = evaluate(
         oracle,
         trials,
         split=split,
         n_samples=2,
-        n_steps=6,
+        n_traversal_steps=6,
         position_names=("hand_x", "hand_y"),
         grid_spacing=2.0,
     )
@@ -185,8 +178,8 @@ def test_evaluate_rejects_bad_input(oracle, trials):
         evaluate(oracle, trials._replace(behavior=None, behavior_names=None))
     with pytest.raises(ValueError, match="position_names"):
         evaluate(oracle, trials, position_names=("px", "py"))
-    with pytest.raises(ValueError, match="n_steps"):
-        evaluate(oracle, trials, n_steps=3)
+    with pytest.raises(ValueError, match="n_traversal_steps"):
+        evaluate(oracle, trials, n_traversal_steps=3)
     split = protocol_split(trials)
     with pytest.raises(ValueError, match="share"):
         evaluate(oracle, trials, split=(split.train, split.train, split.heldout))
@@ -233,3 +226,61 @@ def test_format_value_and_markdown():
         {"key": "heldout_r2", "label": "held-out target R²", "format": ".3f", "cells": ["0.500"]}
     ]
     assert table_markdown(table).splitlines()[2] == "| held-out target R² | 0.500 |"
+
+
+# ---------------------------------------------------------------------- names renamed in 0.2
+def test_protocol_split_takes_keywords_and_the_old_seed_name(trials):
+    with pytest.raises(TypeError):
+        protocol_split(trials, 0.2)  # valid_fraction is keyword-only
+    with pytest.warns(DeprecationWarning, match="random_state"):
+        old = protocol_split(trials, seed=3)
+    new = protocol_split(trials, random_state=3)
+    for before, after in zip(old, new, strict=True):
+        np.testing.assert_array_equal(before, after)
+    with pytest.raises(TypeError, match="'steps'"):
+        protocol_split(trials, steps=3)
+
+
+def test_evaluate_and_compare_accept_the_old_names(oracle, trials):
+    options = dict(n_samples=1, split=protocol_split(trials, random_state=2))
+    new = evaluate(oracle, trials, random_state=2, n_traversal_steps=6, **options)
+    with pytest.warns(DeprecationWarning) as caught:
+        old = evaluate(oracle, trials, seed=2, n_steps=6, **options)
+    assert {str(w.message).split("(")[1].split("=")[0] for w in caught} == {"seed", "n_steps"}
+    timing = {"evaluate_seconds": None}
+    assert dict(old["summary"], **timing) == dict(new["summary"], **timing)
+    assert old["config"]["seed"] == 2 and old["config"]["n_steps"] == 6  # JSON keys unchanged
+    with pytest.warns(DeprecationWarning, match=r"compare\(seed=\.\.\.\)"):
+        compared = compare({"oracle": oracle}, trials, seed=2, n_traversal_steps=6, **options)
+    summary = compared["models"]["oracle"]["summary"]
+    assert dict(summary, **timing) == dict(new["summary"], **timing)
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="n_traversal_steps"):
+        evaluate(oracle, trials, n_steps=3)
+
+
+def test_variables_are_defined_once():
+    from neurognocchi import plots
+    from neurognocchi.evaluation import comparison, figures
+
+    assert comparison.VARIABLES is figures.VARIABLES is plots.VARIABLES is VARIABLES
+    assert VARIABLES == ("target_x", "target_y", "start_x", "start_y")
+
+
+def test_helpers_left_all_but_stay_importable():
+    import neurognocchi.evaluation as evaluation
+    from neurognocchi.evaluation import behavior, metrics, navigation
+
+    moved = {
+        "format_value": format_value,
+        "to_db": metrics.to_db,
+        "infer_grid_spacing": metrics.infer_grid_spacing,
+        "window_bins": behavior.window_bins,
+        "start_and_end": behavior.start_and_end,
+        "position_channels": behavior.position_channels,
+        "nearest_conditions": navigation.nearest_conditions,
+        "traversal_codes": navigation.traversal_codes,
+    }
+    for name, function in moved.items():
+        assert name not in evaluation.__all__
+        assert getattr(evaluation, name) is function
+    assert {"evaluate", "compare", "protocol_split", "write_report"} <= set(evaluation.__all__)

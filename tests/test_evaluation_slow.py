@@ -13,9 +13,9 @@ import pytest
 
 from neurognocchi import GNOCCHI, LFADS
 from neurognocchi.data import make_toy_dataset
-from neurognocchi.evaluation import compare, evaluate, format_value, protocol_split
-from neurognocchi.report import write_report
-from test_report import parse
+from neurognocchi.evaluation import compare, evaluate, protocol_split, write_report
+from neurognocchi.evaluation.comparison import format_value
+from test_evaluation_report import parse
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def fitted(one_torch_thread):
     trials = make_toy_dataset(300, random_state=0)
-    train = trials[protocol_split(trials, 0.2, seed=0).train]
+    train = trials[protocol_split(trials, valid_fraction=0.2, random_state=0).train]
     common = dict(code_dim=8, max_epochs=80, random_state=0, device="cpu", verbose=False)
     models = {
         "GNOCCHI": GNOCCHI(channels=32, rec_weight=4.0, **common).fit(train),
@@ -35,7 +35,7 @@ def fitted(one_torch_thread):
 @pytest.fixture(scope="module")
 def comparison(fitted):
     models, trials = fitted
-    return compare(models, trials, seed=0, n_samples=4)
+    return compare(models, trials, random_state=0, n_samples=4)
 
 
 def test_report_numbers_equal_the_evaluate_dicts(comparison, fitted, tmp_path_factory):
@@ -54,7 +54,7 @@ def test_report_numbers_equal_the_evaluate_dicts(comparison, fitted, tmp_path_fa
         name: result["summary"] for name, result in comparison["models"].items()
     }
     # evaluate() on its own gives the numbers compare() put in the report (same seeds).
-    again = evaluate(models["LFADS"], trials, seed=0, n_samples=4)["summary"]
+    again = evaluate(models["LFADS"], trials, random_state=0, n_samples=4)["summary"]
     reported = comparison["models"]["LFADS"]["summary"]
     for key, value in again.items():
         if key != "evaluate_seconds":

@@ -18,7 +18,7 @@ from neurognocchi.experiments.smoothing import (
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY_GNOCCHI = dict(code_dim=3, channels=8, channel_mults=(1, 2), encoder_channels=8,
+TINY_GNOCCHI = dict(code_dim=3, channels=8, channel_mults=(1, 2), encoder_dim=8,
                     n_train_steps=50, n_sample_steps=5, max_epochs=2, batch_size=16,
                     device="cpu")  # fmt: skip
 TINY_LFADS = dict(code_dim=3, encoder_dim=4, generator_dim=6, factor_dim=3, max_epochs=2,

@@ -8,10 +8,12 @@ import json
 import pytest
 import torch
 
+from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.models import GnocchiConfig, GnocchiModel
+from neurognocchi.models.base import DiffusionTrialModel
 
 N_NEURONS, N_TIME = 5, 12
-TINY = dict(code_dim=3, channels=8, channel_mults=(1, 2), encoder_channels=8, n_train_steps=50)
+TINY = dict(code_dim=3, channels=8, channel_mults=(1, 2), encoder_dim=8, n_train_steps=50)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -78,7 +80,7 @@ def test_config_is_frozen():
 # ---------------------------------------------------------------------- loss
 def test_loss_parts_are_finite_scalars_and_total_is_weighted_sum():
     model = make_model(rec_weight=0.3, mmd_weight=2.5)
-    model.set_normalization(make_batch(20, seed=1))
+    model.set_statistics(neuron_statistics(make_batch(20, seed=1).numpy()))
     parts = model.loss(make_batch(), generator=torch.Generator().manual_seed(0))
     assert set(parts) == {"loss", "score", "reconstruction", "mmd"}
     for value in parts.values():
@@ -98,7 +100,7 @@ def test_loss_is_reproducible_with_the_same_generator():
 
 def test_score_plus_reconstruction_equals_v_prediction_mse():
     model = make_model(rec_weight=1.0, mmd_weight=0.0)
-    model.set_normalization(make_batch(20, seed=1))
+    model.set_statistics(neuron_statistics(make_batch(20, seed=1).numpy()))
     x = make_batch()
     parts = model.loss(x, generator=torch.Generator().manual_seed(5))
     torch.testing.assert_close(parts["loss"], parts["score"] + parts["reconstruction"])
@@ -107,13 +109,13 @@ def test_score_plus_reconstruction_equals_v_prediction_mse():
     generator = torch.Generator().manual_seed(5)
     t = torch.randint(0, model.config.n_train_steps, (x.shape[0],), generator=generator)
     noise = torch.randn(x.shape, generator=generator)
-    x0 = model.normalize(x)
+    x0 = model.scaler(x)
     x_t = model.scheduler.add_noise(x0, noise, t)
     with torch.no_grad():
         code = model.encoder(x0)
         noise_pred, x0_pred = model.predict(x_t, t, code)
         out = model.denoiser(x_t, t, code)  # the raw v-prediction F
-    abar = model.alphas_cumprod[t].view(-1, 1, 1)
+    abar = model.scheduler.alphas_cumprod.float()[t].view(-1, 1, 1)
     v_target = abar.sqrt() * noise - (1 - abar).sqrt() * x0
     score = (noise_pred - noise).pow(2).mean()
     reconstruction = (x0_pred - x0).pow(2).mean()
@@ -125,7 +127,7 @@ def test_score_plus_reconstruction_equals_v_prediction_mse():
 
 def test_gradients_reach_every_encoder_and_denoiser_parameter():
     model = make_model()
-    model.set_normalization(make_batch(20, seed=1))
+    model.set_statistics(neuron_statistics(make_batch(20, seed=1).numpy()))
     model.loss(make_batch(), generator=torch.Generator().manual_seed(0))["loss"].backward()
     for part in (model.encoder, model.denoiser):
         for name, parameter in part.named_parameters():
@@ -137,7 +139,7 @@ def test_gradients_reach_every_encoder_and_denoiser_parameter():
 def test_loss_falls_when_overfitting_a_fixed_batch():
     model = make_model()
     x = make_batch()
-    model.set_normalization(x)
+    model.set_statistics(neuron_statistics(x.numpy()))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(30):
@@ -150,34 +152,34 @@ def test_loss_falls_when_overfitting_a_fixed_batch():
 
 
 # ---------------------------------------------------------------------- normalisation
-def test_set_normalization_stores_per_neuron_mean_and_std():
+def test_set_statistics_stores_per_neuron_mean_and_std():
     model = make_model()
     x = make_batch(30, seed=2)
-    model.set_normalization(x)
+    model.set_statistics(neuron_statistics(x.numpy()))
     flat = x.reshape(-1, N_NEURONS).double()
-    torch.testing.assert_close(model.mean, flat.mean(0).float())
-    torch.testing.assert_close(model.std, flat.std(0).float())
-    z = model.normalize(x).reshape(-1, N_NEURONS)
+    torch.testing.assert_close(model.scaler.mean, flat.mean(0).float())
+    torch.testing.assert_close(model.scaler.std, flat.std(0).float())
+    z = model.scaler(x).reshape(-1, N_NEURONS)
     torch.testing.assert_close(z.mean(0), torch.zeros(N_NEURONS), atol=1e-5, rtol=0)
     torch.testing.assert_close(model.x0_bound, 1.5 * z.abs().max())
 
 
 def test_normalize_and_denormalize_invert_each_other():
     model = make_model()
-    model.set_normalization(make_batch(30, seed=2))
+    model.set_statistics(neuron_statistics(make_batch(30, seed=2).numpy()))
     x = make_batch(4, seed=7)
-    torch.testing.assert_close(model.denormalize(model.normalize(x)), x)
-    torch.testing.assert_close(model.normalize(model.denormalize(x)), x)
+    torch.testing.assert_close(model.scaler.inverse(model.scaler(x)), x)
+    torch.testing.assert_close(model.scaler(model.scaler.inverse(x)), x)
 
 
 def test_silent_neuron_gets_unit_std():
     model = make_model()
     x = make_batch(10, seed=3)
     x[:, :, 2] = 4.0  # a constant neuron
-    model.set_normalization(x)
-    assert model.std[2] == 1.0
-    assert model.mean[2] == 4.0
-    z = model.normalize(x)
+    model.set_statistics(neuron_statistics(x.numpy()))
+    assert model.scaler.std[2] == 1.0
+    assert model.scaler.mean[2] == 4.0
+    z = model.scaler(x)
     assert torch.all(z[:, :, 2] == 0)
     assert torch.isfinite(z).all()
 
@@ -185,7 +187,7 @@ def test_silent_neuron_gets_unit_std():
 # ---------------------------------------------------------------------- generation
 def test_generate_returns_data_units_shape_and_is_deterministic():
     model = make_model().eval()
-    model.set_normalization(make_batch(30, seed=2))
+    model.set_statistics(neuron_statistics(make_batch(30, seed=2).numpy()))
     code = torch.randn(3, 3, generator=torch.Generator().manual_seed(0))
     first = model.generate(code, n_steps=4, generator=torch.Generator().manual_seed(1))
     second = model.generate(code, n_steps=4, generator=torch.Generator().manual_seed(1))
@@ -195,13 +197,13 @@ def test_generate_returns_data_units_shape_and_is_deterministic():
     assert torch.equal(first, second)
     assert not torch.allclose(first, other_seed)
     # data units: the clean-data estimate is clipped to x0_bound in normalised units
-    bound = model.denormalize(model.x0_bound.expand(N_NEURONS))
+    bound = model.scaler.inverse(model.x0_bound.expand(N_NEURONS))
     assert (first <= bound + 1e-4).all()
 
 
 def test_generate_depends_on_the_code():
     model = make_model().eval()
-    model.set_normalization(make_batch(30, seed=2))
+    model.set_statistics(neuron_statistics(make_batch(30, seed=2).numpy()))
     code = torch.zeros(2, 3)
     shifted = code + torch.tensor([[3.0, -3.0, 3.0]])
     a = model.generate(code, n_steps=4, generator=torch.Generator().manual_seed(1))
@@ -211,7 +213,7 @@ def test_generate_depends_on_the_code():
 
 def test_encode_gives_one_code_per_trial():
     model = make_model().eval()
-    model.set_normalization(make_batch(30, seed=2))
+    model.set_statistics(neuron_statistics(make_batch(30, seed=2).numpy()))
     with torch.no_grad():
         code = model.encode(make_batch(6))
     assert code.shape == (6, 3)
@@ -233,7 +235,7 @@ def test_gru_encoder_option_and_unknown_encoder():
 # ---------------------------------------------------------------------- code whitening
 def test_code_whitening_standardises_codes_and_leaves_generation_alone():
     model = make_model().eval()
-    model.set_normalization(make_batch(30, seed=2))
+    model.set_statistics(neuron_statistics(make_batch(30, seed=2).numpy()))
     data = make_batch(40, seed=3)
     code_before = model.encode(data[:5])
     sample = dict(n_steps=3, generator=None)
@@ -261,3 +263,47 @@ def test_code_whitening_floors_a_collapsed_direction():
     model.set_code_whitening(raw)
     assert torch.isfinite(model.code_whitening).all()
     assert torch.allclose(model.code_coloring @ model.code_whitening, torch.eye(3), atol=1e-4)
+
+
+# ---------------------------------------------------------------------- interface and state
+def test_model_implements_the_diffusion_protocol():
+    model = make_model()
+    assert isinstance(model, DiffusionTrialModel)
+    sizes = (model.n_time, model.n_neurons, model.code_dim, model.n_train_steps)
+    assert sizes == (N_TIME, N_NEURONS, 3, 50)
+    assert GnocchiConfig.from_dict(model.config_dict()) == model.config
+    assert model.config_dict() == json.loads(model.config.to_json())
+
+
+def test_state_holds_the_scaler_and_no_copy_of_the_schedule():
+    keys = set(make_model().state_dict())
+    assert {"scaler.mean", "scaler.std", "x0_bound", "code_mean"} <= keys
+    assert not {"alphas_cumprod", "mean", "std"} & keys
+
+
+def test_prior_codes_are_standard_normal_draws_from_the_generator():
+    codes = make_model().prior_codes(4, torch.Generator().manual_seed(7))
+    assert torch.equal(codes, torch.randn((4, 3), generator=torch.Generator().manual_seed(7)))
+
+
+def test_old_encoder_channels_name_still_reads():
+    old = {"n_neurons": 4, "n_time": 10, "encoder_channels": 8}
+    assert GnocchiConfig.from_dict(old) == GnocchiConfig(n_neurons=4, n_time=10, encoder_dim=8)
+    with pytest.warns(DeprecationWarning, match="encoder_dim"):
+        config = GnocchiConfig(n_neurons=4, n_time=10, encoder_channels=8)
+    assert config.encoder_dim == 8
+    assert "encoder_channels" not in config.to_dict()
+
+
+def test_old_normalisation_names_still_work_with_a_warning():
+    x = make_batch(30, seed=2)
+    old, new = make_model(), make_model()
+    with pytest.warns(DeprecationWarning, match="set_statistics"):
+        old.set_normalization(x)
+    new.set_statistics(neuron_statistics(x.numpy()))
+    for key, value in new.state_dict().items():
+        assert torch.equal(old.state_dict()[key], value), key
+    with pytest.warns(DeprecationWarning, match="scaler"):
+        assert torch.equal(old.mean, new.scaler.mean) and torch.equal(old.std, new.scaler.std)
+    with pytest.warns(DeprecationWarning, match="scaler"):
+        assert torch.equal(old.denormalize(old.normalize(x)), new.scaler.inverse(new.scaler(x)))

@@ -9,7 +9,9 @@ import math
 import pytest
 import torch
 
+from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.models import LfadsConfig, LfadsModel
+from neurognocchi.models.base import SequentialVAETrialModel
 from neurognocchi.models.lfads import coordinated_dropout_mask, warmup_factor
 from neurognocchi.models.likelihoods import (
     ar1_step_prior,
@@ -52,7 +54,7 @@ def gen(seed=0) -> torch.Generator:
 def test_shapes_and_finite_outputs(use_controller, likelihood):
     model = make_model(use_controller=use_controller, likelihood=likelihood)
     x = counts()
-    model.set_normalization(x)
+    model.set_statistics(neuron_statistics(x.numpy()))
     parts = model.loss(x, generator=gen(), step=3)
     assert {"loss", "reconstruction", "kl_g0", "kl_inputs", "l2"} <= set(parts)
     assert all(value.shape == () and torch.isfinite(value) for value in parts.values())
@@ -70,7 +72,7 @@ def test_shapes_and_finite_outputs(use_controller, likelihood):
 def test_gradients_reach_every_parameter(use_controller, likelihood):
     model = make_model(use_controller=use_controller, likelihood=likelihood)
     x = counts()
-    model.set_normalization(x)
+    model.set_statistics(neuron_statistics(x.numpy()))
     model.loss(x, generator=gen(), step=10_000)["loss"].backward()  # past every warm-up
     for name, param in model.named_parameters():
         assert param.grad is not None, name
@@ -305,7 +307,7 @@ def test_generator_states_stay_within_clip_hidden(monkeypatch):
 def test_poisson_units_and_initial_readout_bias():
     model = make_model(bin_size_s=0.02)
     x = counts(n_batch=20)
-    model.set_normalization(x)
+    model.set_statistics(neuron_statistics(x.numpy()))
     torch.testing.assert_close(model.readout.bias, x.mean(dim=(0, 1)).log())
     with torch.no_grad():
         model.readout.weight.zero_()
@@ -318,13 +320,13 @@ def test_gaussian_normalisation_is_inverted_on_output():
     model = make_model(likelihood="gaussian")
     g = gen(8)
     activity = 20.0 + 5.0 * torch.randn(30, N_TIME, N_NEURONS, generator=g)
-    model.set_normalization(activity)
-    torch.testing.assert_close(model.mean, activity.mean(dim=(0, 1)))
+    model.set_statistics(neuron_statistics(activity.numpy()))
+    torch.testing.assert_close(model.scaler.mean, activity.mean(dim=(0, 1)))
     with torch.no_grad():
         model.readout.weight.zero_()
         model.readout.bias.fill_(1.0)  # one s.d. above the mean
     out = model.reconstruct(activity[:2])
-    expected = model.mean + model.std
+    expected = model.scaler.mean + model.scaler.std
     torch.testing.assert_close(out, expected.expand(2, N_TIME, -1))
 
 
@@ -359,3 +361,34 @@ def test_config_round_trip_and_validation():
     for change in bad:
         with pytest.raises(ValueError, match=next(iter(change))):
             dataclasses.replace(config, **change)
+
+
+# ---------------------------------------------------------------------- interface and state
+@pytest.mark.parametrize("likelihood", ["poisson", "gaussian"])
+def test_model_implements_the_sequential_vae_protocol(likelihood):
+    model = make_model(likelihood=likelihood, bin_size_s=0.02)
+    assert isinstance(model, SequentialVAETrialModel)
+    assert (model.n_time, model.n_neurons, model.code_dim) == (N_TIME, N_NEURONS, CODE_DIM)
+    assert (model.likelihood, model.bin_size_s) == (likelihood, 0.02)
+    assert LfadsConfig.from_dict(model.config_dict()) == model.config
+    keys = set(model.state_dict())
+    assert {"scaler.mean", "scaler.std"} <= keys and not {"mean", "std"} & keys
+
+
+def test_prior_codes_are_drawn_from_the_prior_of_g0():
+    model = make_model(ic_prior_var=0.25)
+    codes = model.prior_codes(6, gen(4))
+    expected = torch.randn((6, CODE_DIM), generator=gen(4)) * 0.25**0.5
+    assert torch.equal(codes, expected)
+
+
+def test_set_normalization_still_works_with_a_warning():
+    activity = 20.0 + 5.0 * torch.randn(30, N_TIME, N_NEURONS, generator=gen(8))
+    old, new = make_model(likelihood="gaussian"), make_model(likelihood="gaussian")
+    with pytest.warns(DeprecationWarning, match="set_statistics"):
+        old.set_normalization(activity)
+    new.set_statistics(neuron_statistics(activity.numpy()))
+    assert torch.equal(old.scaler.mean, new.scaler.mean)
+    assert torch.equal(old.scaler.std, new.scaler.std)
+    with pytest.warns(DeprecationWarning, match="scaler"):
+        assert torch.equal(old.mean, new.scaler.mean)

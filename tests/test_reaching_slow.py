@@ -11,7 +11,7 @@ from sklearn.metrics import r2_score
 pytest.importorskip("motornet")
 
 from neurognocchi.data import make_reaching_dataset
-from neurognocchi.data.reaching import endpoint_error_cm
+from neurognocchi.data.reaching.dataset import endpoint_error_cm
 
 pytestmark = pytest.mark.slow
 

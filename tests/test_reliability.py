@@ -14,14 +14,14 @@ import pytest
 
 from neurognocchi.cli import main
 from neurognocchi.runs import load_model
-from neurognocchi.train import load_checkpoint
+from neurognocchi.training.checkpoint import load_checkpoint
 
 pytestmark = [
     pytest.mark.usefixtures("one_torch_thread"),
     pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX"),
 ]
 
-TINY = ["--set", "channels=8", "--set", "encoder_channels=8", "--set", "channel_mults=[1]"]
+TINY = ["--set", "channels=8", "--set", "encoder_dim=8", "--set", "channel_mults=[1]"]
 
 
 def _wait_for(predicate, timeout_s: float, process) -> None:

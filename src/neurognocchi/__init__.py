@@ -4,4 +4,4 @@ from neurognocchi.data.trials import Trials
 from neurognocchi.estimators import GNOCCHI, LFADS
 
 __all__ = ["GNOCCHI", "LFADS", "Trials"]
-__version__ = "0.1.0.dev0"
+__version__ = "0.2.0.dev0"

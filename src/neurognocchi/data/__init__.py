@@ -1,13 +1,21 @@
-"""Data layer: the `Trials` container, binning and smoothing, and dataset generators."""
+"""Data layer: the `Trials` container, file readers and writers, dataset generators and
+preprocessing (binning and smoothing).
 
-from neurognocchi.data.arrays import load_trials
+The names below are the user-facing data API. Also importable (not listed):
+``make_random_target_nwb`` (a fixture generator for tests and benchmarks; from
+:mod:`neurognocchi.data.nwb.synthetic`) and ``train_policy`` (training a new reaching policy;
+from :mod:`neurognocchi.data.reaching.train_policy`).
+"""
+
+from neurognocchi.data.files import load_trials
 from neurognocchi.data.grid import default_heldout_conditions, grid_targets
 from neurognocchi.data.mat import load_mat
 from neurognocchi.data.memmap import create_memmap, open_memmap, save_memmap
-from neurognocchi.data.nwb import load_mc_rtt, load_nwb, make_random_target_nwb, save_nwb
-from neurognocchi.data.policy import train_policy
+from neurognocchi.data.nwb import load_mc_rtt, load_nwb, save_nwb
+from neurognocchi.data.nwb.synthetic import make_random_target_nwb  # noqa: F401 (not listed)
 from neurognocchi.data.preprocess import bin_spike_times, gaussian_kernel, gaussian_smooth, rebin
 from neurognocchi.data.reaching import make_reaching_dataset
+from neurognocchi.data.reaching.train_policy import train_policy  # noqa: F401 (not listed)
 from neurognocchi.data.toy import make_toy_dataset
 from neurognocchi.data.trials import Trials
 
@@ -23,12 +31,10 @@ __all__ = [
     "load_mc_rtt",
     "load_nwb",
     "load_trials",
-    "make_random_target_nwb",
     "make_reaching_dataset",
     "make_toy_dataset",
     "open_memmap",
     "rebin",
     "save_memmap",
     "save_nwb",
-    "train_policy",
 ]

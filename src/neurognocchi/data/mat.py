@@ -7,8 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from neurognocchi._checks import check_choice
 from neurognocchi.data.preprocess import gaussian_smooth, rebin
 from neurognocchi.data.trials import Trials
+
+__all__ = ["AXES", "load_mat"]
 
 AXES = ("neurons_time", "time_neurons")
 
@@ -109,6 +112,8 @@ def load_mat(
 
     Parameters
     ----------
+    path : path
+        A ``.mat`` file.
     bin_size_s : float
         Bin width of the returned trials; a whole multiple of ``sample_period_s``.
     sample_period_s : float
@@ -136,8 +141,7 @@ def load_mat(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {str(path)!r}")
-    if axes not in AXES:
-        raise ValueError(f"axes must be one of {AXES}; got {axes!r}")
+    check_choice(axes, "axes", AXES)
     factor = bin_size_s / sample_period_s
     if not (bin_size_s > 0 and sample_period_s > 0) or abs(factor - round(factor)) > 1e-6:
         raise ValueError(

@@ -12,22 +12,36 @@ Layout of a directory written by :func:`save_memmap` or :func:`create_memmap`::
 :func:`open_memmap` returns a `Trials` whose arrays are read-only ``np.memmap`` objects: only
 the pages that are touched are read, and the operating system can drop them again, so training
 reads one batch at a time from disk. (``.npz`` archives are compressed and cannot be mapped.)
-Helpers here let the training loop and the estimators work on such arrays without copying them:
-:class:`RowSubset` (a lazy selection of trials) and :func:`neuron_statistics` (per-neuron
-moments computed a block at a time).
+The helpers that let the training loop and the estimators work on such arrays without copying
+them live in :mod:`neurognocchi.data._lazy` (:class:`RowSubset`, :func:`is_memory_mapped`,
+:func:`split_rows`) and :mod:`neurognocchi.data.stats` (:func:`neuron_statistics`); they are
+re-exported here for one release (removed in 0.3).
 """
 
 from __future__ import annotations
 
 import json
-import mmap
 import os
 from pathlib import Path
 
 import numpy as np
 
+from neurognocchi._checks import check_bool, check_positive_int
 from neurognocchi._io import atomic_write, atomic_write_text
-from neurognocchi.data.trials import _ARRAY_FIELDS, Trials, _release_pages
+from neurognocchi.data._lazy import ARRAY_FIELDS, RowSubset, is_memory_mapped
+from neurognocchi.data.stats import neuron_statistics
+from neurognocchi.data.trials import Trials
+
+__all__ = [
+    "MEMMAP_FORMAT",
+    "MEMMAP_VERSION",
+    "RowSubset",  # re-exported from data._lazy for one release
+    "create_memmap",
+    "is_memory_mapped",  # re-exported from data._lazy for one release
+    "neuron_statistics",  # re-exported from data.stats for one release
+    "open_memmap",
+    "save_memmap",
+]
 
 MEMMAP_FORMAT = "neurognocchi.Trials.memmap"
 MEMMAP_VERSION = 1
@@ -59,10 +73,32 @@ def save_memmap(trials: Trials, directory: str | os.PathLike) -> Path:
 
     Each file is written atomically, ``meta.json`` last, so a directory without it is
     incomplete. Raises FileExistsError when ``directory`` already holds trials.
+
+    Parameters
+    ----------
+    trials : Trials
+    directory : path
+        Created when missing.
+
+    Returns
+    -------
+    pathlib.Path
+        ``directory``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> trials = Trials(np.ones((8, 4, 2)), bin_size_s=0.01)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = save_memmap(trials, f"{folder}/trials")
+    ...     open_memmap(f"{folder}/trials").activity.shape
+    (8, 4, 2)
     """
+    if not isinstance(trials, Trials):
+        raise TypeError(f"trials must be a Trials; got {type(trials).__name__}")
     directory = Path(directory)
     _check_new_directory(directory)
-    fields = [name for name in _ARRAY_FIELDS if getattr(trials, name) is not None]
+    fields = [name for name in ARRAY_FIELDS if getattr(trials, name) is not None]
     for name in fields:
         with atomic_write(directory / f"{name}.npy") as handle:
             np.save(handle, np.asarray(getattr(trials, name)), allow_pickle=False)
@@ -96,14 +132,37 @@ def create_memmap(
 
     Use this to build a dataset larger than memory: write ``arrays["activity"][i:j] = ...``
     for consecutive blocks, ``flush()`` each array, then read it with :func:`open_memmap`.
-    Returns the writable ``np.memmap`` of each field (``activity`` is always among them).
+
+    Parameters
+    ----------
+    directory : path
+        A new directory (or one without ``meta.json``).
+    n_trials, n_time, n_neurons : int
+        Shape of ``activity`` (and of ``spikes``/``truth`` when listed in ``fields``).
+    fields : tuple of str
+        The arrays to create, among ``activity, spikes, truth, behavior``.
+    n_behavior : int
+        Behavioural channels (needed with ``behavior``).
+    behavior_names : sequence of str, optional
+        Their names; default ``b0, b1, ...``.
+    bin_size_s : float, optional
+        Bin width in seconds, stored in ``meta.json``.
+    align : str
+        What t=0 is aligned to, stored in ``meta.json``.
+
+    Returns
+    -------
+    dict of str to np.memmap
+        The writable array of each field (``activity`` is always among them).
     """
     directory = Path(directory)
-    unknown = set(fields) - set(_ARRAY_FIELDS)
+    for name, value in (("n_trials", n_trials), ("n_time", n_time), ("n_neurons", n_neurons)):
+        check_positive_int(value, name)
+    unknown = set(fields) - set(ARRAY_FIELDS)
     if unknown or "activity" not in fields:
-        raise ValueError(f"fields must include 'activity' and name {_ARRAY_FIELDS}; got {fields}")
-    if "behavior" in fields and n_behavior < 1:
-        raise ValueError(f"n_behavior must be positive with behavior; got {n_behavior!r}")
+        raise ValueError(f"fields must include 'activity' and name {ARRAY_FIELDS}; got {fields}")
+    if "behavior" in fields:
+        check_positive_int(n_behavior, "n_behavior")
     _check_new_directory(directory)
     arrays = {}
     for name in fields:
@@ -129,7 +188,12 @@ def open_memmap(directory: str | os.PathLike, *, mmap: bool = True) -> Trials:
     mmap : bool
         True: the arrays are read-only ``np.memmap`` views of the files (nothing is read until
         used; validation reads the files once, a block at a time). False: read into memory.
+
+    Returns
+    -------
+    Trials
     """
+    mmap = check_bool(mmap, "mmap")
     directory = Path(directory)
     meta_path = directory / "meta.json"
     if not meta_path.is_file():
@@ -175,71 +239,3 @@ def _load_npy(path: Path, use_mmap: bool) -> np.ndarray:
         raise FileNotFoundError(f"{str(path)!r} is missing; the directory is incomplete") from None
     except (ValueError, OSError) as error:
         raise ValueError(f"{str(path)!r} is not a readable .npy file: {error}") from None
-
-
-def is_memory_mapped(array) -> bool:
-    """True for a ``np.memmap``, an array viewing one, or a :class:`RowSubset`."""
-    if isinstance(array, (np.memmap, RowSubset)):
-        return True
-    base = getattr(array, "base", None)
-    while base is not None:
-        if isinstance(base, (np.memmap, mmap.mmap)):
-            return True
-        base = getattr(base, "base", None)
-    return False
-
-
-class RowSubset:
-    """The trials ``rows`` of ``array``, read only when indexed (no copy up front).
-
-    Supports what the training loop needs: ``len``, ``shape``, ``dtype`` and indexing by an
-    integer array or a slice, which reads those trials from ``array`` (sorted reads are
-    sequential on disk) and then unmaps the pages read from a ``np.memmap``, so resident
-    memory stays at about one batch however large the file.
-    """
-
-    def __init__(self, array, rows):
-        self.array = array
-        self.rows = np.asarray(rows, dtype=np.intp)
-        self.shape = (len(self.rows), *array.shape[1:])
-        self.dtype = array.dtype
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, index) -> np.ndarray:
-        batch = np.array(self.array[self.rows[index]])  # a copy, then unmap what was read
-        _release_pages(self.array)
-        return batch
-
-    def __repr__(self) -> str:
-        return f"RowSubset({len(self.rows)} of {len(self.array)} trials, shape={self.shape})"
-
-
-def neuron_statistics(data, *, block_trials: int | None = None) -> dict[str, np.ndarray]:
-    """Per-neuron mean, s.d. (n-1 denominator), minimum and maximum over trials and time,
-    reading ``data`` (n_trials, n_time, n_neurons) a block of trials at a time (float64).
-
-    Blocks are merged with Chan et al.'s pairwise update, so the result matches a one-pass
-    computation on the whole array up to rounding.
-    """
-    n_trials = len(data)
-    if block_trials is None:
-        per_trial = int(np.prod(data.shape[1:])) * 8
-        block_trials = max(1, (64 * 2**20) // per_trial)
-    count, mean, m2 = 0, 0.0, 0.0
-    low, high = np.inf, -np.inf
-    for start in range(0, n_trials, block_trials):
-        block = np.asarray(data[start : start + block_trials])
-        flat = block.reshape(-1, block.shape[-1]).astype(np.float64)
-        n_b, mean_b = len(flat), flat.mean(axis=0)
-        m2_b = ((flat - mean_b) ** 2).sum(axis=0)
-        delta = mean_b - mean
-        total = count + n_b
-        mean = mean + delta * n_b / total
-        m2 = m2 + m2_b + delta**2 * count * n_b / total
-        count = total
-        low, high = np.minimum(low, flat.min(axis=0)), np.maximum(high, flat.max(axis=0))
-        _release_pages(data.array if isinstance(data, RowSubset) else data)
-    std = np.sqrt(m2 / max(1, count - 1))
-    return {"mean": mean, "std": std, "min": low, "max": high, "count": count}

@@ -1,10 +1,15 @@
-"""Binning spike times into counts and Gaussian smoothing of binned counts."""
+"""Binning spike times into counts, summing bins, and Gaussian smoothing of binned counts.
+
+Time runs along the middle axis of ``[n_trials, n_time, n_neurons]`` arrays by default.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+
+__all__ = ["bin_spike_times", "gaussian_kernel", "gaussian_smooth", "rebin"]
 
 
 def bin_spike_times(
@@ -29,6 +34,12 @@ def bin_spike_times(
     -------
     counts : int32 array, shape (n_bins, n_neurons)
         Spikes outside the window are ignored; a spike exactly at ``t_stop`` is outside.
+
+    Examples
+    --------
+    >>> bin_spike_times([np.array([0.01, 0.03, 0.035])], t_start=0.0, t_stop=0.04,
+    ...                 bin_size_s=0.02).ravel().tolist()
+    [1, 2]
     """
     if not np.isfinite(bin_size_s) or bin_size_s <= 0:
         raise ValueError(f"bin_size_s must be a positive number of seconds; got {bin_size_s}")
@@ -54,6 +65,11 @@ def rebin(counts: np.ndarray, factor: int, *, axis: int = -2) -> np.ndarray:
     """Sum groups of ``factor`` adjacent bins along ``axis`` (e.g. 1 ms counts to 20 ms).
 
     The number of bins must be a multiple of ``factor``; nothing is dropped silently.
+
+    Examples
+    --------
+    >>> rebin(np.arange(6).reshape(1, 6, 1), 3).ravel().tolist()
+    [3, 12]
     """
     if not isinstance(factor, (int, np.integer)) or factor < 1:
         raise ValueError(f"factor must be a positive integer; got {factor!r}")
@@ -107,6 +123,11 @@ def gaussian_smooth(
     Returns
     -------
     float64 array of ``x``'s shape, in ``x``'s units (divide counts by ``bin_size_s`` for Hz).
+
+    Examples
+    --------
+    >>> gaussian_smooth(np.full((1, 5, 2), 3.0), sigma_s=0.04, bin_size_s=0.02)[0, :, 0].tolist()
+    [3.0, 3.0, 3.0, 3.0, 3.0]
     """
     if not np.isfinite(bin_size_s) or bin_size_s <= 0:
         raise ValueError(f"bin_size_s must be a positive number of seconds; got {bin_size_s}")

@@ -1,10 +1,14 @@
-"""Random splits of trial indices, optionally stratified by a label."""
+"""Random splits of trial indices, optionally stratified by a label (e.g. the condition)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+
+from neurognocchi._checks import check_int, check_random_state
+
+__all__ = ["split_indices"]
 
 
 def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
@@ -44,6 +48,17 @@ def split_indices(
     split), so every condition appears in every part when it has enough trials. Within each
     label, trials go to the part furthest behind its quota, so rounding balances across labels.
 
+    Parameters
+    ----------
+    n_trials : int
+        Number of trials to split.
+    fractions : sequence of float
+        Positive fractions summing to 1, one per part.
+    labels : array, shape (n_trials,), optional
+        A label per trial (e.g. its condition) whose values are spread evenly across parts.
+    random_state : int
+        Seed of the permutation.
+
     Returns
     -------
     list of sorted integer arrays, one per fraction.
@@ -52,9 +67,16 @@ def split_indices(
     ------
     ValueError
         When the fractions are invalid or a part would be empty (too few trials).
+
+    Examples
+    --------
+    >>> train, valid = split_indices(6, (0.5, 0.5), labels=[0, 0, 1, 1, 2, 2], random_state=0)
+    >>> len(train), len(valid), sorted(np.r_[train, valid].tolist())
+    (3, 3, [0, 1, 2, 3, 4, 5])
     """
+    n_trials = check_int(n_trials, "n_trials", minimum=0)
     fractions = _check_fractions(fractions)
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     labels = np.zeros(n_trials, dtype=int) if labels is None else np.asarray(labels)
     if len(labels) != n_trials:
         raise ValueError(f"labels has length {len(labels)}; expected {n_trials}")

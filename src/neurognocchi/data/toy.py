@@ -5,6 +5,10 @@ nine latent signals (preparatory reach vector, posture at the start, hand positi
 velocity, speed and a condition-independent movement signal); each neuron's log-rate is a
 random linear mix of the latents, and spikes are Poisson. The hand moves from the start to
 the target along a minimum-jerk path after the go cue.
+
+Positions here have no physical unit: ``grid_spacing``, ``start_sd``, the targets, the starts
+and the hand position all share one arbitrary length unit (velocities are that unit per
+second). The defaults mimic a workspace a few centimetres wide, but nothing depends on it.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from neurognocchi._checks import check_int, check_random_state, check_real
 from neurognocchi.data.grid import default_heldout_conditions, grid_targets
 from neurognocchi.data.preprocess import gaussian_smooth
 from neurognocchi.data.trials import Trials
+
+__all__ = ["BEHAVIOR_NAMES", "make_toy_dataset"]
 
 BEHAVIOR_NAMES = ("hand_x", "hand_y", "hand_vx", "hand_vy")
 
@@ -83,9 +90,11 @@ def make_toy_dataset(
     bin_size_s : float
         Bin width in seconds (the go cue is at 30 % of the trial, the reach lasts 40 %).
     grid_size, grid_spacing : int, float
-        Targets lie on a ``grid_size x grid_size`` grid with this spacing (cm), centred at 0.
+        Targets lie on a ``grid_size x grid_size`` grid centred at 0, neighbouring targets
+        ``grid_spacing`` apart. Unitless: the toy's one length unit (see the module docstring).
     start_sd : float
-        S.d. (cm) of the start position around the centre: a continuous nuisance variable.
+        S.d. of the start position around the centre, in the same length unit as
+        ``grid_spacing``: a continuous nuisance variable.
     heldout_conditions : sequence of int, optional
         Grid conditions marked ``heldout``; default: four interior targets.
     smooth_sigma_s : float
@@ -97,19 +106,30 @@ def make_toy_dataset(
     -------
     Trials
         ``activity`` (smoothed rates, Hz), ``spikes`` (counts), ``truth`` (rates, Hz),
-        ``behavior`` (hand x, y in cm; vx, vy in cm/s) and ``trial_info`` with ``target_x,
-        target_y, start_x, start_y, condition, heldout, go_time``.
+        ``behavior`` (hand x, y in the length unit of ``grid_spacing``; vx, vy in that unit
+        per second) and ``trial_info`` with ``target_x, target_y, start_x, start_y,
+        condition, heldout, go_time``.
+
+    Examples
+    --------
+    >>> trials = make_toy_dataset(10, n_neurons=3, n_time=5, random_state=0)
+    >>> trials.activity.shape, trials.behavior_names
+    ((10, 5, 3), ('hand_x', 'hand_y', 'hand_vx', 'hand_vy'))
     """
+    for name, value in (("n_trials", n_trials), ("n_neurons", n_neurons), ("n_time", n_time)):
+        check_int(value, name)
     if n_trials < 1 or n_neurons < 1 or n_time < 2:
         raise ValueError(
             f"need n_trials >= 1, n_neurons >= 1, n_time >= 2; got {n_trials}, {n_neurons}, "
             f"{n_time}"
         )
+    check_real(start_sd, "start_sd", low=0.0, low_open=True)
+    seed = check_random_state(random_state)
     targets = grid_targets(grid_size, grid_spacing)
     if heldout_conditions is None:
         heldout_conditions = default_heldout_conditions(grid_size)
-    neuron_rng = np.random.default_rng([random_state, 1])
-    trial_rng = np.random.default_rng([random_state, 2])
+    neuron_rng = np.random.default_rng([seed, 1])
+    trial_rng = np.random.default_rng([seed, 2])
 
     condition = trial_rng.permutation(np.arange(n_trials) % len(targets))
     target = targets[condition]

@@ -1,137 +1,33 @@
-"""The `Trials` container: trial-aligned neural activity and everything known about each trial."""
+"""The `Trials` container: trial-aligned neural activity and everything known about each trial.
+
+`Trials` validates its fields on construction (through :mod:`neurognocchi.data._validate`),
+supports indexing, selection and splits, and saves to and loads from its own lossless ``.npz``
+format. Other files (plain arrays, memory-mapped directories, recordings) are read by
+:func:`neurognocchi.data.load_trials`.
+"""
 
 from __future__ import annotations
 
 import json
-import mmap
 import os
-import zipfile
-import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from neurognocchi._io import atomic_write
+from neurognocchi.data._lazy import ARRAY_FIELDS
+from neurognocchi.data._validate import (
+    as_behavior,
+    as_bin_size,
+    as_counts,
+    as_info_column,
+    as_trial_array,
+    read_npz,
+)
+from neurognocchi.data.splits import split_indices
 
 NPZ_FORMAT_VERSION = 1
-_ARRAY_FIELDS = ("activity", "spikes", "truth", "behavior")
-
-
-_CHUNK_BYTES = 64 * 2**20  # checks of large (e.g. memory-mapped) arrays read this much at a time
-
-
-def _trial_chunks(array: np.ndarray):
-    """Consecutive blocks of trials of ``array`` of about ``_CHUNK_BYTES`` each, so checks of a
-    memory-mapped array never hold more than one block (or its temporaries) in memory; the
-    pages of a block are unmapped when the next one is asked for."""
-    per_trial = max(1, array[:1].nbytes)
-    step = max(1, _CHUNK_BYTES // per_trial)
-    for start in range(0, len(array), step):
-        yield array[start : start + step]
-        _release_pages(array)  # once the caller is done with the block
-
-
-def _release_pages(array) -> None:
-    """Unmap the pages of a ``np.memmap`` that this process has read (``MADV_DONTNEED``).
-
-    The data stay in the operating system's page cache, so reading them again is cheap, but
-    they no longer count in the process's resident memory. No-op for other arrays.
-    """
-    if getattr(array, "mode", None) == "c":  # private copy-on-write pages: would lose edits
-        return
-    handle = getattr(array, "_mmap", None)  # numpy keeps the mmap of a memmap (and its views)
-    advise = getattr(handle, "madvise", None)
-    if advise is not None and hasattr(mmap, "MADV_DONTNEED"):
-        try:
-            advise(mmap.MADV_DONTNEED)
-        except (OSError, ValueError):  # closed or unsupported mapping: nothing to release
-            pass
-
-
-def _as_finite_3d(name: str, value, *, dtype=None) -> np.ndarray:
-    """Validate a ``[n_trials, n_time, n]`` array: numeric, rank 3, finite.
-
-    A ``np.memmap`` stays memory-mapped (when already of ``dtype``) and is checked in blocks.
-    """
-    array = value if isinstance(value, np.memmap) else np.asarray(value)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be a numeric array; got dtype {array.dtype}")
-    if array.ndim != 3:
-        raise ValueError(f"{name} must have rank 3 [n_trials, n_time, n]; got shape {array.shape}")
-    finite = all(np.all(np.isfinite(chunk)) for chunk in _trial_chunks(array))
-    _release_pages(array)
-    if not finite:
-        chunks = _trial_chunks(array)
-        n_bad = sum(int(c.size - np.count_nonzero(np.isfinite(c))) for c in chunks)
-        raise ValueError(f"{name} contains {n_bad} NaN or infinite values")
-    if dtype is None or array.dtype == dtype:
-        return array
-    with np.errstate(over="ignore", invalid="ignore"):
-        cast = array.astype(dtype)
-    if np.issubdtype(dtype, np.floating) and not all(
-        np.all(np.isfinite(chunk)) for chunk in _trial_chunks(cast)
-    ):
-        raise ValueError(
-            f"{name} has values beyond the range of {np.dtype(dtype).name} "
-            f"(|x| > {np.finfo(dtype).max:.3g})"
-        )
-    return cast
-
-
-def _as_counts(value) -> np.ndarray:
-    """Validate binned spike counts: whole, non-negative numbers, stored as integers."""
-    counts = _as_finite_3d("spikes", value)
-    negative = any(np.any(chunk < 0) for chunk in _trial_chunks(counts))
-    _release_pages(counts)
-    if negative:
-        raise ValueError("spikes must be non-negative counts; found negative values")
-    if np.issubdtype(counts.dtype, np.integer):
-        return counts
-    if any(np.any(chunk != np.round(chunk)) for chunk in _trial_chunks(counts)):
-        raise ValueError("spikes must be whole-number counts; found non-integer values")
-    fits_int32 = all(np.all(chunk <= np.iinfo(np.int32).max) for chunk in _trial_chunks(counts))
-    return counts.astype(np.int32 if fits_int32 else np.int64)
-
-
-def _as_info_column(key: str, value, n_trials: int) -> np.ndarray:
-    if "\x00" in key:  # a zip member name (Trials.save) ends at a NUL
-        raise ValueError(f"trial_info keys must not contain NUL characters; got {key!r}")
-    column = np.asarray(value)
-    if column.dtype.kind not in "biufU":
-        raise TypeError(
-            f"trial_info[{key!r}] must hold numbers, booleans or strings; got dtype {column.dtype}"
-        )
-    if column.ndim != 1 or len(column) != n_trials:
-        raise ValueError(
-            f"trial_info[{key!r}] must be 1-D with one value per trial ({n_trials}); "
-            f"got shape {column.shape}"
-        )
-    return column
-
-
-def _head(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read(len(np.lib.format.MAGIC_PREFIX))
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the ``.npz`` archive at ``path`` (no pickles).
-
-    Raises ValueError when the file is not a readable ``.npz`` archive: corrupt or truncated
-    zip data raises ``zipfile.BadZipFile``/``zlib.error``/``EOFError`` inside NumPy, and a
-    ``.npy`` array under an ``.npz`` name loads as a bare array.
-    """
-    if not zipfile.is_zipfile(path) and np.lib.format.MAGIC_PREFIX != _head(path):
-        raise ValueError(f"{str(path)!r} is not a readable .npz file: it is not a zip archive")
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, Mapping):
-            raise ValueError("it holds a single array, not an .npz archive")
-        with data:
-            return {key: data[key] for key in data.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise ValueError(f"{str(path)!r} is not a readable .npz file: {error}") from None
 
 
 class Trials:
@@ -161,6 +57,12 @@ class Trials:
     ValueError, TypeError
         On NaN/inf values, negative or fractional counts, wrong ranks, empty dimensions or
         fields whose lengths do not match ``activity``; the message names the field.
+
+    Examples
+    --------
+    >>> trials = Trials(np.ones((4, 10, 3)), trial_info={"condition": [0, 1, 0, 1]})
+    >>> trials.n_trials, trials.n_time, trials.n_neurons, len(trials.select(condition=1))
+    (4, 10, 3, 2)
     """
 
     def __init__(
@@ -175,13 +77,13 @@ class Trials:
         bin_size_s: float | None = None,
         align: str = "",
     ):
-        self.activity = _as_finite_3d("activity", activity, dtype=np.float32)
+        self.activity = as_trial_array("activity", activity, dtype=np.float32)
         n_trials, n_time, n_neurons = self.activity.shape
         for name, size in (("trials", n_trials), ("time bins", n_time), ("neurons", n_neurons)):
             if size == 0:
                 raise ValueError(f"activity has 0 {name}; shape {self.activity.shape}")
-        self.spikes = None if spikes is None else _as_counts(spikes)
-        self.truth = None if truth is None else _as_finite_3d("truth", truth, dtype=np.float32)
+        self.spikes = None if spikes is None else as_counts(spikes)
+        self.truth = None if truth is None else as_trial_array("truth", truth, dtype=np.float32)
         for name in ("spikes", "truth"):
             array = getattr(self, name)
             if array is not None and array.shape != self.activity.shape:
@@ -189,44 +91,17 @@ class Trials:
                     f"{name} must have the shape of activity {self.activity.shape}; "
                     f"got {array.shape}"
                 )
-        self.behavior, self.behavior_names = self._check_behavior(behavior, behavior_names)
+        self.behavior, self.behavior_names = as_behavior(
+            behavior, behavior_names, self.activity.shape
+        )
         self.trial_info = {
-            str(key): _as_info_column(str(key), value, n_trials)
+            str(key): as_info_column(str(key), value, n_trials)
             for key, value in (trial_info or {}).items()
         }
-        self.bin_size_s = self._check_bin_size(bin_size_s)
+        self.bin_size_s = as_bin_size(bin_size_s)
         if not isinstance(align, str):
             raise TypeError(f"align must be a str; got {type(align).__name__}")
         self.align = align
-
-    def _check_behavior(self, behavior, names):
-        if behavior is None:
-            if names is not None:
-                raise ValueError("behavior_names was given without behavior")
-            return None, ()
-        behavior = _as_finite_3d("behavior", behavior, dtype=np.float32)
-        if behavior.shape[:2] != self.activity.shape[:2]:
-            raise ValueError(
-                "behavior must have the same n_trials and n_time as activity "
-                f"{self.activity.shape[:2]}; got {behavior.shape[:2]}"
-            )
-        names = tuple(f"b{i}" for i in range(behavior.shape[2])) if names is None else names
-        names = tuple(str(name) for name in names)
-        if len(names) != behavior.shape[2]:
-            raise ValueError(
-                f"behavior_names has {len(names)} names for {behavior.shape[2]} behaviour channels"
-            )
-        return behavior, names
-
-    @staticmethod
-    def _check_bin_size(bin_size_s):
-        if bin_size_s is None:
-            return None
-        if isinstance(bin_size_s, bool) or not isinstance(bin_size_s, (int, float, np.number)):
-            raise TypeError(f"bin_size_s must be a number; got {type(bin_size_s).__name__}")
-        if not np.isfinite(bin_size_s) or bin_size_s <= 0:
-            raise ValueError(f"bin_size_s must be a positive number of seconds; got {bin_size_s}")
-        return float(bin_size_s)
 
     # ------------------------------------------------------------------ shape and access
     @property
@@ -358,8 +233,6 @@ class Trials:
     ) -> list[np.ndarray]:
         """The sorted trial indices of each part of :meth:`split` (same arguments), without
         copying any data: useful for memory-mapped trials."""
-        from neurognocchi.data.splits import split_indices
-
         labels = None
         if stratify_by is not None and stratify_by in self.trial_info:
             labels = self.trial_info[stratify_by]
@@ -414,7 +287,7 @@ class Trials:
         path = Path(path)
         if path.suffix != ".npz":
             raise ValueError(f"path must end in .npz; got {str(path)!r}")
-        arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS}
+        arrays = {name: getattr(self, name) for name in ARRAY_FIELDS}
         arrays = {name: value for name, value in arrays.items() if value is not None}
         arrays.update({f"info/{key}": column for key, column in self.trial_info.items()})
         meta = {
@@ -432,21 +305,38 @@ class Trials:
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, mmap: bool = False) -> Trials:
-        """Read trials written by :meth:`save` (an ``.npz`` file) or by
-        :func:`neurognocchi.data.save_memmap` (a directory of ``.npy`` files).
+        """Read trials written by :meth:`save` (an ``.npz`` file).
+
+        This is the container's own format only; :func:`neurognocchi.data.load_trials` reads
+        every supported file (plain arrays, memory-mapped directories, ``.mat``, NWB) and
+        :func:`neurognocchi.data.open_memmap` a directory written by
+        :func:`~neurognocchi.data.save_memmap`.
 
         Parameters
         ----------
         path : path
+            An ``.npz`` file written by :meth:`save`.
         mmap : bool
-            Memory-map the arrays of a directory instead of reading them into memory, so a
-            dataset larger than RAM can be used (``.npz`` archives cannot be memory-mapped).
+            Must be False: ``.npz`` archives are compressed and cannot be memory-mapped.
+
+        Returns
+        -------
+        Trials
+
+        Raises
+        ------
+        ValueError
+            For a directory, ``mmap=True``, or a file that is not a ``Trials`` archive.
+        FileNotFoundError
+            When ``path`` does not exist.
         """
         path = Path(path)
         if path.is_dir():
-            from neurognocchi.data.memmap import open_memmap
-
-            return open_memmap(path, mmap=mmap)
+            raise ValueError(
+                f"{str(path)!r} is a directory; Trials.load reads .npz files written by "
+                "Trials.save. Open a directory written by save_memmap with "
+                "neurognocchi.data.load_trials(path, mmap=...) or neurognocchi.data.open_memmap"
+            )
         if mmap:
             raise ValueError(
                 f"mmap=True needs a directory written by save_memmap; {str(path)!r} is not one "
@@ -455,29 +345,35 @@ class Trials:
             )
         if not path.is_file():
             raise FileNotFoundError(f"no such file: {str(path)!r}")
-        contents = _read_npz(path)
-        if "meta" not in contents:
-            raise ValueError(
-                f"{str(path)!r} was not written by Trials.save (no 'meta' entry); "
-                "wrap plain arrays with neurognocchi.data.load_trials"
-            )
-        try:
-            meta = json.loads(str(contents.pop("meta")))
-        except ValueError:
-            meta = None
-        if not isinstance(meta, dict):
-            raise ValueError(f"{str(path)!r} has a 'meta' entry that is not Trials metadata")
-        if meta.get("format") != "neurognocchi.Trials" or meta.get("version") != NPZ_FORMAT_VERSION:
-            raise ValueError(
-                f"{str(path)!r} has an unsupported format: {meta.get('format')} "
-                f"version {meta.get('version')}"
-            )
+        contents = read_npz(path)
+        meta = _npz_meta(contents, path)
         trial_info = {key: contents[f"info/{key}"] for key in meta["trial_info_keys"]}
         return cls(
             contents["activity"],
-            **{name: contents.get(name) for name in _ARRAY_FIELDS[1:]},
+            **{name: contents.get(name) for name in ARRAY_FIELDS[1:]},
             behavior_names=meta["behavior_names"] if "behavior" in contents else None,
             trial_info=trial_info,
             bin_size_s=meta["bin_size_s"],
             align=meta["align"],
         )
+
+
+def _npz_meta(contents: dict, path: Path) -> dict:
+    """The metadata :meth:`Trials.save` wrote into ``contents`` (removed from it), checked."""
+    if "meta" not in contents:
+        raise ValueError(
+            f"{str(path)!r} was not written by Trials.save (no 'meta' entry); "
+            "wrap plain arrays with neurognocchi.data.load_trials"
+        )
+    try:
+        meta = json.loads(str(contents.pop("meta")))
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{str(path)!r} has a 'meta' entry that is not Trials metadata")
+    if meta.get("format") != "neurognocchi.Trials" or meta.get("version") != NPZ_FORMAT_VERSION:
+        raise ValueError(
+            f"{str(path)!r} has an unsupported format: {meta.get('format')} "
+            f"version {meta.get('version')}"
+        )
+    return meta

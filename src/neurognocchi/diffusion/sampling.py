@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
-from neurognocchi.diffusion.scheduler import Scheduler, _check_eta
+from neurognocchi._checks import InvalidArgumentError, check_choice, check_int, check_real
+from neurognocchi.diffusion.scheduler import Scheduler
 
 __all__ = ["METHODS", "sample"]
 
@@ -23,28 +23,28 @@ def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
     try:
         dims = tuple(shape)
     except TypeError:
-        raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
-    valid = all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims)
-    if not dims or not valid or min(dims) < 1:
-        raise ValueError(f"shape must be a non-empty sequence of ints >= 1 (B, ...), got {shape!r}")
-    return tuple(int(d) for d in dims)
+        raise InvalidArgumentError(f"shape must be a sequence of ints, got {shape!r}") from None
+    if not dims:
+        raise InvalidArgumentError(f"shape must be a non-empty sequence (B, ...), got {shape!r}")
+    return tuple(check_int(d, "shape[i]", minimum=1) for d in dims)
 
 
 def _step_pairs(
     scheduler: Scheduler, method: str, n_steps: int, eta: float
 ) -> list[tuple[int, int]]:
     """Validate the method settings; return the ``(t, t_prev)`` pairs the loop visits."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    _check_eta(eta)
+    check_choice(method, "method", METHODS)
+    check_real(eta, "eta", low=0.0, high=1.0)
     if method == "ddpm":
         if n_steps != scheduler.n_train_steps:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"method='ddpm' walks every training step: n_steps must equal "
                 f"n_train_steps={scheduler.n_train_steps}, got {n_steps}"
             )
         if eta != 0.0:
-            raise ValueError(f"eta applies to method='ddim' only; got eta={eta} with 'ddpm'")
+            raise InvalidArgumentError(
+                f"eta applies to method='ddim' only; got eta={eta} with 'ddpm'"
+            )
     steps = scheduler.timesteps(n_steps).tolist()  # all steps, descending, when n == n_train
     return list(zip(steps, [*steps[1:], -1], strict=True))
 
@@ -60,9 +60,9 @@ def _initial_noise(
     if x_T is None:
         return torch.randn(shape, generator=generator, device=device, dtype=dtype)
     if not isinstance(x_T, torch.Tensor):
-        raise TypeError(f"x_T must be a torch.Tensor or None, got {type(x_T).__name__}")
+        raise InvalidArgumentError(f"x_T must be a torch.Tensor or None, got {type(x_T).__name__}")
     if tuple(x_T.shape) != shape:
-        raise ValueError(f"x_T must have shape {shape}, got {tuple(x_T.shape)}")
+        raise InvalidArgumentError(f"x_T must have shape {shape}, got {tuple(x_T.shape)}")
     return x_T.to(device=device, dtype=dtype)
 
 
@@ -80,17 +80,19 @@ def sample(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
+    clip_x0: float | None = None,
 ) -> torch.Tensor:
     """Generate samples by denoising pure noise with ``model_fn``.
 
     Parameters
     ----------
     model_fn : callable
-        ``model_fn(x_t, t_batch) -> noise_pred``; ``x_t`` has shape ``shape``, ``t_batch`` is a
-        LongTensor ``(B,)`` of the current step, and ``noise_pred`` must have ``x_t``'s shape.
-        Conditioning (e.g. on a code) is closed over by the caller.
+        ``model_fn(x_t, t_batch) -> model_output``; ``x_t`` has shape ``shape``, ``t_batch`` is
+        a LongTensor ``(B,)`` of the current step, and ``model_output`` (the noise or v, as
+        ``scheduler.config.prediction`` says) must have ``x_t``'s shape. Conditioning (e.g. on
+        a code) is closed over by the caller.
     scheduler : Scheduler
-        Noise schedule the model was trained with.
+        Noise schedule and prediction type the model was trained with.
     shape : sequence of int
         Shape of the samples, ``(B, ...)``.
     n_steps : int
@@ -112,6 +114,9 @@ def sample(
         Dtype of the samples.
     progress : bool
         Show a tqdm progress bar (only when stderr is a terminal).
+    clip_x0 : float, optional
+        Clip every step's clean-data prediction to ``[-clip_x0, clip_x0]``; None uses
+        ``scheduler.config.clip_x0`` (None by default: no clipping).
 
     Returns
     -------
@@ -119,19 +124,24 @@ def sample(
         Estimate of clean data, on ``device`` with ``dtype``.
     """
     if not isinstance(scheduler, Scheduler):
-        raise TypeError(f"scheduler must be a Scheduler, got {type(scheduler).__name__}")
+        raise InvalidArgumentError(f"scheduler must be a Scheduler, got {type(scheduler).__name__}")
     shape = _check_shape(shape)
     pairs = _step_pairs(scheduler, method, n_steps, eta)
     x_t = _initial_noise(shape, x_T, generator, device, dtype)  # (B, ...)
     # disable=None lets tqdm switch itself off when the output is not a terminal.
     for t, t_prev in tqdm(pairs, desc=f"{method} sampling", disable=None if progress else True):
         t_batch = torch.full((shape[0],), t, dtype=torch.long, device=x_t.device)  # (B,)
-        noise_pred = model_fn(x_t, t_batch)  # (B, ...)
-        if not isinstance(noise_pred, torch.Tensor) or noise_pred.shape != x_t.shape:
-            got = tuple(noise_pred.shape) if isinstance(noise_pred, torch.Tensor) else noise_pred
-            raise ValueError(f"model_fn must return a tensor of shape {shape}, got {got!r}")
+        out = model_fn(x_t, t_batch)  # (B, ...)
+        if not isinstance(out, torch.Tensor) or out.shape != x_t.shape:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else out
+            raise InvalidArgumentError(
+                f"model_fn must return a tensor of shape {shape}, got {got!r}"
+            )
         if method == "ddpm":
-            x_t = scheduler.ddpm_step(noise_pred, t, x_t, generator=generator)
+            step = scheduler.ddpm_step(out, t, x_t, generator=generator, clip_x0=clip_x0)
         else:
-            x_t = scheduler.ddim_step(noise_pred, t, t_prev, x_t, eta=eta, generator=generator)
+            step = scheduler.ddim_step(
+                out, t, t_prev, x_t, eta=eta, generator=generator, clip_x0=clip_x0
+            )
+        x_t = step.prev_sample  # (B, ...); step.pred_x0 is the clean-data estimate used
     return x_t

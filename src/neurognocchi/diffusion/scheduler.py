@@ -1,108 +1,36 @@
-"""A stateless diffusion scheduler: forward noising, x0/noise conversions, DDPM and DDIM steps.
+"""A stateless diffusion scheduler: forward noising, the model's parameterisation, DDPM and DDIM.
 
-The scheduler only knows the noise schedule; it never sees a network. Coefficients are kept as
-float64 tensors on the CPU, gathered at the requested steps, and cast to the dtype and device of
-the data, so the same scheduler serves float32 training on a GPU and float64 tests on a CPU.
+The scheduler knows the noise schedule and how to read a network's output (its *prediction
+type*: the noise, or the velocity ``v``); it never sees a network. A step takes the raw network
+output, splits it into noise and clean-data predictions, optionally clips the clean data, and
+returns a named :class:`StepOutput`, as diffusers' ``DDIMScheduler.step`` does. Coefficients are
+kept as float64 tensors on the CPU, gathered at the requested steps, and cast to the dtype and
+device of the data, so the same scheduler serves float32 training on a GPU and float64 tests on
+a CPU.
 
 Notation: ``abar_t = prod_{i <= t} (1 - beta_i)`` for 0-based steps ``t = 0 .. n_train_steps - 1``;
-``x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise``.
+``x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise`` (Ho et al. 2020, eq. 4).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
-import numbers
-import operator
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from neurognocchi.diffusion.schedules import SCHEDULES, make_betas
+from neurognocchi._checks import InvalidArgumentError, check_real
+from neurognocchi.diffusion._validation import (
+    check_batch_steps,
+    check_data,
+    check_same_shape,
+    check_step,
+    renamed_keyword,
+)
+from neurognocchi.diffusion.config import PREDICTIONS, SchedulerConfig
+from neurognocchi.diffusion.outputs import Prediction, StepOutput
+from neurognocchi.diffusion.schedules import make_betas, strided_timesteps
 
-__all__ = ["Scheduler", "SchedulerConfig"]
-
-
-@dataclass(frozen=True)
-class SchedulerConfig:
-    """Settings of a :class:`Scheduler`; saved as JSON next to model weights.
-
-    Parameters
-    ----------
-    n_train_steps : int
-        Number of diffusion steps used in training, ``>= 1``.
-    schedule : {"linear", "cosine"}
-        Noise schedule, see :mod:`neurognocchi.diffusion.schedules`.
-    beta_start, beta_end : float
-        End points of the linear schedule, ``0 < beta_start < beta_end < 1`` (checked for every
-        schedule so that a saved config is always valid; the cosine schedule ignores them).
-    """
-
-    n_train_steps: int = 1000
-    schedule: str = "cosine"
-    beta_start: float = 1e-4
-    beta_end: float = 0.02
-
-    def __post_init__(self) -> None:
-        n = self.n_train_steps
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-            raise TypeError(f"n_train_steps must be an int >= 1, got {n!r} ({type(n).__name__})")
-        if n < 1:
-            raise ValueError(f"n_train_steps must be an int >= 1, got {n}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        for name in ("beta_start", "beta_end"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{name} must be a float, got {value!r} ({type(value).__name__})")
-            if not 0.0 < value < 1.0:
-                raise ValueError(f"{name} must be in (0, 1), got {value}")
-        if self.beta_end <= self.beta_start:
-            raise ValueError(
-                f"beta_end must be greater than beta_start={self.beta_start}, got {self.beta_end}"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a plain ``dict``."""
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        """Return the config as a JSON string (read it back with :meth:`from_json`)."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SchedulerConfig:
-        """Build a config from a ``dict`` such as the one :meth:`to_dict` returns.
-
-        Raises
-        ------
-        ValueError
-            If ``data`` has keys that are not fields of the config.
-        """
-        if not isinstance(data, dict):
-            raise TypeError(f"data must be a dict, got {type(data).__name__}")
-        allowed = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise ValueError(
-                f"data has unknown SchedulerConfig keys {unknown}; allowed: {sorted(allowed)}"
-            )
-        return cls(**data)
-
-    @classmethod
-    def from_json(cls, text: str) -> SchedulerConfig:
-        """Build a config from a JSON string written by :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
-
-
-def _check_eta(eta: float) -> None:
-    """Raise unless ``eta`` is a real number in ``[0, 1]``."""
-    if isinstance(eta, bool) or not isinstance(eta, numbers.Real):
-        raise TypeError(f"eta must be a real number in [0, 1], got {eta!r} ({type(eta).__name__})")
-    if not 0.0 <= eta <= 1.0:
-        raise ValueError(f"eta must be in [0, 1], got {eta}")
+__all__ = ["PREDICTIONS", "Prediction", "Scheduler", "SchedulerConfig", "StepOutput"]
 
 
 class Scheduler:
@@ -123,13 +51,23 @@ class Scheduler:
         ``1 - betas``.
     alphas_cumprod : torch.Tensor, float64, shape (n_train_steps,)
         ``abar``, the cumulative product of ``alphas``; strictly decreasing.
+
+    Examples
+    --------
+    >>> scheduler = Scheduler(SchedulerConfig(n_train_steps=10))
+    >>> scheduler.timesteps(4).tolist()
+    [9, 6, 3, 0]
+    >>> x_t = torch.zeros(2, 3)  # (B, ...)
+    >>> step = scheduler.ddim_step(torch.ones(2, 3), 9, 6, x_t)
+    >>> step.prev_sample.shape, step.pred_x0.shape
+    (torch.Size([2, 3]), torch.Size([2, 3]))
     """
 
     def __init__(self, config: SchedulerConfig | None = None) -> None:
         if config is None:
             config = SchedulerConfig()
         if not isinstance(config, SchedulerConfig):
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"config must be a SchedulerConfig or None, got {type(config).__name__}"
             )
         self.config = config
@@ -149,53 +87,17 @@ class Scheduler:
     def __repr__(self) -> str:
         return f"Scheduler({self.config!r})"
 
-    # ---- checks and coefficient gathering -------------------------------------------------
-
-    def _check_batch_t(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Check a per-sample step tensor against ``x``; return it as a CPU long tensor."""
-        if not isinstance(t, torch.Tensor) or t.dtype.is_floating_point or t.dtype == torch.bool:
-            raise TypeError(f"t must be an integer torch.Tensor of shape (B,), got {t!r}")
-        if t.shape != (x.shape[0],):
-            raise ValueError(f"t must have shape (B,) = ({x.shape[0]},), got {tuple(t.shape)}")
-        t = t.to(device="cpu", dtype=torch.long)
-        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= self.n_train_steps):
-            raise ValueError(
-                f"t must hold steps in [0, {self.n_train_steps - 1}], "
-                f"got values in [{int(t.min())}, {int(t.max())}]"
-            )
-        return t
-
-    def _check_step(self, name: str, t: int, *, low: int = 0) -> int:
-        """Check a scalar step index in ``[low, n_train_steps - 1]``; return it as an ``int``."""
-        if isinstance(t, bool):
-            raise TypeError(f"{name} must be an int, got {t!r}")
-        try:
-            t = operator.index(t)
-        except TypeError:
-            raise TypeError(f"{name} must be an int, got {t!r} ({type(t).__name__})") from None
-        if not low <= t < self.n_train_steps:
-            raise ValueError(f"{name} must be in [{low}, {self.n_train_steps - 1}], got {t}")
-        return t
-
-    @staticmethod
-    def _check_data(name: str, x: torch.Tensor) -> None:
-        if not isinstance(x, torch.Tensor) or x.ndim < 1:
-            raise TypeError(f"{name} must be a torch.Tensor of shape (B, ...), got {x!r}")
-
-    @staticmethod
-    def _check_same_shape(name: str, value: torch.Tensor, x: torch.Tensor) -> None:
-        if not isinstance(value, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-        if value.shape != x.shape:
-            raise ValueError(
-                f"{name} must have the shape of the data {tuple(x.shape)}, got {tuple(value.shape)}"
-            )
+    # ---- coefficient gathering -------------------------------------------------------------
 
     @staticmethod
     def _as_coef(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Reshape float64 ``values`` (B,) to (B, 1, ..., 1) in ``x``'s dtype and device."""
         shape = (values.shape[0],) + (1,) * (x.ndim - 1)
         return values.reshape(shape).to(device=x.device, dtype=x.dtype)
+
+    def _abar_at(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``abar`` (B,) float64 at the checked steps ``t`` (B,) of data ``x`` (B, ...)."""
+        return self.alphas_cumprod[check_batch_steps(t, x, self.n_train_steps)]
 
     def _abar(self, t: int) -> float:
         """``abar_t`` as a Python float, with ``abar_{-1} = 1`` (the clean data)."""
@@ -220,9 +122,9 @@ class Scheduler:
         x_t : torch.Tensor, shape (B, ...)
             Same dtype and device as ``x0``.
         """
-        self._check_data("x0", x0)
-        self._check_same_shape("noise", noise, x0)
-        abar = self.alphas_cumprod[self._check_batch_t(t, x0)]  # (B,) float64
+        check_data("x0", x0)
+        check_same_shape("noise", noise, x0)
+        abar = self._abar_at(t, x0)  # (B,) float64
         signal_coef = self._as_coef(abar.sqrt(), x0)
         noise_coef = self._as_coef((1.0 - abar).sqrt(), x0)
         return signal_coef * x0 + noise_coef * noise
@@ -245,9 +147,9 @@ class Scheduler:
         -------
         x0 : torch.Tensor, shape (B, ...)
         """
-        self._check_data("x_t", x_t)
-        self._check_same_shape("noise_pred", noise_pred, x_t)
-        abar = self.alphas_cumprod[self._check_batch_t(t, x_t)]  # (B,) float64
+        check_data("x_t", x_t)
+        check_same_shape("noise_pred", noise_pred, x_t)
+        abar = self._abar_at(t, x_t)  # (B,) float64
         recip_sqrt = self._as_coef(abar.rsqrt(), x_t)
         noise_coef = self._as_coef(((1.0 - abar) / abar).sqrt(), x_t)
         return recip_sqrt * x_t - noise_coef * noise_pred
@@ -268,111 +170,157 @@ class Scheduler:
         -------
         noise : torch.Tensor, shape (B, ...)
         """
-        self._check_data("x_t", x_t)
-        self._check_same_shape("x0", x0, x_t)
-        abar = self.alphas_cumprod[self._check_batch_t(t, x_t)]  # (B,) float64
+        check_data("x_t", x_t)
+        check_same_shape("x0", x0, x_t)
+        abar = self._abar_at(t, x_t)  # (B,) float64
         recip_sqrt = self._as_coef((1.0 - abar).rsqrt(), x_t)
         x0_coef = self._as_coef((abar / (1.0 - abar)).sqrt(), x_t)
         return recip_sqrt * x_t - x0_coef * x0
 
-    # ---- sampling ------------------------------------------------------------------------
+    def split_prediction(
+        self, model_output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor
+    ) -> Prediction:
+        """Read a network output as noise and clean-data predictions, by the prediction type.
 
-    def timesteps(self, n_steps: int) -> torch.Tensor:
-        """Evenly strided sampling steps, from ``n_train_steps - 1`` down to 0.
-
-        Step ``k`` is ``n_train_steps - 1 - round(k * (n_train_steps - 1) / (n_steps - 1))``
-        (rounding half up, in integer arithmetic); the stride is ``>= 1``, so no step repeats.
+        * ``"noise"``: the output is the noise; ``x0`` follows by :meth:`predict_x0`.
+        * ``"v"`` (Salimans & Ho 2022): with ``v = model_output``,
+          ``noise = sqrt(1 - abar) x_t + sqrt(abar) v`` and ``x0 = sqrt(abar) x_t -
+          sqrt(1 - abar) v``, an exact reparameterisation of the noise prediction that stays
+          well conditioned at both ends of the schedule, where recovering x0 from a plain noise
+          prediction divides its error by ``sqrt(abar)`` (2e-9 at the cosine schedule's last
+          step). The noise MSE plus the x0 MSE is then the v-prediction MSE. Its coefficients
+          are computed in the data's dtype.
 
         Parameters
         ----------
-        n_steps : int
-            Number of sampling steps, ``1 <= n_steps <= n_train_steps``. With 1 the only step is
-            ``n_train_steps - 1``; with more, the last step is 0.
+        model_output : torch.Tensor, shape (B, ...)
+            The network's output at step ``t``.
+        x_t : torch.Tensor, shape (B, ...)
+            Noisy data at step ``t``.
+        t : torch.LongTensor, shape (B,)
+            Step of each sample.
 
         Returns
         -------
-        timesteps : torch.LongTensor, shape (n_steps,)
-            Strictly decreasing step indices.
+        Prediction
+            ``(noise, x0)``, each (B, ...).
         """
-        last = self.n_train_steps - 1
-        if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
-            raise TypeError(f"n_steps must be an int, got {n_steps!r} ({type(n_steps).__name__})")
-        if not 1 <= n_steps <= self.n_train_steps:
-            raise ValueError(f"n_steps must be in [1, {self.n_train_steps}], got {n_steps}")
-        if n_steps == 1:
-            return torch.tensor([last], dtype=torch.long)
-        k = torch.arange(n_steps, dtype=torch.long)
-        offsets = (2 * k * last + (n_steps - 1)) // (2 * (n_steps - 1))  # round(k*last/(n-1))
-        return last - offsets
+        if self.config.prediction == "noise":
+            return Prediction(model_output, self.predict_x0(x_t, model_output, t))
+        check_data("x_t", x_t)
+        check_same_shape("model_output", model_output, x_t)
+        abar = self._as_coef(self._abar_at(t, x_t), x_t)  # (B, 1, ..., 1), x_t's dtype
+        noise = (1 - abar).sqrt() * x_t + abar.sqrt() * model_output
+        x0 = abar.sqrt() * x_t - (1 - abar).sqrt() * model_output
+        return Prediction(noise, x0)
+
+    # ---- sampling ------------------------------------------------------------------------
+
+    def timesteps(self, n_steps: int) -> torch.Tensor:
+        """Evenly strided sampling steps (n_steps,), from ``n_train_steps - 1`` down to 0:
+        :func:`~neurognocchi.diffusion.schedules.strided_timesteps` of this schedule."""
+        return strided_timesteps(self.n_train_steps, n_steps)
 
     def _draw_noise(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
+    def _clip(
+        self, pred: Prediction, x_t: torch.Tensor, t: torch.Tensor, clip_x0: float | None
+    ) -> Prediction:
+        """``pred`` with ``x0`` clipped to ``[-clip_x0, clip_x0]`` (``config.clip_x0`` if None).
+
+        Clipping re-derives the noise from the clipped ``x0`` (so that the pair still explains
+        ``x_t``) and reads ``x0`` back from that noise, as every release so far has done; the
+        round trip only rounds, and keeping it keeps samples bit-identical.
+        """
+        bound = self.config.clip_x0 if clip_x0 is None else check_real(clip_x0, "clip_x0", low=0)
+        if bound is None:
+            return pred
+        noise = self.predict_noise(x_t, pred.x0.clamp(-bound, bound), t)
+        return Prediction(noise, self.predict_x0(x_t, noise, t))
+
+    @renamed_keyword("noise_pred", "model_output")
     def ddpm_step(
         self,
-        noise_pred: torch.Tensor,
+        model_output: torch.Tensor,
         t: int,
         x_t: torch.Tensor,
         *,
         generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
+        clip_x0: float | None = None,
+    ) -> StepOutput:
         """One ancestral DDPM step ``t -> t - 1`` (Ho et al. 2020).
 
-        Samples ``q(x_{t-1} | x_t, x0)`` with ``x0`` predicted from ``noise_pred``: mean
+        Samples ``q(x_{t-1} | x_t, x0)`` with ``x0`` predicted from the model output: mean
         ``sqrt(abar_{t-1}) beta_t / (1 - abar_t) x0 + sqrt(alpha_t) (1 - abar_{t-1}) / (1 - abar_t)
         x_t`` and variance ``beta_tilde_t = (1 - abar_{t-1}) / (1 - abar_t) beta_t``. At ``t == 0``
         the step returns the predicted ``x0`` and draws no noise.
 
         Parameters
         ----------
-        noise_pred : torch.Tensor, shape (B, ...)
-            Predicted noise at step ``t``.
+        model_output : torch.Tensor, shape (B, ...)
+            The network's output at step ``t`` (noise or v, see ``config.prediction``).
+            The old name ``noise_pred=`` still works until 0.3, with a DeprecationWarning.
         t : int
             Current step, the same for the whole batch, in ``[0, n_train_steps - 1]``.
         x_t : torch.Tensor, shape (B, ...)
             Current noisy sample.
         generator : torch.Generator, optional
             Source of the added noise (on ``x_t``'s device).
+        clip_x0 : float, optional
+            Clip the clean-data prediction to ``[-clip_x0, clip_x0]``; None uses
+            ``config.clip_x0`` (itself None by default: no clipping).
 
         Returns
         -------
-        x_prev : torch.Tensor, shape (B, ...)
-            Sample at step ``t - 1`` (the ``x0`` estimate when ``t == 0``).
+        StepOutput
+            ``prev_sample`` at step ``t - 1`` (the ``x0`` estimate when ``t == 0``) and the
+            ``pred_x0`` the step used, each (B, ...).
         """
-        t = self._check_step("t", t)
-        self._check_data("x_t", x_t)
-        t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long)
-        x0 = self.predict_x0(x_t, noise_pred, t_batch)
+        t = check_step("t", t, self.n_train_steps)
+        check_data("x_t", x_t)
+        t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long)  # (B,)
+        # 1. Noise and x0 predictions from the model output (config.prediction); x0 by eq. 15.
+        pred = self.split_prediction(model_output, x_t, t_batch)
+        # 2. Clip x0 (when a bound is set).
+        _, x0 = self._clip(pred, x_t, t_batch, clip_x0)
+        # 3. Coefficients of the posterior mean mu_tilde(x_t, x0) (Ho et al. 2020, eq. 7; with
+        #    x0 from eq. 15 it equals the noise form mu_theta of eq. 11).
         abar_t, abar_prev = self._abar(t), self._abar(t - 1)
         beta_t = float(self.betas[t])
         x0_coef = math.sqrt(abar_prev) * beta_t / (1.0 - abar_t)
         x_t_coef = math.sqrt(1.0 - beta_t) * (1.0 - abar_prev) / (1.0 - abar_t)
+        # 4. The posterior mean; at t = 0 it is the sample (no noise is added at the last step).
         mean = x0_coef * x0 + x_t_coef * x_t
         if t == 0:
-            return mean
+            return StepOutput(mean, x0)
+        # 5. Add noise of the posterior variance beta_tilde_t (eqs. 6-7).
         std = math.sqrt((1.0 - abar_prev) / (1.0 - abar_t) * beta_t)
-        return mean + std * self._draw_noise(x_t, generator)
+        return StepOutput(mean + std * self._draw_noise(x_t, generator), x0)
 
+    @renamed_keyword("noise_pred", "model_output")
     def ddim_step(
         self,
-        noise_pred: torch.Tensor,
+        model_output: torch.Tensor,
         t: int,
         t_prev: int,
         x_t: torch.Tensor,
         *,
         eta: float = 0.0,
         generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
+        clip_x0: float | None = None,
+    ) -> StepOutput:
         """One DDIM step ``t -> t_prev`` (Song et al. 2021).
 
-        ``x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) noise_pred + sigma z`` with
+        ``x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) noise + sigma z`` with
         ``sigma = eta sqrt((1 - abar_prev) / (1 - abar_t)) sqrt(1 - abar_t / abar_prev)`` and
         ``z ~ N(0, I)``; ``eta = 0`` is deterministic, ``eta = 1`` matches DDPM's variance.
 
         Parameters
         ----------
-        noise_pred : torch.Tensor, shape (B, ...)
-            Predicted noise at step ``t``.
+        model_output : torch.Tensor, shape (B, ...)
+            The network's output at step ``t`` (noise or v, see ``config.prediction``).
+            The old name ``noise_pred=`` still works until 0.3, with a DeprecationWarning.
         t : int
             Current step, in ``[0, n_train_steps - 1]``.
         t_prev : int
@@ -384,24 +332,35 @@ class Scheduler:
             Stochasticity in ``[0, 1]``.
         generator : torch.Generator, optional
             Source of the added noise when ``sigma > 0``.
+        clip_x0 : float, optional
+            As for :meth:`ddpm_step`.
 
         Returns
         -------
-        x_prev : torch.Tensor, shape (B, ...)
+        StepOutput
+            ``prev_sample`` at step ``t_prev`` and the ``pred_x0`` the step used.
         """
-        t = self._check_step("t", t)
-        t_prev = self._check_step("t_prev", t_prev, low=-1)
+        t = check_step("t", t, self.n_train_steps)
+        t_prev = check_step("t_prev", t_prev, self.n_train_steps, low=-1)
         if t_prev >= t:
-            raise ValueError(f"t_prev must be smaller than t={t}, got {t_prev}")
-        _check_eta(eta)
-        self._check_data("x_t", x_t)
-        t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long)
-        x0 = self.predict_x0(x_t, noise_pred, t_batch)
+            raise InvalidArgumentError(f"t_prev must be smaller than t={t}, got {t_prev}")
+        check_real(eta, "eta", low=0.0, high=1.0)
+        check_data("x_t", x_t)
+        t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long)  # (B,)
+        # 1. Noise and x0 predictions from the model output (config.prediction); x0 is the
+        #    "predicted x0" of Song et al. 2021, eq. 12.
+        pred = self.split_prediction(model_output, x_t, t_batch)
+        # 2. Clip x0 (when a bound is set).
+        noise, x0 = self._clip(pred, x_t, t_batch, clip_x0)
+        # 3. sigma^2 of the added noise (Song et al. 2021, eq. 16).
         abar_t, abar_prev = self._abar(t), self._abar(t_prev)
         var = eta**2 * (1.0 - abar_prev) / (1.0 - abar_t) * (1.0 - abar_t / abar_prev)
-        # max(., 0) guards against a tiny negative from rounding when eta == 1.
+        # 4. The "direction pointing to x_t" coefficient of eq. 12; max(., 0) guards against a
+        #    tiny negative from rounding when eta == 1.
         direction_coef = math.sqrt(max(1.0 - abar_prev - var, 0.0))
-        x_prev = math.sqrt(abar_prev) * x0 + direction_coef * noise_pred
+        # 5. x_prev without the random term (eq. 12).
+        x_prev = math.sqrt(abar_prev) * x0 + direction_coef * noise
         if var == 0.0:
-            return x_prev
-        return x_prev + math.sqrt(var) * self._draw_noise(x_t, generator)
+            return StepOutput(x_prev, x0)
+        # 6. Add the random term sigma z (eq. 12).
+        return StepOutput(x_prev + math.sqrt(var) * self._draw_noise(x_t, generator), x0)

@@ -1,39 +1,47 @@
 """Evaluation protocol (DESIGN §7): metrics as plain functions of arrays, the protocol runner
-`evaluate` and the side-by-side `compare`."""
+`evaluate`, the side-by-side `compare` and its HTML report `write_report`.
 
-from neurognocchi.evaluation.behavior import (
-    LinearDecoder,
-    decoder_r2,
-    fit_behavior_decoder,
-    position_channels,
-    start_and_end,
-    window_bins,
-)
-from neurognocchi.evaluation.comparison import compare, format_value, summary_table, table_markdown
+Modules: `metrics`, `behavior` and `navigation` (functions of arrays), `protocol` (`VARIABLES`,
+`protocol_split`, `evaluate`), `sections` (the protocol's steps), `comparison` (`compare` and
+its table), `figures` (the comparison figures), `report` (the HTML report) and `serialize`.
+Low-level helpers (`format_value`, `to_db`, `window_bins`, `start_and_end`, `position_channels`,
+`infer_grid_spacing`, `nearest_conditions`, `traversal_codes`) are no longer in ``__all__``;
+import them from their modules (the ``name as name`` imports below keep the old
+``from neurognocchi.evaluation import ...`` working until 0.3).
+"""
+
+from neurognocchi.evaluation.behavior import LinearDecoder, decoder_r2, fit_behavior_decoder
+from neurognocchi.evaluation.behavior import position_channels as position_channels
+from neurognocchi.evaluation.behavior import start_and_end as start_and_end
+from neurognocchi.evaluation.behavior import window_bins as window_bins
+from neurognocchi.evaluation.comparison import compare, summary_table, table_markdown
+from neurognocchi.evaluation.comparison import format_value as format_value
 from neurognocchi.evaluation.metrics import (
     code_regression_r2,
     code_snr,
     condition_snr,
     correlation_rmse,
-    infer_grid_spacing,
     per_neuron_r2,
     poisson_counts,
     pooled_r2,
     sample_statistics,
     target_prediction,
-    to_db,
 )
+from neurognocchi.evaluation.metrics import infer_grid_spacing as infer_grid_spacing
+from neurognocchi.evaluation.metrics import to_db as to_db
 from neurognocchi.evaluation.navigation import (
     direction_cosines,
     navigated_codes,
     navigation_directions,
-    nearest_conditions,
-    traversal_codes,
     unintended_movement,
 )
-from neurognocchi.evaluation.protocol import ProtocolSplit, evaluate, protocol_split
+from neurognocchi.evaluation.navigation import nearest_conditions as nearest_conditions
+from neurognocchi.evaluation.navigation import traversal_codes as traversal_codes
+from neurognocchi.evaluation.protocol import VARIABLES, ProtocolSplit, evaluate, protocol_split
+from neurognocchi.evaluation.report import write_report
 
 __all__ = [
+    "VARIABLES",
     "LinearDecoder",
     "ProtocolSplit",
     "code_regression_r2",
@@ -45,23 +53,16 @@ __all__ = [
     "direction_cosines",
     "evaluate",
     "fit_behavior_decoder",
-    "format_value",
-    "infer_grid_spacing",
     "navigated_codes",
     "navigation_directions",
-    "nearest_conditions",
     "per_neuron_r2",
     "poisson_counts",
     "pooled_r2",
-    "position_channels",
     "protocol_split",
     "sample_statistics",
-    "start_and_end",
     "summary_table",
     "table_markdown",
     "target_prediction",
-    "to_db",
-    "traversal_codes",
     "unintended_movement",
-    "window_bins",
+    "write_report",
 ]

@@ -26,6 +26,11 @@ def position_channels(names: Sequence[str], position_names: Sequence[str] | None
 
     ``position_names`` names them explicitly; by default the first complete pair of
     :data:`POSITION_NAME_CANDIDATES` found (case-insensitive) is used.
+
+    Examples
+    --------
+    >>> position_channels(["vx", "vy", "Hand_X", "Hand_Y"])
+    [2, 3]
     """
     lowered = [str(name).lower() for name in names]
     candidates = POSITION_NAME_CANDIDATES if position_names is None else (tuple(position_names),)
@@ -89,7 +94,13 @@ def decoder_r2(decoder: LinearDecoder, activity, behavior) -> float:
 
 
 def window_bins(bin_size_s: float | None, window_s: float = 0.1) -> int:
-    """Number of bins covering ``window_s`` seconds (at least 1)."""
+    """Number of bins covering ``window_s`` seconds (at least 1).
+
+    Examples
+    --------
+    >>> window_bins(0.02, 0.1), window_bins(0.5, 0.1)
+    (5, 1)
+    """
     if bin_size_s is None or not bin_size_s > 0:
         raise ValueError(
             f"bin_size_s must be a positive number to average over {window_s} s; got {bin_size_s!r}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from neurognocchi.evaluation.protocol import evaluate
-
-VARIABLES = ("target_x", "target_y", "start_x", "start_y")
+from neurognocchi._checks import check_random_state
+from neurognocchi.evaluation._deprecation import renamed_keywords
+from neurognocchi.evaluation.protocol import RENAMED, VARIABLES, evaluate
 
 # (summary key, label, format): the rows of the comparison table, in order.
 TABLE_ROWS = [
@@ -44,7 +44,13 @@ TABLE_ROWS = [
 
 
 def format_value(value, fmt: str) -> str:
-    """How a summary number is displayed: ``format(value, fmt)``, "n/a" for None/NaN."""
+    """How a summary number is displayed: ``format(value, fmt)``, "n/a" for None/NaN.
+
+    Examples
+    --------
+    >>> format_value(0.12345, ".3f"), format_value(None, ".3f"), format_value(float("nan"), ".1f")
+    ('0.123', 'n/a', 'n/a')
+    """
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     return format(value, fmt)
@@ -67,7 +73,15 @@ def summary_table(results: dict[str, dict]) -> dict:
 
 
 def table_markdown(table: dict) -> str:
-    """The table as GitHub Markdown."""
+    """The table as GitHub Markdown.
+
+    Examples
+    --------
+    >>> print(table_markdown(summary_table({"m": {"summary": {"heldout_r2": 0.5}}})))
+    | metric | m |
+    |---|---:|
+    | held-out target R² | 0.500 |
+    """
     lines = [
         "| " + " | ".join(table["columns"]) + " |",
         "|---" + "|---:" * (len(table["columns"]) - 1) + "|",
@@ -83,7 +97,9 @@ def compare(models: dict, trials, **options) -> dict:
     ----------
     models : dict of name -> fitted model (e.g. ``{"GNOCCHI": m1, "LFADS": m2}``)
     trials : Trials
-    **options : passed to :func:`evaluate` (split, seed, n_samples, ...)
+    **options : passed to :func:`evaluate` (``split``, ``random_state``, ``n_samples``,
+        ``n_traversal_steps``, ...); the old names ``seed`` and ``n_steps`` are accepted until
+        0.3 with a DeprecationWarning.
 
     Returns
     -------
@@ -92,6 +108,10 @@ def compare(models: dict, trials, **options) -> dict:
     """
     if not isinstance(models, dict) or not models:
         raise ValueError(f"models must be a non-empty dict of name -> model; got {models!r}")
+    old = {name: options.pop(name) for name in RENAMED if name in options}
+    options |= renamed_keywords("compare", old, RENAMED)
+    # One seed for all models (None draws it once), so that every model sees the same split.
+    options["random_state"] = check_random_state(options.get("random_state", 0))
     results = {str(name): evaluate(model, trials, **options) for name, model in models.items()}
     table = summary_table(results)
     return {"models": results, "table": table, "markdown": table_markdown(table)}

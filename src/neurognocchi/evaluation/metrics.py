@@ -24,6 +24,12 @@ def pooled_r2(pred, truth) -> float:
 
     Arrays have shape ``(..., n_neurons)`` (e.g. trials x time x neurons). NaN when the truth
     is constant for every neuron (SST = 0).
+
+    Examples
+    --------
+    >>> truth = np.array([[0.0, 0.0], [2.0, 4.0]])  # (samples, neurons)
+    >>> pooled_r2(np.array([[1.0, 1.0], [1.0, 3.0]]), truth)  # 1 - 4 / 10
+    0.6
     """
     pred, truth = _check_same_shape(pred, truth)
     if not np.ptp(truth, axis=0).any():  # exact test: the mean of equal floats may round
@@ -33,7 +39,14 @@ def pooled_r2(pred, truth) -> float:
 
 
 def per_neuron_r2(pred, truth) -> np.ndarray:
-    """R^2 of each neuron, shape (n_neurons,); NaN for a neuron whose truth is constant."""
+    """R^2 of each neuron, shape (n_neurons,); NaN for a neuron whose truth is constant.
+
+    Examples
+    --------
+    >>> truth = np.array([[0.0, 0.0], [2.0, 4.0]])
+    >>> per_neuron_r2(np.array([[1.0, 1.0], [1.0, 3.0]]), truth)
+    array([0.  , 0.75])
+    """
     pred, truth = _check_same_shape(pred, truth)
     varies = np.ptp(truth, axis=0) > 0
     sst = np.where(varies, ((truth - truth.mean(axis=0)) ** 2).sum(axis=0), 1.0)
@@ -118,7 +131,17 @@ def as_finite(name: str, value, ndim: int | tuple[int, ...]) -> np.ndarray:
     return array
 
 
-def _check_lengths(**arrays) -> None:
+def check_lengths(**arrays) -> None:
+    """Raise ValueError unless every array (keyword name -> array) has one length per trial.
+
+    Examples
+    --------
+    >>> check_lengths(codes=np.zeros((3, 2)), values=np.zeros(3))
+    >>> check_lengths(codes=np.zeros((3, 2)), values=np.zeros(4))
+    Traceback (most recent call last):
+    ...
+    ValueError: arrays must have one length per trial; got lengths {'codes': 3, 'values': 4}
+    """
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"arrays must have one length per trial; got lengths {lengths}")
@@ -134,10 +157,15 @@ def condition_snr(projection, conditions) -> float:
 
     Returns NaN with fewer than two conditions or when the projection is constant, and inf
     when every condition is constant but the means differ.
+
+    Examples
+    --------
+    >>> condition_snr([0.0, 2.0, 10.0, 12.0], ["a", "a", "b", "b"])  # 25 / 1
+    25.0
     """
     projection = as_finite("projection", projection, 1)
     conditions = np.asarray(conditions)
-    _check_lengths(projection=projection, conditions=conditions)
+    check_lengths(projection=projection, conditions=conditions)
     labels, inverse = np.unique(conditions, return_inverse=True)
     if len(labels) < 2 or np.ptp(projection) == 0:
         return float("nan")
@@ -169,7 +197,7 @@ def code_snr(codes, values, conditions) -> float:
     conditions : array (n_trials,) of condition labels (e.g. grid targets)
     """
     codes, values = as_finite("codes", codes, 2), as_finite("values", values, 1)
-    _check_lengths(codes=codes, values=values, conditions=np.asarray(conditions))
+    check_lengths(codes=codes, values=values, conditions=np.asarray(conditions))
     weights = RidgeCV(alphas=RIDGE_ALPHAS).fit(codes, values).coef_
     norm = np.linalg.norm(weights)
     if norm == 0:
@@ -178,14 +206,26 @@ def code_snr(codes, values, conditions) -> float:
 
 
 def to_db(ratio: float) -> float:
-    """``10 log10(ratio)``; NaN for NaN, -inf for 0, inf for inf."""
+    """``10 log10(ratio)``; NaN for NaN, -inf for 0, inf for inf.
+
+    Examples
+    --------
+    >>> to_db(100.0), to_db(0.0)
+    (20.0, -inf)
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(10.0 * np.log10(ratio))
 
 
 # ---------------------------------------------------------------------- held-out targets (§7.2)
 def infer_grid_spacing(target_x, target_y) -> float:
-    """Smallest positive difference between distinct target coordinates (NaN if none)."""
+    """Smallest positive difference between distinct target coordinates (NaN if none).
+
+    Examples
+    --------
+    >>> infer_grid_spacing([-2.0, 0.0, 2.0, 2.0], [1.0, 1.0, 4.0, 4.0])
+    2.0
+    """
     gaps = [np.diff(np.unique(np.asarray(axis, dtype=np.float64))) for axis in (target_x, target_y)]
     gaps = np.concatenate(gaps)
     gaps = gaps[gaps > 1e-9]
@@ -206,8 +246,8 @@ def target_prediction(
     test_codes = as_finite("test_codes", test_codes, 2)
     train_targets = as_finite("train_targets", train_targets, 2)
     test_targets = as_finite("test_targets", test_targets, 2)
-    _check_lengths(train_codes=train_codes, train_targets=train_targets)
-    _check_lengths(test_codes=test_codes, test_targets=test_targets)
+    check_lengths(train_codes=train_codes, train_targets=train_targets)
+    check_lengths(test_codes=test_codes, test_targets=test_targets)
     ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(train_codes, train_targets)
     predicted = ridge.predict(test_codes)
     errors = np.linalg.norm(predicted - test_targets, axis=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurognocchi.evaluation.metrics import _check_lengths, as_finite
+from neurognocchi.evaluation.metrics import as_finite, check_lengths
 
 
 def navigation_directions(codes, variables) -> tuple[np.ndarray, np.ndarray]:
@@ -23,7 +23,7 @@ def navigation_directions(codes, variables) -> tuple[np.ndarray, np.ndarray]:
     """
     codes = as_finite("codes", codes, 2)
     variables = as_finite("variables", variables, 2)
-    _check_lengths(codes=codes, variables=variables)
+    check_lengths(codes=codes, variables=variables)
     design = np.column_stack([variables, np.ones(len(variables))])  # (n, V + 1)
     solution = np.linalg.lstsq(design, codes, rcond=None)[0]  # (V + 1, L)
     return solution[:-1].T.copy(), solution[-1].copy()
@@ -33,6 +33,12 @@ def direction_cosines(directions) -> np.ndarray:
     """|cos| between every pair of columns of ``directions`` (code_dim, n_variables).
 
     A zero column has NaN cosines (its direction is undefined); the diagonal is 1 otherwise.
+
+    Examples
+    --------
+    >>> direction_cosines(np.array([[1.0, 1.0], [0.0, -1.0]])).round(3)
+    array([[1.   , 0.707],
+           [0.707, 1.   ]])
     """
     directions = as_finite("directions", directions, 2)
     norms = np.linalg.norm(directions, axis=0)
@@ -68,12 +74,20 @@ def navigated_codes(source_codes, source_variables, goal_variables, directions) 
     source_variables = as_finite("source_variables", source_variables, 2)
     goal_variables = as_finite("goal_variables", goal_variables, 1)
     directions = as_finite("directions", directions, 2)
-    _check_lengths(source_codes=source_codes, source_variables=source_variables)
+    check_lengths(source_codes=source_codes, source_variables=source_variables)
     return source_codes + (goal_variables - source_variables) @ directions.T
 
 
 def traversal_codes(base_code, direction, steps) -> np.ndarray:
-    """``base_code + step * direction`` for each step: (n_steps, code_dim)."""
+    """``base_code + step * direction`` for each step: (n_steps, code_dim).
+
+    Examples
+    --------
+    >>> traversal_codes([1.0, 0.0], [0.0, 2.0], [0.0, 0.5, 1.0])
+    array([[1., 0.],
+           [1., 1.],
+           [1., 2.]])
+    """
     base_code = as_finite("base_code", base_code, 1)
     direction = as_finite("direction", direction, 1)
     steps = as_finite("steps", steps, 1)
@@ -87,6 +101,12 @@ def unintended_movement(decoded, traversed: int) -> float:
     of variable ``traversed``. For every step ``s >= 1`` the absolute changes
     ``|decoded[s, v] - decoded[0, v]|`` of the other variables are summed; the result is the
     mean of these sums over the steps. Lower is better; 0 for perfectly disentangled codes.
+
+    Examples
+    --------
+    >>> decoded = np.array([[0.0, 5.0], [1.0, 5.5], [2.0, 4.0]])  # traversing variable 0
+    >>> unintended_movement(decoded, 0)  # (0.5 + 1.0) / 2
+    0.75
     """
     decoded = as_finite("decoded", decoded, 2)
     if decoded.shape[0] < 2:

@@ -1,9 +1,10 @@
 """The evaluation protocol of DESIGN §7 for any fitted model with ``encode`` and ``generate``.
 
-`protocol_split` fixes which trials are held-in training, held-in validation and held-out
-conditions; fit models on ``trials[split.train]`` and pass the same split (or the same seed and
-fraction) to `evaluate`, which never scores a model on the trials it was fitted on when it
-claims validation or held-out numbers.
+`VARIABLES` names the behavioural variables the protocol scores; `protocol_split` fixes which
+trials are held-in training, held-in validation and held-out conditions; fit models on
+``trials[split.train]`` and pass the same split (or the same ``random_state`` and fraction) to
+`evaluate`, which never scores a model on the trials it was fitted on when it claims validation
+or held-out numbers.
 """
 
 from __future__ import annotations
@@ -14,15 +15,20 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neurognocchi._checks import check_int, check_random_state, check_real
 from neurognocchi.data.splits import split_indices
 from neurognocchi.data.trials import Trials
 from neurognocchi.evaluation import sections
+from neurognocchi.evaluation._deprecation import renamed_keywords
 from neurognocchi.evaluation.behavior import position_channels, window_bins
 from neurognocchi.evaluation.metrics import infer_grid_spacing
 from neurognocchi.evaluation.serialize import jsonable
 
+# The behavioural variables V of DESIGN §7, in the order of every (..., 4) array of them.
 VARIABLES = ("target_x", "target_y", "start_x", "start_y")
 REQUIRED_INFO = (*VARIABLES, "condition")  # and "heldout" unless a split is given
+RENAMED = {"seed": "random_state", "n_steps": "n_traversal_steps"}  # old -> new keyword (0.2)
+MIN_TRAVERSAL_STEPS = 5  # §7.6: a traversal spans the grid in at least 5 steps
 
 
 class ProtocolSplit(NamedTuple):
@@ -33,19 +39,50 @@ class ProtocolSplit(NamedTuple):
     heldout: np.ndarray
 
 
-def protocol_split(trials: Trials, valid_fraction: float = 0.2, seed: int = 0) -> ProtocolSplit:
+def protocol_split(
+    trials: Trials, *, valid_fraction: float = 0.2, random_state: int | None = 0, **renamed
+) -> ProtocolSplit:
     """The protocol's split: held-out = ``trial_info["heldout"]``; held-in trials are split at
     random into train and validation, stratified by ``condition`` (when present).
 
     The held-in split is the one ``trials.split_by_condition()[0].split((1 - valid_fraction,
-    valid_fraction), random_state=seed)`` makes, so models fitted that way are scored fairly.
+    valid_fraction), random_state=random_state)`` makes, so models fitted that way are scored
+    fairly.
+
+    Parameters
+    ----------
+    trials : Trials
+        With a boolean ``trial_info["heldout"]`` column (e.g. from ``Trials.mark_heldout``).
+    valid_fraction : float, default 0.2
+        Fraction of held-in trials kept for validation, in (0, 1).
+    random_state : int or None, default 0
+        Seed of the held-in split (None: fresh entropy). ``seed=`` is accepted until 0.3 with a
+        DeprecationWarning.
+
+    Returns
+    -------
+    ProtocolSplit
+        Sorted trial indices ``train``, ``valid`` and ``heldout``.
+
+    Examples
+    --------
+    >>> from neurognocchi.data import make_toy_dataset
+    >>> trials = make_toy_dataset(100, n_neurons=4, n_time=6, random_state=0)
+    >>> split = protocol_split(trials, valid_fraction=0.2, random_state=0)
+    >>> len(split.train) + len(split.valid) + len(split.heldout) == trials.n_trials
+    True
+    >>> bool(trials.info("heldout")[split.heldout].all())
+    True
     """
+    renamed = renamed_keywords("protocol_split", renamed, {"seed": "random_state"})
+    random_state = renamed.get("random_state", random_state)
     if not isinstance(trials, Trials):
         raise TypeError(f"trials must be a Trials; got {type(trials).__name__}")
     if "heldout" not in trials.trial_info:
         raise ValueError("trials.trial_info has no 'heldout' column marking held-out trials")
-    if not 0 < valid_fraction < 1:
-        raise ValueError(f"valid_fraction must be in (0, 1); got {valid_fraction!r}")
+    valid_fraction = check_real(
+        valid_fraction, "valid_fraction", low=0.0, high=1.0, low_open=True, high_open=True
+    )
     mask = trials.trial_info["heldout"].astype(bool)
     heldin, heldout = np.flatnonzero(~mask), np.flatnonzero(mask)
     if heldout.size == 0 or heldin.size == 0:
@@ -58,7 +95,7 @@ def protocol_split(trials: Trials, valid_fraction: float = 0.2, seed: int = 0) -
         heldin.size,
         (1 - valid_fraction, valid_fraction),
         labels=None if labels is None else labels[heldin],
-        random_state=seed,
+        random_state=check_random_state(random_state),
     )
     return ProtocolSplit(heldin[train], heldin[valid], heldout)
 
@@ -70,15 +107,16 @@ class ProtocolData:
     trials: Trials
     split: ProtocolSplit
     codes: np.ndarray  # (n_trials, code_dim)
-    variables: np.ndarray  # (n_trials, 4): target_x, target_y, start_x, start_y
+    variables: np.ndarray  # (n_trials, 4): one column per name of `variable_names`
     conditions: np.ndarray  # (n_trials,)
     positions: np.ndarray  # (n_trials, n_time, 2)
     position_names: tuple[str, str]
     window_bins: int
     grid_spacing: float
     n_samples: int
-    n_steps: int
-    seed: int
+    n_traversal_steps: int
+    seed: int  # the int seed resolved from random_state
+    variable_names: tuple[str, ...] = VARIABLES
 
     @property
     def heldin(self) -> np.ndarray:
@@ -127,21 +165,15 @@ def _encode(model, trials: Trials) -> np.ndarray:
     return codes
 
 
-def _check_counts(n_samples, n_steps) -> None:
-    for name, value, low in (("n_samples", n_samples, 1), ("n_steps", n_steps, 5)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-
-
 def prepare(
     model,
     trials,
     *,
     split=None,
     valid_fraction=0.2,
-    seed=0,
+    random_state=0,
     n_samples=8,
-    n_steps=5,
+    n_traversal_steps=5,
     position_names=None,
     grid_spacing=None,
     window_s=0.1,
@@ -151,9 +183,13 @@ def prepare(
         if not callable(getattr(model, method, None)):
             raise TypeError(f"model must have a method {method}(); {type(model).__name__} lacks it")
     _check_trials(trials)
-    _check_counts(n_samples, n_steps)
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    n_traversal_steps = check_int(
+        n_traversal_steps, "n_traversal_steps", minimum=MIN_TRAVERSAL_STEPS
+    )
+    seed = check_random_state(random_state)
     if split is None:
-        split = protocol_split(trials, valid_fraction, seed)
+        split = protocol_split(trials, valid_fraction=valid_fraction, random_state=seed)
     split = _check_split(split, trials.n_trials)
     channels = position_channels(trials.behavior_names, position_names)
     variables = np.stack([trials.info(name).astype(np.float64) for name in VARIABLES], axis=1)
@@ -171,9 +207,9 @@ def prepare(
         position_names=tuple(trials.behavior_names[i] for i in channels),
         window_bins=window_bins(trials.bin_size_s, window_s),
         grid_spacing=float(grid_spacing),
-        n_samples=int(n_samples),
-        n_steps=int(n_steps),
-        seed=int(seed),
+        n_samples=n_samples,
+        n_traversal_steps=n_traversal_steps,
+        seed=seed,
     )
 
 
@@ -183,12 +219,13 @@ def evaluate(
     *,
     split=None,
     valid_fraction: float = 0.2,
-    seed: int = 0,
+    random_state: int | None = 0,
     n_samples: int = 8,
-    n_steps: int = 5,
+    n_traversal_steps: int = 5,
     position_names=None,
     grid_spacing: float | None = None,
     window_s: float = 0.1,
+    **renamed,
 ) -> dict:
     """Run the whole protocol of DESIGN §7 on a fitted model; return a JSON-ready dict.
 
@@ -200,14 +237,18 @@ def evaluate(
     trials : Trials with ``behavior`` (hand position) and ``trial_info`` holding
         ``target_x, target_y, start_x, start_y, condition, heldout``
     split : (train, valid, heldout) index arrays, optional
-        Default :func:`protocol_split` ``(trials, valid_fraction, seed)``.
+        Default :func:`protocol_split` ``(trials, valid_fraction=valid_fraction,
+        random_state=random_state)``.
     valid_fraction : float, default 0.2
-    seed : int, default 0
-        Seed of the split and of every generation (fixed offsets per section).
+    random_state : int or None, default 0
+        Seed of the split and of every generation (fixed offsets per section); None draws
+        one, recorded as ``config["seed"]``. ``seed=`` is accepted until 0.3 with a
+        DeprecationWarning.
     n_samples : int, default 8
         Samples K generated per code (reconstruction, navigation, traversal).
-    n_steps : int, default 5
-        Steps of each traversal (§7.6).
+    n_traversal_steps : int, default 5
+        Steps of each traversal (§7.6), at least 5 (recorded as ``config["n_steps"]``).
+        ``n_steps=`` is accepted until 0.3 with a DeprecationWarning.
     position_names : pair of str, optional
         Behaviour channels of hand position; default: the first of ``hand_x/hand_y``,
         ``finger_x/finger_y``, ``fingertip_x/fingertip_y``, ... present.
@@ -238,17 +279,18 @@ def evaluate(
        generation from each validation code.
     """
     start = time.perf_counter()
+    options = {"random_state": random_state, "n_traversal_steps": n_traversal_steps}
+    options |= renamed_keywords("evaluate", renamed, RENAMED)
     data = prepare(
         model,
         trials,
         split=split,
         valid_fraction=valid_fraction,
-        seed=seed,
         n_samples=n_samples,
-        n_steps=n_steps,
         position_names=position_names,
         grid_spacing=grid_spacing,
         window_s=window_s,
+        **options,
     )
     results = sections.run_all(model, data)
     results["config"] = sections.config(model, data)

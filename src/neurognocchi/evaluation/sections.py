@@ -1,5 +1,9 @@
 """The steps of the evaluation protocol (DESIGN §7), each from a `ProtocolData` and a model.
 
+`neurognocchi.evaluation.protocol` gathers the data (``data`` below: codes, variables named by
+``data.variable_names``, split, seeds) and calls `run_all`, `config` and `summary`; the steps
+call the plain metric functions of `metrics`, `behavior` and `navigation`.
+
 Generation seeds are ``seed + offset`` with one fixed offset per step (plus 1000 per
 synthesised condition or traversed variable), so every step is reproducible on its own.
 """
@@ -8,30 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurognocchi.evaluation.behavior import decoder_r2, fit_behavior_decoder, start_and_end
-from neurognocchi.evaluation.metrics import (
-    code_regression_r2,
-    code_snr,
-    per_neuron_r2,
-    poisson_counts,
-    pooled_r2,
-    sample_statistics,
-    target_prediction,
-    to_db,
-)
-from neurognocchi.evaluation.navigation import (
-    direction_cosines,
-    navigated_codes,
-    navigation_directions,
-    nearest_conditions,
-    traversal_codes,
-    unintended_movement,
-)
+from neurognocchi.evaluation import behavior, metrics, navigation
+from neurognocchi.evaluation.figure_data import figure_data
 
-VARIABLES = ("target_x", "target_y", "start_x", "start_y")
 SEED_OFFSETS = {"reconstruction": 0, "navigation": 1, "traversal": 2, "prior": 3, "poisson": 4}
-MAX_FIGURE_TRIALS = 30
-N_FIGURE_UNITS = 4
 
 
 def _generate(model, codes, n_samples: int, seed: int) -> np.ndarray:
@@ -57,19 +41,21 @@ def code_snr_section(data) -> dict:
     held-in validation trials."""
     heldin, train, valid = data.heldin, data.split.train, data.split.valid
     out = {}
-    for j, name in enumerate(VARIABLES):
-        snr = code_snr(data.codes[heldin], data.variables[heldin, j], data.conditions[heldin])
-        r2 = code_regression_r2(
+    for j, name in enumerate(data.variable_names):
+        snr = metrics.code_snr(
+            data.codes[heldin], data.variables[heldin, j], data.conditions[heldin]
+        )
+        r2 = metrics.code_regression_r2(
             data.codes[train], data.variables[train, j], data.codes[valid], data.variables[valid, j]
         )
-        out[name] = {"snr": snr, "snr_db": to_db(snr), "r2_valid": r2}
+        out[name] = {"snr": snr, "snr_db": metrics.to_db(snr), "r2_valid": r2}
     return out
 
 
 def heldout_section(data) -> dict:
     """§7.2: ridge code -> target on all held-in trials, applied to held-out trials."""
     heldin, heldout = data.heldin, data.split.heldout
-    result = target_prediction(
+    result = metrics.target_prediction(
         data.codes[heldin],
         data.variables[heldin, :2],
         data.codes[heldout],
@@ -87,10 +73,10 @@ def reconstruction_section(model, data) -> tuple[dict, np.ndarray]:
     samples = _generate(model, data.codes[valid], data.n_samples, _seed(data, "reconstruction"))
     mean = samples.mean(axis=1)
     reference = data.reference[valid]
-    per_neuron = per_neuron_r2(mean, reference)
+    per_neuron = metrics.per_neuron_r2(mean, reference)
     section = {
         "reference": "truth" if data.trials.truth is not None else "activity",
-        "pooled_r2": pooled_r2(mean, reference),
+        "pooled_r2": metrics.pooled_r2(mean, reference),
         "per_neuron_r2": per_neuron,
         "median_neuron_r2": float(np.nanmedian(per_neuron))
         if np.any(np.isfinite(per_neuron))
@@ -102,9 +88,11 @@ def reconstruction_section(model, data) -> tuple[dict, np.ndarray]:
 def decoder_section(data):
     """§7.4: ridge activity -> hand position per bin on real training trials; R^2 on valid."""
     train, valid = data.split.train, data.split.valid
-    decoder = fit_behavior_decoder(data.trials.activity[train], data.positions[train])
+    decoder = behavior.fit_behavior_decoder(data.trials.activity[train], data.positions[train])
     section = {
-        "r2_valid": decoder_r2(decoder, data.trials.activity[valid], data.positions[valid]),
+        "r2_valid": behavior.decoder_r2(
+            decoder, data.trials.activity[valid], data.positions[valid]
+        ),
         "alpha": decoder.alpha,
         "position_names": list(data.position_names),
     }
@@ -114,7 +102,7 @@ def decoder_section(data):
 def _decoded_variables(decoder, samples, window_bins: int) -> np.ndarray:
     """Decoded (end x, end y, start x, start y) of samples (..., T, N): shape (..., 4)."""
     flat = samples.reshape(-1, *samples.shape[-2:])
-    start, end = start_and_end(decoder.decode(flat), window_bins)
+    start, end = behavior.start_and_end(decoder.decode(flat), window_bins)
     return np.concatenate([end, start], axis=1).reshape(*samples.shape[:-2], 4)
 
 
@@ -132,8 +120,10 @@ def _synthesise(model, data, decoder, directions, sources, goal, seed: int) -> d
     ``sources`` = (mean codes, mean variables) of the held-in conditions; ``goal`` (4,) holds
     the goal target and mean start. Returns decoded endpoint/start errors and the PSTH."""
     source_codes, source_values = sources
-    nearest = nearest_conditions(source_values[:, :2], goal[:2])
-    codes = navigated_codes(source_codes[nearest], source_values[nearest], goal, directions)
+    nearest = navigation.nearest_conditions(source_values[:, :2], goal[:2])
+    codes = navigation.navigated_codes(
+        source_codes[nearest], source_values[nearest], goal, directions
+    )
     samples = _generate(model, codes, data.n_samples, seed)  # (n_nearest, K, T, N)
     decoded = _decoded_variables(decoder, samples, data.window_bins).reshape(-1, 4)
     return {
@@ -147,21 +137,15 @@ def _synthesise(model, data, decoder, directions, sources, goal, seed: int) -> d
 
 def navigation_section(model, data, decoder) -> dict:
     """§7.5: code directions, orthogonality, and synthesis of each held-out condition."""
-    directions, _ = navigation_directions(data.codes[data.heldin], data.variables[data.heldin])
-    cosines = direction_cosines(directions)
-    _, source_codes, source_values = _condition_means(data, data.heldin)
-    heldout = data.split.heldout
+    directions, _ = navigation.navigation_directions(
+        data.codes[data.heldin], data.variables[data.heldin]
+    )
+    cosines = navigation.direction_cosines(directions)
+    sources = _condition_means(data, data.heldin)[1:]  # (mean codes, mean variables)
+    heldout, base_seed = data.split.heldout, _seed(data, "navigation")
     labels, _, goals = _condition_means(data, heldout)
     synthesised = [
-        _synthesise(
-            model,
-            data,
-            decoder,
-            directions,
-            (source_codes, source_values),
-            goal,
-            _seed(data, "navigation") + 1000 * i,
-        )
+        _synthesise(model, data, decoder, directions, sources, goal, base_seed + 1000 * i)
         for i, goal in enumerate(goals)
     ]
     real_psth = [
@@ -182,19 +166,22 @@ def navigation_section(model, data, decoder) -> dict:
         "endpoint_error": errors.mean(),
         "endpoint_error_grid": errors.mean() / data.grid_spacing,
         "start_error": start_errors.mean(),
-        "psth_r2": pooled_r2(np.array([item["psth"] for item in synthesised]), np.array(real_psth)),
+        "psth_r2": metrics.pooled_r2(
+            np.array([item["psth"] for item in synthesised]), np.array(real_psth)
+        ),
     }
 
 
 def traversal_section(model, data, decoder, directions: np.ndarray) -> dict:
     """§7.6: traverse each variable from the mean held-in code over its 5th-95th percentile
-    range in ``n_steps`` steps; unintended movement of the other decoded variables."""
+    range in ``n_traversal_steps`` steps; unintended movement of the other decoded variables."""
     heldin = data.heldin
     base_code, base_values = data.codes[heldin].mean(0), data.variables[heldin].mean(0)
     out = {}
-    for j, name in enumerate(VARIABLES):
-        values = np.linspace(*np.percentile(data.variables[heldin, j], [5, 95]), data.n_steps)
-        codes = traversal_codes(base_code, directions[:, j], values - base_values[j])
+    for j, name in enumerate(data.variable_names):
+        low_high = np.percentile(data.variables[heldin, j], [5, 95])
+        values = np.linspace(*low_high, data.n_traversal_steps)
+        codes = navigation.traversal_codes(base_code, directions[:, j], values - base_values[j])
         samples = _generate(model, codes, data.n_samples, _seed(data, "traversal") + 1000 * j)
         decoded = _decoded_variables(decoder, samples, data.window_bins).mean(axis=1)
         flat = samples.reshape(-1, *samples.shape[2:])
@@ -202,7 +189,7 @@ def traversal_section(model, data, decoder, directions: np.ndarray) -> dict:
         out[name] = {
             "values": values,
             "decoded": decoded,
-            "unintended": unintended_movement(decoded, j),
+            "unintended": navigation.unintended_movement(decoded, j),
             "intended_change": decoded[-1, j] - decoded[0, j],
             "requested_change": values[-1] - values[0],
             "trajectories": trajectory,  # (n_steps, T, 2): mean decoded position per step
@@ -223,89 +210,30 @@ def sample_statistics_section(model, data, conditional: np.ndarray) -> tuple[dic
             f"expected, shape {real.shape})"
         )
     generated = {"unconditional": prior, "conditional": conditional}
-    out = {name: sample_statistics(samples, real) for name, samples in generated.items()}
+    out = {name: metrics.sample_statistics(samples, real) for name, samples in generated.items()}
     if data.trials.spikes is not None:
         for name, samples in generated.items():
-            counts = poisson_counts(
+            counts = metrics.poisson_counts(
                 samples, bin_size_s=data.trials.bin_size_s, random_state=_seed(data, "poisson")
             )
-            out[f"{name}_spikes"] = sample_statistics(counts, data.trials.spikes[valid])
+            out[f"{name}_spikes"] = metrics.sample_statistics(counts, data.trials.spikes[valid])
     return out, prior
-
-
-def _pca_basis(x: np.ndarray, n_components: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (D,) and top principal axes (D, k) of the rows of x (n, D)."""
-    mean = x.mean(axis=0)
-    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
-    axes = vt[:n_components].T
-    if axes.shape[1] < n_components:  # fewer dimensions than components: pad with zeros
-        axes = np.pad(axes, ((0, 0), (0, n_components - axes.shape[1])))
-    return mean, axes
-
-
-def reach_angle(variables: np.ndarray) -> np.ndarray:
-    """Angle (rad) of the reach vector target - start of each row (target_x, target_y, ...)."""
-    return np.arctan2(variables[:, 1] - variables[:, 3], variables[:, 0] - variables[:, 2])
-
-
-def _unit_responses(data, reconstruction: np.ndarray) -> dict:
-    """Per-condition PSTHs of validation trials, real (reference) and generated, for the
-    units whose real PSTHs vary most across conditions."""
-    valid = data.split.valid
-    labels = np.unique(data.conditions[valid])
-    masks = [data.conditions[valid] == c for c in labels]
-    real = np.stack([data.reference[valid][m].mean(0) for m in masks])  # (C, T, N)
-    generated = np.stack([reconstruction[m].mean(axis=(0, 1)) for m in masks])
-    units = np.argsort(real.var(axis=0).sum(axis=0))[::-1][:N_FIGURE_UNITS]
-    angles = np.array([reach_angle(data.variables[valid][m]).mean() for m in masks])
-    return {
-        "units": units,
-        "real": real[:, :, units],
-        "generated": generated[:, :, units],
-        "angles": angles,
-    }
-
-
-def figure_data(data, reconstruction: np.ndarray, prior: np.ndarray) -> dict:
-    """Small arrays the figures of the report are drawn from."""
-    mean, axes = _pca_basis(data.codes[data.heldin])
-    valid = data.split.valid
-    n_fig = min(MAX_FIGURE_TRIALS, len(valid))
-    real = data.trials.activity[valid]
-    act_mean, act_axes = _pca_basis(real.reshape(-1, real.shape[2]))
-
-    def project(x: np.ndarray) -> np.ndarray:  # (n_fig, T, 3)
-        return (x[:n_fig] - act_mean) @ act_axes
-
-    return {
-        "code_pcs": (data.codes - mean) @ axes,
-        "target_x": data.variables[:, 0],
-        "target_y": data.variables[:, 1],
-        "heldout": np.isin(np.arange(len(data.codes)), data.split.heldout),
-        "unit_responses": _unit_responses(data, reconstruction),
-        "activity_pcs": {
-            "real": project(real),
-            "conditional": project(reconstruction[:, 0]),
-            "unconditional": project(prior),
-            "angles": reach_angle(data.variables[valid][:n_fig]),
-        },
-    }
 
 
 def run_all(model, data) -> dict:
     """Every step of the protocol, in order."""
     reconstruction, samples = reconstruction_section(model, data)
     decoder, behavior_decoder = decoder_section(data)
-    navigation = navigation_section(model, data, behavior_decoder)
+    navigated = navigation_section(model, data, behavior_decoder)
     statistics, prior = sample_statistics_section(model, data, samples[:, 0])
     return {
         "code_snr": code_snr_section(data),
         "heldout_targets": heldout_section(data),
         "reconstruction": reconstruction,
         "behavior_decoder": decoder,
-        "navigation": navigation,
+        "navigation": navigated,
         "unintended_movement": traversal_section(
-            model, data, behavior_decoder, navigation["directions"]
+            model, data, behavior_decoder, navigated["directions"]
         ),
         "sample_statistics": statistics,
         "figure_data": figure_data(data, samples, prior),
@@ -325,7 +253,7 @@ def config(model, data) -> dict:
         "seed": data.seed,
         "seed_offsets": SEED_OFFSETS,
         "n_samples": data.n_samples,
-        "n_steps": data.n_steps,
+        "n_steps": data.n_traversal_steps,
         "window_bins": data.window_bins,
         "bin_size_s": data.trials.bin_size_s,
         "grid_spacing": data.grid_spacing,
@@ -340,9 +268,10 @@ def config(model, data) -> dict:
 
 def summary(results: dict, model, evaluate_seconds: float) -> dict:
     """The flat headline numbers of one model (the rows of the comparison table)."""
-    out = {f"snr_db_{name}": results["code_snr"][name]["snr_db"] for name in VARIABLES}
-    out |= {f"code_r2_{name}": results["code_snr"][name]["r2_valid"] for name in VARIABLES}
-    heldout, navigation = results["heldout_targets"], results["navigation"]
+    names = list(results["code_snr"])  # the protocol's variables, in order
+    out = {f"snr_db_{name}": results["code_snr"][name]["snr_db"] for name in names}
+    out |= {f"code_r2_{name}": results["code_snr"][name]["r2_valid"] for name in names}
+    heldout, navigated = results["heldout_targets"], results["navigation"]
     out |= {
         "heldout_error": heldout["mean_error"],
         "heldout_error_grid": heldout["mean_error_grid"],
@@ -350,15 +279,14 @@ def summary(results: dict, model, evaluate_seconds: float) -> dict:
         "reconstruction_r2": results["reconstruction"]["pooled_r2"],
         "reconstruction_median_neuron_r2": results["reconstruction"]["median_neuron_r2"],
         "decoder_r2_valid": results["behavior_decoder"]["r2_valid"],
-        "orthogonality_cos": navigation["orthogonality"],
-        "navigation_endpoint_error": navigation["endpoint_error"],
-        "navigation_endpoint_error_grid": navigation["endpoint_error_grid"],
-        "navigation_start_error": navigation["start_error"],
-        "navigation_psth_r2": navigation["psth_r2"],
+        "orthogonality_cos": navigated["orthogonality"],
+        "navigation_endpoint_error": navigated["endpoint_error"],
+        "navigation_endpoint_error_grid": navigated["endpoint_error_grid"],
+        "navigation_start_error": navigated["start_error"],
+        "navigation_psth_r2": navigated["psth_r2"],
     }
     out |= {
-        f"unintended_{name}": results["unintended_movement"][name]["unintended"]
-        for name in VARIABLES
+        f"unintended_{name}": results["unintended_movement"][name]["unintended"] for name in names
     }
     for kind, stats in results["sample_statistics"].items():
         for key in ("mean_rel_error", "sd_rel_error", "corr_rmse"):

@@ -13,6 +13,7 @@ import time
 import numpy as np
 from sklearn.linear_model import RidgeCV
 
+from neurognocchi._checks import check_choice
 from neurognocchi.data.preprocess import gaussian_smooth
 from neurognocchi.data.trials import Trials
 from neurognocchi.estimators import GNOCCHI, LFADS
@@ -46,8 +47,7 @@ def smoothed_inputs(
     -------
     (Trials, LFADS or None): the new trials and the fitted LFADS model (None for Gaussian).
     """
-    if smooth not in SMOOTHERS:
-        raise ValueError(f"smooth must be one of {SMOOTHERS}; got {smooth!r}")
+    check_choice(smooth, "smooth", SMOOTHERS)
     if trials.spikes is None or trials.bin_size_s is None:
         raise ValueError("smoothed_inputs needs trials with spikes and bin_size_s")
     if smooth == "gaussian":
@@ -64,7 +64,13 @@ def _targets(trials: Trials) -> np.ndarray:
 
 
 def grid_spacing_of(targets: np.ndarray) -> float:
-    """Smallest positive distance between distinct target coordinates (the grid spacing)."""
+    """Smallest positive distance between distinct target coordinates (the grid spacing).
+
+    Examples
+    --------
+    >>> grid_spacing_of(np.array([[-3.0, 0.0], [0.0, 0.0], [3.0, 6.0]]))
+    3.0
+    """
     steps = [np.diff(np.unique(np.round(targets[:, axis], 9))) for axis in range(2)]
     steps = np.concatenate(steps)
     return float(steps[steps > 0].min()) if np.any(steps > 0) else float("nan")

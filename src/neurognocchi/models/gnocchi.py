@@ -1,78 +1,52 @@
 """GNOCCHI: an auxiliary encoder, a code-conditioned denoiser and the three-part loss.
 
-The model sees activity in data units and normalises it per neuron with statistics stored as
-buffers (set once from training trials by :meth:`GnocchiModel.set_statistics`, or
-:meth:`~GnocchiModel.set_normalization` from an array); everything it returns is in data units
-again.
+The model sees activity in data units and normalises it per neuron with its
+:class:`~neurognocchi.nn.NeuronScaler` (statistics set once from training trials by
+:meth:`GnocchiModel.set_statistics`); everything it returns is in data units again. The
+denoiser's output is read as a v-prediction; the conversion to noise and clean-data predictions,
+and the clipping of the latter while sampling, belong to the
+:class:`~neurognocchi.diffusion.Scheduler`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-from neurognocchi.data.memmap import neuron_statistics
-from neurognocchi.diffusion import Scheduler, SchedulerConfig, sample
-from neurognocchi.models.config import JsonConfig
+from neurognocchi._checks import check_choice
+from neurognocchi.diffusion import Prediction, Scheduler, SchedulerConfig, sample
+from neurognocchi.models.base import ConfiguredModel
+from neurognocchi.models.config import GnocchiConfig
 from neurognocchi.models.priors import mmd_to_standard_normal
-from neurognocchi.nn import ConvTrialEncoder, GRUTrialEncoder, UNet1dDenoiser
+from neurognocchi.nn import ConvTrialEncoder, GRUTrialEncoder, NeuronScaler, UNet1dDenoiser
 
+__all__ = ["GnocchiConfig", "GnocchiModel", "build_encoder"]
 
-@dataclass(frozen=True)
-class GnocchiConfig(JsonConfig):
-    """Architecture and loss settings of a GNOCCHI model (saved as JSON next to the weights).
-
-    ``rec_weight`` and ``mmd_weight`` weigh the reconstruction and MMD terms against the noise
-    MSE (the score term).
-    """
-
-    n_neurons: int
-    n_time: int
-    code_dim: int = 16
-    channels: int = 64
-    channel_mults: tuple[int, ...] = (1, 2, 2)
-    n_res_blocks: int = 1
-    encoder: str = "conv"
-    encoder_channels: int = 64
-    encoder_layers: int = 3
-    dropout: float = 0.0
-    schedule: str = "cosine"
-    n_train_steps: int = 1000
-    rec_weight: float = 4.0
-    mmd_weight: float = 0.01
-
-    def __post_init__(self):
-        for name in ("n_neurons", "n_time", "code_dim", "n_train_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
-        for name in ("rec_weight", "mmd_weight", "dropout"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
-        object.__setattr__(self, "channel_mults", tuple(int(m) for m in self.channel_mults))
+_RENAMED = "{} is deprecated; use {} (removed in 0.3)"
 
 
 def build_encoder(config: GnocchiConfig) -> nn.Module:
-    """The auxiliary encoder named by ``config.encoder``: "conv" (``encoder_channels`` wide,
-    ``encoder_layers`` deep) or "gru" (bidirectional, ``encoder_channels`` per direction)."""
+    """The auxiliary encoder named by ``config.encoder``: "conv" (``encoder_dim`` wide,
+    ``encoder_layers`` deep) or "gru" (bidirectional, ``encoder_dim`` per direction)."""
+    check_choice(config.encoder, "encoder", ("conv", "gru"))
     if config.encoder == "conv":
         return ConvTrialEncoder(
             config.n_neurons,
             code_dim=config.code_dim,
-            channels=config.encoder_channels,
+            channels=config.encoder_dim,
             n_layers=config.encoder_layers,
         )
-    if config.encoder == "gru":
-        return GRUTrialEncoder(
-            config.n_neurons, code_dim=config.code_dim, hidden=config.encoder_channels
-        )
-    raise ValueError(f"encoder must be 'conv' or 'gru'; got {config.encoder!r}")
+    return GRUTrialEncoder(config.n_neurons, code_dim=config.code_dim, hidden=config.encoder_dim)
 
 
-class GnocchiModel(nn.Module):
+class GnocchiModel(ConfiguredModel):
     """Encoder + denoiser + scheduler, with the training loss and generation.
+
+    Implements :class:`~neurognocchi.models.base.DiffusionTrialModel`.
 
     Parameters
     ----------
@@ -91,12 +65,13 @@ class GnocchiModel(nn.Module):
             n_res_blocks=config.n_res_blocks,
             dropout=config.dropout,
         )
+        # The denoiser's output is a v-prediction: see Scheduler.split_prediction for why.
         self.scheduler = Scheduler(
-            SchedulerConfig(n_train_steps=config.n_train_steps, schedule=config.schedule)
+            SchedulerConfig(
+                n_train_steps=config.n_train_steps, schedule=config.schedule, prediction="v"
+            )
         )
-        self.register_buffer("alphas_cumprod", self.scheduler.alphas_cumprod.float())
-        self.register_buffer("mean", torch.zeros(config.n_neurons))
-        self.register_buffer("std", torch.ones(config.n_neurons))
+        self.scaler = NeuronScaler(config.n_neurons)
         self.register_buffer("x0_bound", torch.tensor(10.0))
         # Affine map between the encoder's raw codes and the codes users see (identity until
         # set_code_whitening): code = whitening @ (raw - mean); raw = coloring @ code + mean.
@@ -104,36 +79,39 @@ class GnocchiModel(nn.Module):
         self.register_buffer("code_whitening", torch.eye(config.code_dim))
         self.register_buffer("code_coloring", torch.eye(config.code_dim))
 
+    # ------------------------------------------------------------------ TrialModel members
+    @property
+    def n_train_steps(self) -> int:
+        """Diffusion steps of training (the most a sampler may use)."""
+        return self.config.n_train_steps
+
+    def prior_codes(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """``n`` codes (n, code_dim) from N(0, I), the prior in the space :meth:`encode`
+        returns (whitened codes), drawn on the CPU from ``generator``."""
+        return torch.randn((n, self.code_dim), generator=generator)
+
     # ------------------------------------------------------------------ normalisation
     @torch.no_grad()
-    def set_normalization(self, activity: torch.Tensor) -> None:
-        """Store the statistics of ``activity`` (n_trials, n_time, n_neurons), data units;
-        see :meth:`set_statistics`."""
-        self.set_statistics(neuron_statistics(activity.detach().cpu().numpy()))
-
-    @torch.no_grad()
-    def set_statistics(self, stats: dict) -> None:
-        """Store per-neuron mean and s.d. from :func:`~neurognocchi.data.memmap.neuron_statistics`
+    def set_statistics(self, stats: Mapping[str, Any]) -> None:
+        """Store per-neuron mean and s.d. from :func:`~neurognocchi.data.stats.neuron_statistics`
         of the training trials (which reads memory-mapped data a block at a time).
 
         Silent neurons (s.d. 0) get s.d. 1 so normalising them is the identity shift. Also
         stores ``x0_bound``, 1.5 times the largest normalised value, used to clip the clean-data
         estimate while sampling.
         """
-        mean = torch.as_tensor(stats["mean"], dtype=torch.float64)
-        std = torch.as_tensor(stats["std"], dtype=torch.float64)
-        std = torch.where(std > 1e-8, std, torch.ones_like(std))
-        low, high = (torch.as_tensor(stats[k], dtype=torch.float64) for k in ("min", "max"))
-        extreme = torch.maximum((high - mean).abs(), (low - mean).abs()) / std
-        self.mean.copy_(mean.float())
-        self.std.copy_(std.float())
-        self.x0_bound.copy_(1.5 * extreme.max().float())
+        self.scaler.load_statistics(stats)
+        self.x0_bound.copy_(1.5 * self.scaler.max_abs_normalized(stats).max().float())
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
+        """Deprecated alias of ``self.scaler(x)`` (removed in 0.3)."""
+        warnings.warn(_RENAMED.format("normalize(x)", "scaler(x)"), DeprecationWarning, 2)
+        return self.scaler(x)
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.std + self.mean
+        """Deprecated alias of ``self.scaler.inverse(x)`` (removed in 0.3)."""
+        warnings.warn(_RENAMED.format("denormalize(x)", "scaler.inverse(x)"), DeprecationWarning, 2)
+        return self.scaler.inverse(x)
 
     @torch.no_grad()
     def set_code_whitening(self, raw_codes: torch.Tensor) -> None:
@@ -159,28 +137,22 @@ class GnocchiModel(nn.Module):
     def raw_code(self, x: torch.Tensor) -> torch.Tensor:
         """The encoder's output (B, code_dim) for trials x (B, T, N) in data units: what the
         denoiser is conditioned on and the MMD term sees."""
-        return self.encoder(self.normalize(x))
+        return self.encoder(self.scaler(x))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Codes (B, code_dim) of trials x (B, T, N) in data units (whitened raw codes)."""
         return (self.raw_code(x) - self.code_mean) @ self.code_whitening.T
 
-    def predict(self, x_t: torch.Tensor, t: torch.Tensor, code: torch.Tensor):
-        """Noise and clean-data predictions (each (B, T, N), normalised units) at steps t (B,).
+    def predict(self, x_t: torch.Tensor, t: torch.Tensor, code: torch.Tensor) -> Prediction:
+        """Noise and clean-data predictions (each (B, T, N), normalised units) at steps t (B,)
+        for raw codes ``code`` (B, L).
 
-        The denoiser's output ``F`` is read as a v-prediction (Salimans & Ho 2022):
-        ``noise = sqrt(1 - abar) x_t + sqrt(abar) F`` and
-        ``x0 = sqrt(abar) x_t - sqrt(1 - abar) F``.
-        This is an exact reparameterisation of the noise prediction ``eps_theta(x_t, t, c)``
-        that stays well conditioned at both ends of the schedule, where recovering x0 from a
-        plain noise prediction divides its error by ``sqrt(abar)`` (2e-9 at the cosine
-        schedule's last step). With it, ``score + reconstruction`` is the v-prediction MSE.
+        The denoiser's output is read as a v-prediction (Salimans & Ho 2022), an exact
+        reparameterisation of the noise prediction ``eps_theta(x_t, t, c)``; the conversion is
+        :meth:`Scheduler.split_prediction <neurognocchi.diffusion.Scheduler.split_prediction>`.
+        With it, ``score + reconstruction`` is the v-prediction MSE.
         """
-        abar = self.alphas_cumprod[t].view(-1, 1, 1)  # (B, 1, 1)
-        out = self.denoiser(x_t, t, code)  # (B, T, N)
-        noise_pred = (1 - abar).sqrt() * x_t + abar.sqrt() * out
-        x0_pred = abar.sqrt() * x_t - (1 - abar).sqrt() * out
-        return noise_pred, x0_pred
+        return self.scheduler.split_prediction(self.denoiser(x_t, t, code), x_t, t)
 
     def loss(self, x: torch.Tensor, *, generator: torch.Generator | None = None, step: int = 0):
         """Training loss for a batch x (B, T, N) in data units.
@@ -190,13 +162,13 @@ class GnocchiModel(nn.Module):
         (unbiased MMD^2 between the batch's codes and N(0, I)), all in normalised units.
         """
         del step  # GNOCCHI's loss does not change during training
-        x0 = self.normalize(x)  # (B, T, N)
+        x0 = self.scaler(x)  # (B, T, N)
         code = self.encoder(x0)  # (B, L) raw codes
         t = torch.randint(
             0, self.config.n_train_steps, (x0.shape[0],), generator=generator, device="cpu"
         ).to(x0.device)
         noise = torch.randn(x0.shape, generator=generator, device="cpu").to(x0.device)
-        x_t = self.scheduler.add_noise(x0, noise, t)
+        x_t = self.scheduler.add_noise(x0, noise, t)  # (B, T, N)
         noise_pred, x0_pred = self.predict(x_t, t, code)
         score = (noise_pred - noise).pow(2).mean()
         reconstruction = (x0_pred - x0).pow(2).mean()
@@ -223,15 +195,9 @@ class GnocchiModel(nn.Module):
         excursions of an imperfect model.
         """
         shape = (code.shape[0], self.config.n_time, self.config.n_neurons)
-        code = code @ self.code_coloring.T + self.code_mean  # the denoiser reads raw codes
-
-        def clipped_noise_prediction(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            _, x0 = self.predict(x_t, t, code)
-            x0 = x0.clamp(-self.x0_bound, self.x0_bound)
-            return self.scheduler.predict_noise(x_t, x0, t)
-
+        raw = code @ self.code_coloring.T + self.code_mean  # (B, L): the denoiser reads raw codes
         x0 = sample(
-            clipped_noise_prediction,
+            lambda x_t, t: self.denoiser(x_t, t, raw),
             self.scheduler,
             shape,
             n_steps=n_steps,
@@ -240,5 +206,6 @@ class GnocchiModel(nn.Module):
             generator=generator,
             device=code.device,
             progress=progress,
+            clip_x0=float(self.x0_bound),
         )
-        return self.denormalize(x0)
+        return self.scaler.inverse(x0)

@@ -32,90 +32,54 @@ zeroed with probability ``coordinated_dropout`` (kept ones scaled by ``1 / (1 - 
 reconstruction is averaged over the dropped entries only, so the model cannot pass inputs
 through to its outputs. In eval mode nothing is dropped, every entry is scored and the warm-ups
 are over (full weights), so validation losses of different epochs are comparable.
+
+Glossary of the names in the code::
+
+    g0           the generator's initial condition; its posterior mean is the trial's code
+    ic_*         of the initial condition (ic_encoder, ic_prior_var, ic_post_var_min)
+    u_t          inferred input: what the controller feeds the generator (use_controller)
+    factors      unit-norm linear map of the generator state (factor_dim of them)
+    readout      factors -> per-bin log-rates (Poisson) or z-scored means (Gaussian)
+    kl_g0        KL(q(g0 | x) || N(0, ic_prior_var I)), per data entry
+    kl_inputs    KL of the inferred inputs to their AR(1) prior, per data entry
+    model units  counts (Poisson) or activity z-scored by ``scaler`` (Gaussian)
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-from neurognocchi.data.memmap import neuron_statistics
-from neurognocchi.models.config import JsonConfig
+from neurognocchi._checks import check_activity
+from neurognocchi.models.base import ConfiguredModel
+from neurognocchi.models.config import LIKELIHOODS, LfadsConfig
 from neurognocchi.models.likelihoods import (
     ar1_step_prior,
     gaussian_nll,
     kl_diagonal_normal,
     poisson_nll,
 )
-from neurognocchi.nn.blocks import check_activity
 from neurognocchi.nn.gru import ClippedGRUCell
+from neurognocchi.nn.scaler import NeuronScaler
 
-__all__ = ["LfadsConfig", "LfadsModel", "coordinated_dropout_mask", "warmup_factor"]
+__all__ = ["LIKELIHOODS", "LfadsConfig", "LfadsModel", "coordinated_dropout_mask", "warmup_factor"]
 
-LIKELIHOODS = ("poisson", "gaussian")
 _MIN_OBS_VAR = 1e-3  # floor of the Gaussian observation variance (z-scored units)
 _MIN_INPUT_VAR = 1e-4  # floor of the inferred inputs' posterior variance
 
 
-@dataclass(frozen=True)
-class LfadsConfig(JsonConfig):
-    """Architecture and loss settings of an LFADS model (saved as JSON next to the weights).
-
-    ``bin_size_s`` (None when unknown) converts Poisson rates per bin into spikes per second.
-    """
-
-    n_neurons: int
-    n_time: int
-    code_dim: int = 16
-    encoder_dim: int = 64
-    generator_dim: int = 64
-    factor_dim: int = 16
-    use_controller: bool = False
-    controller_dim: int = 32
-    inferred_input_dim: int = 2
-    likelihood: str = "poisson"
-    kl_weight: float = 1.0
-    l2_weight: float = 1e-4
-    kl_warmup_steps: int = 1000
-    l2_warmup_steps: int = 1000
-    coordinated_dropout: float = 0.3
-    dropout: float = 0.05
-    clip_hidden: float = 5.0
-    ic_prior_var: float = 0.1
-    ic_post_var_min: float = 1e-4
-    bin_size_s: float | None = None
-
-    def __post_init__(self):
-        sizes = ("n_neurons", "n_time", "code_dim", "encoder_dim", "generator_dim", "factor_dim")
-        for name in (*sizes, "controller_dim", "inferred_input_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
-        for name in ("kl_warmup_steps", "l2_warmup_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
-        if self.likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}; got {self.likelihood!r}")
-        for name in ("coordinated_dropout", "dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must be in [0, 1); got {getattr(self, name)!r}")
-        for name in ("kl_weight", "l2_weight"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
-        for name in ("clip_hidden", "ic_prior_var", "ic_post_var_min"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
-        if self.bin_size_s is not None and not self.bin_size_s > 0:
-            raise ValueError(f"bin_size_s must be > 0 or None; got {self.bin_size_s!r}")
-        object.__setattr__(self, "use_controller", bool(self.use_controller))
-
-
 def warmup_factor(step: int, n_steps: int) -> float:
-    """Linear warm-up: ``step / n_steps`` capped at 1 (0 at step 0); 1 when ``n_steps`` is 0."""
+    """Linear warm-up: ``step / n_steps`` capped at 1 (0 at step 0); 1 when ``n_steps`` is 0.
+
+    Examples
+    --------
+    >>> warmup_factor(250, 1000), warmup_factor(2000, 1000), warmup_factor(5, 0)
+    (0.25, 1.0, 1.0)
+    """
     return 1.0 if n_steps <= 0 else min(1.0, step / n_steps)
 
 
@@ -137,12 +101,12 @@ def _dropout(x: torch.Tensor, rate: float, generator: torch.Generator | None) ->
     return x * keep / (1.0 - rate)
 
 
-class LfadsModel(nn.Module):
+class LfadsModel(ConfiguredModel):
     """Encoders, optional controller, generator, factors and readout, with the LFADS loss.
 
     Inputs are in data units: spike counts per bin (Poisson) or continuous activity (Gaussian,
-    z-scored per neuron inside the model with statistics stored as buffers by
-    :meth:`set_statistics` or :meth:`set_normalization`). Outputs of :meth:`reconstruct` and
+    z-scored per neuron inside the model by its :class:`~neurognocchi.nn.NeuronScaler`, with
+    statistics set by :meth:`set_statistics`). Outputs of :meth:`reconstruct` and
     :meth:`generate` are in data units: rates in spikes/s (spikes per bin when ``bin_size_s`` is
     None) or activity.
 
@@ -175,40 +139,48 @@ class LfadsModel(nn.Module):
             # AR(1) prior of the inputs: time constant 10 bins, variance 0.1 at the start.
             self.ar_log_tau = nn.Parameter(torch.full((c.inferred_input_dim,), math.log(10.0)))
             self.ar_log_var = nn.Parameter(torch.full((c.inferred_input_dim,), math.log(0.1)))
-        self.register_buffer("mean", torch.zeros(c.n_neurons))
-        self.register_buffer("std", torch.ones(c.n_neurons))
+        self.scaler = NeuronScaler(c.n_neurons)  # used by the Gaussian likelihood only
+
+    # ------------------------------------------------------------------ TrialModel members
+    @property
+    def likelihood(self) -> str:
+        """ "poisson" (spike counts) or "gaussian" (continuous activity)."""
+        return self.config.likelihood
+
+    @property
+    def bin_size_s(self) -> float | None:
+        """Bin width in seconds (None when unknown: rates stay per bin)."""
+        return self.config.bin_size_s
+
+    def prior_codes(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """``n`` codes (n, code_dim) from the prior of g0, N(0, ic_prior_var I), drawn on the
+        CPU from ``generator``."""
+        return torch.randn((n, self.code_dim), generator=generator) * self.config.ic_prior_var**0.5
 
     # ------------------------------------------------------------------ data units
     @torch.no_grad()
-    def set_normalization(self, data: torch.Tensor) -> None:
-        """Fit data statistics from training trials (n_trials, n_time, n_neurons), data units;
-        see :meth:`set_statistics`."""
-        self.set_statistics(neuron_statistics(data.detach().cpu().numpy()))
-
-    @torch.no_grad()
-    def set_statistics(self, stats: dict) -> None:
-        """Set data statistics from :func:`~neurognocchi.data.memmap.neuron_statistics` of the
+    def set_statistics(self, stats: Mapping[str, Any]) -> None:
+        """Set data statistics from :func:`~neurognocchi.data.stats.neuron_statistics` of the
         training trials.
 
-        Gaussian: store the per-neuron mean and s.d. used to z-score (s.d. 0 -> 1). Poisson:
-        counts are read raw; the readout bias starts at the log of each neuron's mean count
-        per bin (floored at 1e-3), so training begins from the mean-rate model.
+        Gaussian: store the per-neuron mean and s.d. used to z-score (s.d. 0 -> 1) in
+        ``scaler``. Poisson: counts are read raw; the readout bias starts at the log of each
+        neuron's mean count per bin (floored at 1e-3), so training begins from the mean-rate
+        model.
         """
-        mean = torch.as_tensor(stats["mean"], dtype=torch.float64)
         if self.config.likelihood == "gaussian":
-            std = torch.as_tensor(stats["std"], dtype=torch.float64)
-            self.mean.copy_(mean.float())
-            self.std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)).float())
+            self.scaler.load_statistics(stats)
         else:
+            mean = torch.as_tensor(stats["mean"], dtype=torch.float64)
             self.readout.bias.copy_(mean.clamp_min(1e-3).log().float())
 
     def _model_units(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std if self.config.likelihood == "gaussian" else x
+        return self.scaler(x) if self.config.likelihood == "gaussian" else x
 
     def _data_units(self, out: torch.Tensor) -> torch.Tensor:
         """Readout (log-rate per bin or z-scored mean) -> rates (Hz or per bin) or activity."""
         if self.config.likelihood == "gaussian":
-            return out * self.std + self.mean
+            return self.scaler.inverse(out)
         rate = torch.exp(out)  # spikes per bin
         return rate if self.config.bin_size_s is None else rate / self.config.bin_size_s
 

@@ -24,6 +24,11 @@ def poisson_nll(log_rate: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         Log of the expected count per bin.
     counts : torch.Tensor
         Non-negative counts (float dtype), broadcastable with ``log_rate``.
+
+    Examples
+    --------
+    >>> poisson_nll(torch.tensor([0.0]), torch.tensor([0.0]))  # rate 1, no spike: -log(e^-1)
+    tensor([1.])
     """
     return torch.exp(log_rate) - counts * log_rate + torch.lgamma(counts + 1.0)
 
@@ -44,6 +49,11 @@ def kl_diagonal_normal(
 
     Shapes broadcast; the result has the leading shape (e.g. (B,)). Exact, hence >= 0 (up to
     rounding).
+
+    Examples
+    --------
+    >>> kl_diagonal_normal(torch.zeros(2, 3), torch.ones(2, 3), 0.0, 1.0)  # (B,) = (2,)
+    tensor([0., 0.])
     """
     var_p = torch.as_tensor(var_p, dtype=mean_q.dtype, device=mean_q.device)
     terms = torch.log(var_p / var_q) + (var_q + (mean_q - mean_p).pow(2)) / var_p - 1.0

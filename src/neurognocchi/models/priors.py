@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import torch
 
+__all__ = ["mmd_to_standard_normal", "rbf_kernel"]
+
 
 def rbf_kernel(a: torch.Tensor, b: torch.Tensor, *, bandwidth_sq: float) -> torch.Tensor:
-    """``exp(-||a_i - b_j||^2 / (2 * bandwidth_sq))`` for a (n, L) and b (m, L) -> (n, m)."""
+    """``exp(-||a_i - b_j||^2 / (2 * bandwidth_sq))`` for a (n, L) and b (m, L) -> (n, m).
+
+    Examples
+    --------
+    >>> rbf_kernel(torch.zeros(1, 2), torch.tensor([[0.0, 0.0], [1.0, 1.0]]), bandwidth_sq=1.0)
+    tensor([[1.0000, 0.3679]])
+    """
     return torch.exp(-torch.cdist(a, b).pow(2) / (2.0 * bandwidth_sq))
 
 

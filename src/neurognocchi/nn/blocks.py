@@ -1,6 +1,7 @@
 """Conditioned 1-D residual blocks and resampling layers, all on ``(B, C, T)`` tensors.
 
-Also holds the small argument checks shared by the networks of :mod:`neurognocchi.nn`.
+``check_activity``, ``check_dropout`` and ``check_positive_int`` are re-exported from
+:mod:`neurognocchi._checks`, their home now (the re-export goes in 0.3).
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from neurognocchi._checks import check_activity, check_dropout, check_positive_int
 
 __all__ = [
     "ConditionedResBlock1d",
@@ -18,70 +21,6 @@ __all__ = [
     "check_positive_int",
     "group_count",
 ]
-
-
-def check_positive_int(value: object, name: str) -> int:
-    """Return ``value`` if it is an int >= 1, else raise naming ``name``.
-
-    Parameters
-    ----------
-    value : object
-        The value given by the user.
-    name : str
-        Argument name used in the error message.
-
-    Returns
-    -------
-    int
-    """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int >= 1; got {value!r} ({type(value).__name__})")
-    if value < 1:
-        raise ValueError(f"{name} must be an int >= 1; got {value}")
-    return value
-
-
-def check_dropout(value: object) -> float:
-    """Return ``value`` as a float if it is a probability in [0, 1), else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"dropout must be a float in [0, 1); got {value!r}")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"dropout must be a float in [0, 1); got {value}")
-    return float(value)
-
-
-def check_activity(x: object, n_neurons: int, name: str) -> torch.Tensor:
-    """Check that ``x`` is a real tensor of shape ``(B, T, n_neurons)`` with B, T >= 1.
-
-    Parameters
-    ----------
-    x : object
-        The value given by the user.
-    n_neurons : int
-        Number of neurons the network was built for.
-    name : str
-        Argument name used in the error message.
-
-    Returns
-    -------
-    torch.Tensor, shape (B, T, N)
-    """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (B, T, N); got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype; got {x.dtype}")
-    if x.ndim != 3:
-        raise ValueError(
-            f"{name} must have shape (B, T, N) = (batch, time bins, neurons); "
-            f"got {x.ndim} dimensions, shape {tuple(x.shape)}"
-        )
-    if x.shape[2] != n_neurons:
-        raise ValueError(
-            f"{name} must have N = {n_neurons} neurons in its last axis; got shape {tuple(x.shape)}"
-        )
-    if x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"{name} needs B >= 1 trials and T >= 1 bins; got shape {tuple(x.shape)}")
-    return x
 
 
 def group_count(channels: int, groups: int) -> int:
@@ -97,7 +36,11 @@ def group_count(channels: int, groups: int) -> int:
     Returns
     -------
     int
-        E.g. ``group_count(12, 8) == 6``, ``group_count(7, 8) == 7``, ``group_count(7, 4) == 1``.
+
+    Examples
+    --------
+    >>> group_count(12, 8), group_count(7, 8), group_count(7, 4)
+    (6, 7, 1)
     """
     check_positive_int(channels, "channels")
     check_positive_int(groups, "groups")

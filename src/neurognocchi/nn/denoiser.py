@@ -1,4 +1,9 @@
-"""1-D U-Net noise predictor ``eps_theta(x_t, t, code)`` over time, neurons as channels."""
+"""1-D U-Net denoiser ``F(x_t, t, code)`` over time, neurons as channels.
+
+The network does not know what its output means: the diffusion scheduler reads it as a noise
+prediction ``eps_theta(x_t, t, code)`` or as a v-prediction (GNOCCHI), see
+:class:`neurognocchi.diffusion.SchedulerConfig`.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from neurognocchi.nn.blocks import (
-    ConditionedResBlock1d,
-    Downsample1d,
-    Upsample1d,
+from neurognocchi._checks import (
+    InvalidArgumentError,
     check_activity,
     check_dropout,
     check_positive_int,
-    group_norm,
 )
+from neurognocchi.nn.blocks import ConditionedResBlock1d, Downsample1d, Upsample1d, group_norm
 from neurognocchi.nn.embeddings import StepEmbedding
 
 __all__ = ["UNet1dDenoiser"]
@@ -44,14 +47,18 @@ class _ResStack(nn.Module):
 def _check_mults(channel_mults: object) -> tuple[int, ...]:
     """Validate ``channel_mults`` (a non-empty sequence of ints >= 1) and return it as a tuple."""
     if not isinstance(channel_mults, Sequence) or isinstance(channel_mults, str):
-        raise TypeError(f"channel_mults must be a sequence of ints >= 1; got {channel_mults!r}")
+        raise InvalidArgumentError(
+            f"channel_mults must be a sequence of ints >= 1; got {channel_mults!r}"
+        )
     if len(channel_mults) == 0:
-        raise ValueError("channel_mults must hold at least one level; got an empty sequence")
+        raise InvalidArgumentError(
+            "channel_mults must hold at least one level; got an empty sequence"
+        )
     return tuple(check_positive_int(m, "channel_mults[i]") for m in channel_mults)
 
 
 class UNet1dDenoiser(nn.Module):
-    """Noise predictor of GNOCCHI: a 1-D U-Net over time conditioned on the step and a code.
+    """Denoiser of GNOCCHI: a 1-D U-Net over time conditioned on the step and a code.
 
     Neurons are the input channels. Every residual block is modulated (FiLM / AdaGN) by the
     concatenation of a learned step embedding and an MLP embedding of the code. Any ``T >= 1``
@@ -101,18 +108,19 @@ class UNet1dDenoiser(nn.Module):
         groups: int = 8,
     ) -> None:
         super().__init__()
-        for name, value in [
-            ("n_neurons", n_neurons), ("code_dim", code_dim), ("channels", channels),
-            ("n_res_blocks", n_res_blocks), ("step_dim", step_dim),
-            ("code_embed_dim", code_embed_dim), ("groups", groups),
-        ]:  # fmt: skip
-            check_positive_int(value, name)
-        mults = _check_mults(channel_mults)
-        self.config: dict[str, Any] = {
-            "n_neurons": n_neurons, "code_dim": code_dim, "channels": channels,
-            "channel_mults": list(mults), "n_res_blocks": n_res_blocks, "step_dim": step_dim,
-            "code_embed_dim": code_embed_dim, "dropout": check_dropout(dropout), "groups": groups,
+        sizes = {
+            name: check_positive_int(value, name)
+            for name, value in [
+                ("n_neurons", n_neurons), ("code_dim", code_dim), ("channels", channels),
+                ("n_res_blocks", n_res_blocks), ("step_dim", step_dim),
+                ("code_embed_dim", code_embed_dim), ("groups", groups),
+            ]
         }  # fmt: skip
+        mults = _check_mults(channel_mults)
+        self.config: dict[str, Any] = sizes | {
+            "channel_mults": list(mults),
+            "dropout": check_dropout(dropout),
+        }
         self.n_neurons = n_neurons
         self.code_dim = code_dim
         self.n_levels = len(mults)
@@ -156,7 +164,7 @@ class UNet1dDenoiser(nn.Module):
         return 2 ** (self.n_levels - 1)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-        """Predict the noise in ``x_t``.
+        """The denoiser's output for ``x_t`` (a noise or v prediction, as the scheduler reads it).
 
         Parameters
         ----------
@@ -170,7 +178,7 @@ class UNet1dDenoiser(nn.Module):
         Returns
         -------
         torch.Tensor, shape (B, T, N)
-            Predicted noise, exactly as long as ``x_t``.
+            The prediction, exactly as long as ``x_t``.
         """
         self._check_inputs(x_t, t, code)
         n_time = x_t.shape[1]

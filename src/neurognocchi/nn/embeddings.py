@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from neurognocchi.nn.blocks import check_positive_int
+from neurognocchi._checks import check_positive_int, check_real
 
 __all__ = ["StepEmbedding", "sinusoidal_embedding"]
 
@@ -33,6 +33,11 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int, *, max_period: float = 10000
     -------
     torch.Tensor, shape (B, dim), float32
         The embedding; at ``t = 0`` the sine half is 0 and the cosine half is 1.
+
+    Examples
+    --------
+    >>> sinusoidal_embedding(torch.tensor([0]), 4).tolist()
+    [[0.0, 0.0, 1.0, 1.0]]
     """
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"t must be a torch.Tensor of shape (B,); got {type(t).__name__}")
@@ -41,8 +46,7 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int, *, max_period: float = 10000
     if t.dtype == torch.bool or t.is_complex():
         raise TypeError(f"t must hold integer or real step indices; got dtype {t.dtype}")
     check_positive_int(dim, "dim")
-    if not max_period > 0:
-        raise ValueError(f"max_period must be > 0; got {max_period!r}")
+    check_real(max_period, "max_period", low=0.0, low_open=True)
 
     half = dim // 2
     exponents = torch.arange(half, dtype=torch.float32, device=t.device) / max(half, 1)

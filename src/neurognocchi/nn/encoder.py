@@ -7,7 +7,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurognocchi.nn.blocks import check_activity, check_positive_int, group_norm
+from neurognocchi._checks import (
+    InvalidArgumentError,
+    check_activity,
+    check_int,
+    check_positive_int,
+)
+from neurognocchi.nn.blocks import group_norm
 
 __all__ = ["ConvTrialEncoder", "GRUTrialEncoder"]
 
@@ -61,27 +67,22 @@ class ConvTrialEncoder(nn.Module):
         n_position_channels: int = 8,
     ) -> None:
         super().__init__()
-        for name, value in [
-            ("n_neurons", n_neurons), ("code_dim", code_dim), ("channels", channels),
-            ("n_layers", n_layers), ("kernel_size", kernel_size), ("groups", groups),
-        ]:  # fmt: skip
-            check_positive_int(value, name)
+        self.config: dict[str, Any] = {
+            name: check_positive_int(value, name)
+            for name, value in [
+                ("n_neurons", n_neurons), ("code_dim", code_dim), ("channels", channels),
+                ("n_layers", n_layers), ("kernel_size", kernel_size), ("groups", groups),
+            ]
+        }  # fmt: skip
         if kernel_size < 3 or kernel_size % 2 == 0:
             # Stride 2 with a kernel of 1 would skip every other bin.
-            raise ValueError(f"kernel_size must be an odd int >= 3; got {kernel_size}")
-        if (
-            not isinstance(n_position_channels, int)
-            or n_position_channels % 2
-            or (n_position_channels < 0)
-        ):
-            raise ValueError(
+            raise InvalidArgumentError(f"kernel_size must be an odd int >= 3; got {kernel_size}")
+        check_int(n_position_channels, "n_position_channels", minimum=0)
+        if n_position_channels % 2:
+            raise InvalidArgumentError(
                 f"n_position_channels must be an even int >= 0; got {n_position_channels!r}"
             )
-        self.config: dict[str, Any] = {
-            "n_neurons": n_neurons, "code_dim": code_dim, "channels": channels,
-            "n_layers": n_layers, "kernel_size": kernel_size, "groups": groups,
-            "n_position_channels": n_position_channels,
-        }  # fmt: skip
+        self.config["n_position_channels"] = int(n_position_channels)
         self.n_neurons = n_neurons
         self.code_dim = code_dim
         self.n_position_channels = n_position_channels
@@ -156,12 +157,13 @@ class GRUTrialEncoder(nn.Module):
 
     def __init__(self, n_neurons: int, *, code_dim: int, hidden: int = 64) -> None:
         super().__init__()
-        for name, value in [("n_neurons", n_neurons), ("code_dim", code_dim), ("hidden", hidden)]:
-            check_positive_int(value, name)
         self.config: dict[str, Any] = {
-            "n_neurons": n_neurons,
-            "code_dim": code_dim,
-            "hidden": hidden,
+            name: check_positive_int(value, name)
+            for name, value in [
+                ("n_neurons", n_neurons),
+                ("code_dim", code_dim),
+                ("hidden", hidden),
+            ]
         }
         self.n_neurons = n_neurons
         self.code_dim = code_dim

@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from neurognocchi.nn.blocks import check_positive_int
+from neurognocchi._checks import check_int, check_positive_int, check_real
 
 __all__ = ["ClippedGRUCell"]
 
@@ -49,13 +49,12 @@ class ClippedGRUCell(nn.Module):
         forget_bias: float = 1.0,
     ) -> None:
         super().__init__()
-        if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 0:
-            raise ValueError(f"input_size must be an int >= 0; got {input_size!r}")
-        check_positive_int(hidden_size, "hidden_size")
-        if not clip_value > 0:
-            raise ValueError(f"clip_value must be > 0; got {clip_value!r}")
-        self.input_size, self.hidden_size = input_size, hidden_size
-        self.clip_value, self.forget_bias = float(clip_value), float(forget_bias)
+        self.input_size = check_int(input_size, "input_size", minimum=0)
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        if clip_value != math.inf:  # inf (no clipping) is the one value check_real refuses
+            check_real(clip_value, "clip_value", low=0.0, low_open=True)
+        self.clip_value = float(clip_value)
+        self.forget_bias = check_real(forget_bias, "forget_bias")
         # Input weights exist only when there is an input: an empty matrix gets no gradient.
         self.input_weight = (
             nn.Parameter(torch.empty(3 * hidden_size, input_size)) if input_size else None

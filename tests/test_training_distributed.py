@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from neurognocchi import distributed
-from neurognocchi.train import TrainConfig, _batches, train
+from neurognocchi.training import distributed
+from neurognocchi.training.config import TrainConfig
+from neurognocchi.training.loop import train
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available(), reason="torch.distributed is not available"
@@ -31,9 +32,9 @@ SCRIPT = textwrap.dedent(
     import torch
     torch.set_num_threads(1)
     import neurognocchi._io as io_module
-    from neurognocchi import estimators, train as train_module
     from neurognocchi.data import make_toy_dataset
     from neurognocchi.estimators import GNOCCHI, LFADS
+    from neurognocchi.training import TrainConfig, train
 
     out, max_epochs, resume = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "resume"
     rank = int(os.environ["RANK"])
@@ -45,9 +46,13 @@ SCRIPT = textwrap.dedent(
             return function(path, *args, **kwargs)
         return wrapper
 
-    for module in (train_module, estimators):
-        module.atomic_write = recording(io_module.atomic_write)
-        module.atomic_write_text = recording(io_module.atomic_write_text)
+    # Record every atomic write of the library, whichever module it is made from: rebind the
+    # functions in neurognocchi._io (for later imports) and in every module that imported them.
+    originals = {name: getattr(io_module, name) for name in ("atomic_write", "atomic_write_text")}
+    for module in [m for n, m in sys.modules.items() if n.startswith("neurognocchi")]:
+        for name, function in originals.items():
+            if getattr(module, name, None) is function:
+                setattr(module, name, recording(function))
 
     def digest(model):
         state = model.state_dict()
@@ -59,7 +64,7 @@ SCRIPT = textwrap.dedent(
     trials = make_toy_dataset(64, n_neurons=6, n_time=12, random_state=0)
     tiny = dict(code_dim=3, max_epochs=max_epochs, batch_size=8, verbose=False,
                 random_state=0, device="auto")
-    gnocchi = GNOCCHI(channels=8, channel_mults=(1, 2), encoder_channels=8,
+    gnocchi = GNOCCHI(channels=8, channel_mults=(1, 2), encoder_dim=8,
                       n_train_steps=50, learning_rate=3e-3, warmup_steps=5, **tiny)
     gnocchi.fit(trials, run_dir=os.path.join(out, "gnocchi_run"), resume=resume)
     result = {"gnocchi": digest(gnocchi.model_), "gnocchi_history": gnocchi.history_}
@@ -73,9 +78,9 @@ SCRIPT = textwrap.dedent(
         linear.loss = lambda batch, generator=None, step=0: {
             "loss": (linear(batch[:, 0]).squeeze(-1) - batch[:, 1, 0]).pow(2).mean()}
         data = np.load(os.path.join(out, "linear.npy"))
-        config = train_module.TrainConfig(max_epochs=3, batch_size=8, ema_decay=None,
-                                          warmup_steps=0, learning_rate=0.05)
-        train_module.train(linear, data, config=config, verbose=False)
+        config = TrainConfig(max_epochs=3, batch_size=8, ema_decay=None,
+                             warmup_steps=0, learning_rate=0.05)
+        train(linear, data, config=config, verbose=False)
         result["linear"] = [p.detach().numpy().tolist() for p in linear.parameters()]
     result["written"] = written
     with open(os.path.join(out, f"rank{rank}_{sys.argv[3]}.json"), "w") as handle:
@@ -177,12 +182,6 @@ def test_single_process_context_outside_torchrun(monkeypatch):
     assert distributed.setup(torch.device("cpu")) == distributed.Context()
     assert distributed.is_main_process() and not distributed.launched_by_torchrun()
     assert distributed.all_reduce_sum([1.0, 2.0], torch.device("cpu")) == [1.0, 2.0]
-
-
-def test_batches_merge_a_short_last_batch_so_every_process_gets_two_trials():
-    batches = _batches(19, 8, torch.Generator().manual_seed(0), min_size=4)
-    assert [len(b) for b in batches] == [8, 11]
-    assert sorted(np.concatenate(batches).tolist()) == list(range(19))
 
 
 def test_too_small_batch_for_the_world_is_refused(monkeypatch):

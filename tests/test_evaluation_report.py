@@ -13,8 +13,9 @@ import pytest
 from matplotlib.figure import Figure
 
 from neurognocchi.data import make_toy_dataset
-from neurognocchi.evaluation import compare, format_value, protocol_split
-from neurognocchi.report import write_report
+from neurognocchi.evaluation import compare, protocol_split
+from neurognocchi.evaluation.comparison import format_value
+from neurognocchi.evaluation.report import write_report
 from test_evaluation_protocol import LinearCodeModel
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -153,3 +154,13 @@ def test_report_opens_in_headless_chromium(embedded_report, tmp_path):
     dom = result.stdout
     assert 'id="metrics"' in dom
     assert dom.count("<img") == 8
+
+
+def test_old_report_module_re_exports_the_report():
+    import neurognocchi.evaluation as evaluation
+    import neurognocchi.evaluation.report as moved
+    import neurognocchi.report as old
+
+    assert old.write_report is moved.write_report is evaluation.write_report
+    for name in old.__all__:
+        assert getattr(old, name) is getattr(moved, name)

@@ -1,4 +1,8 @@
-"""The ``neurognocchi`` command.
+"""The ``neurognocchi`` command: its parser and entry point.
+
+`main` parses the command line and runs one handler of `neurognocchi.cli.commands`; the run
+directories that ``fit`` writes and the other commands read are `neurognocchi.cli.runs`, and the
+``demo`` pipeline is `neurognocchi.cli.demo`.
 
 User errors (bad arguments, unreadable files, a run directory that already exists) end with a
 one-line message on stderr and exit status 2, never a traceback.
@@ -10,9 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
+from neurognocchi.cli.commands import COMMANDS
 
-from neurognocchi._io import atomic_write
+__all__ = ["EXIT_USER_ERROR", "build_parser", "main"]
 
 EXIT_USER_ERROR = 2
 
@@ -159,6 +163,13 @@ def _add_convert(subparsers) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``neurognocchi`` command line, one sub-command per handler.
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["info", "trials.npz"]).command
+    'info'
+    """
     parser = argparse.ArgumentParser(
         prog="neurognocchi",
         description="GNOCCHI diffusion models of neural population activity.",
@@ -176,211 +187,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _refuse_existing(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{str(path)!r} already exists; pass --overwrite to replace it")
-
-
-def _run_synth(args) -> None:
-    from neurognocchi import data
-
-    if args.kind == "train-policy":
-        _train_policy(args)
-        return
-    _check_suffix(args.out, ".npz")
-    _refuse_existing(args.out, args.overwrite)
-    if args.kind == "toy":
-        trials = data.make_toy_dataset(
-            args.n_trials, n_neurons=args.n_neurons, n_time=args.n_time, random_state=args.seed
-        )
-    else:
-        trials = data.make_reaching_dataset(
-            args.n_trials,
-            n_neurons=args.n_neurons,
-            n_time=args.n_time,
-            bin_size_s=args.bin_size,
-            policy_path=args.policy,
-            random_state=args.seed,
-        )
-    trials.save(args.out)
-    print(trials)
-    print(f"saved {args.out}")
-
-
-def _train_policy(args) -> None:
-    import dataclasses
-
-    from neurognocchi.data import train_policy
-    from neurognocchi.data.policy import TrainConfig
-
-    _check_suffix(args.out, ".pt")
-    _refuse_existing(args.out, args.overwrite)
-    config = dataclasses.replace(
-        TrainConfig(), n_updates=args.n_updates, batch_size=args.batch_size, seed=args.seed
-    )
-    history = train_policy(args.out, train_config=config)
-    print(
-        f"policy saved to {args.out} after {len(history['loss'])} updates; final mean "
-        f"distance to target {history['distance_cm'][-1]:.2f} cm"
-    )
-
-
-def _run_fit(args) -> None:
-    from neurognocchi.runs import build_estimator, fit_run, parse_overrides, read_config
-
-    params = read_config(args.config) | parse_overrides(args.overrides)
-    if args.quiet:
-        params["verbose"] = False
-    if not args.resume:
-        build_estimator(args.model or "gnocchi", params)  # bad parameters fail before any I/O
-    model = fit_run(
-        args.data,
-        args.out,
-        model=args.model,
-        params=params,
-        fit_on=args.fit_on,
-        resume=args.resume,
-        overwrite=args.overwrite,
-    )
-    print(f"{type(model).__name__} fitted in {model.fit_seconds_:.1f} s; run saved in {args.out}")
-
-
-def _check_suffix(path: Path, suffix: str) -> None:
-    if path.suffix != suffix:
-        raise ValueError(f"--out must end in {suffix}; got {str(path)!r}")
-
-
-def _run_encode(args) -> None:
-    from neurognocchi.data import load_trials
-    from neurognocchi.runs import load_model
-
-    _check_suffix(args.out, ".npy")
-    _refuse_existing(args.out, args.overwrite)
-    codes = load_model(args.run).encode(load_trials(args.data))
-    with atomic_write(args.out) as handle:
-        np.save(handle, codes)
-    print(f"saved {codes.shape[0]} codes of size {codes.shape[1]} to {args.out}")
-
-
-def _read_codes(path: Path) -> np.ndarray:
-    if path.suffix != ".npy" or not path.is_file():
-        raise ValueError(f"--codes must be an existing .npy file; got {str(path)!r}")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"--codes: {str(path)!r} is not a readable .npy array ({error})") from None
-
-
-def _run_generate(args) -> None:
-    from neurognocchi.runs import load_model
-
-    _check_suffix(args.out, ".npz")
-    _refuse_existing(args.out, args.overwrite)
-    model = load_model(args.run)
-    options = {"random_state": args.seed}
-    if args.n_steps is not None:
-        if not hasattr(model, "n_sample_steps"):
-            raise ValueError(f"--n-steps applies to GNOCCHI only; {args.run} is not GNOCCHI")
-        options["n_steps"] = args.n_steps
-    arrays = {}
-    if args.prior is not None:
-        if args.n_samples != 1:
-            raise ValueError("--n-samples applies to --codes; --prior N gives N samples")
-        samples = model.sample_prior(args.prior, **options)[:, None]
-    else:
-        arrays["codes"] = codes = _read_codes(args.codes)
-        samples = model.generate(codes, n_samples=args.n_samples, **options)
-    with atomic_write(args.out) as handle:
-        np.savez(handle, samples=samples, **arrays)
-    print(f"saved samples {samples.shape} (codes, samples, time, neurons) to {args.out}")
-
-
-def _run_evaluate(args) -> None:
-    from neurognocchi.runs import evaluate_runs
-
-    outputs = [args.out / "metrics.json", args.out / "report.html"]
-    for path in outputs:
-        _refuse_existing(path, args.overwrite)
-    comparison = evaluate_runs(args.runs, args.data, args.out, n_samples=args.n_samples)
-    print(comparison["markdown"])
-    print(f"metrics: {outputs[0]}\nreport: {outputs[1]}")
-
-
-def _parse_value(text: str):
-    """A value of a numeric condition column from the command line: an int or a float."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _read_recording(args):
-    from neurognocchi import data
-
-    path, smooth = args.path, args.smooth or None
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {str(path)!r}")
-    if path.suffix == ".nwb":
-        return data.load_nwb(
-            path,
-            align=args.align,
-            window_s=tuple(args.window),
-            bin_size_s=args.bin_size,
-            smooth_sigma_s=smooth,
-        )
-    if path.suffix == ".mat":
-        return data.load_mat(
-            path, bin_size_s=args.bin_size, smooth_sigma_s=smooth, variable=args.variable
-        )
-    if path.suffix in (".npy", ".npz"):
-        return data.load_trials(path, bin_size_s=args.bin_size)
-    raise ValueError(f"path must be a .nwb, .mat, .npy or .npz recording; got {str(path)!r}")
-
-
-def _run_convert(args) -> None:
-    _check_suffix(args.out, ".npz")
-    _refuse_existing(args.out, args.overwrite)
-    if args.out.resolve() == args.path.resolve():
-        raise ValueError("--out must differ from the input path")
-    trials = _read_recording(args)
-    if args.heldout:
-        numeric = trials.info(args.condition_key).dtype.kind != "U"
-        values = [_parse_value(text) for text in args.heldout] if numeric else args.heldout
-        trials = trials.mark_heldout(values, key=args.condition_key)
-    trials.save(args.out)
-    print(trials)
-    print(f"saved {args.out}")
-
-
-def _run_info(args) -> None:
-    from neurognocchi.data import load_trials
-
-    print(load_trials(args.path))
-
-
-def _run_demo(args) -> None:
-    from neurognocchi.demo import run_demo
-
-    run_demo(args.out, quick=args.quick, seed=args.seed, overwrite=args.overwrite)
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``neurognocchi`` command; returns the exit status."""
+    """Entry point of the ``neurognocchi`` command; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 on a user error (one line on stderr), 130 when interrupted.
+    """
     args = build_parser().parse_args(argv)
-    runners = {
-        "synth": _run_synth,
-        "fit": _run_fit,
-        "encode": _run_encode,
-        "generate": _run_generate,
-        "evaluate": _run_evaluate,
-        "convert": _run_convert,
-        "demo": _run_demo,
-        "info": _run_info,
-    }
     try:
-        runners[args.command](args)
+        COMMANDS[args.command](args)
     except (ValueError, TypeError, OSError, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"neurognocchi {args.command}: error: {message}", file=sys.stderr)
@@ -389,7 +211,3 @@ def main(argv: list[str] | None = None) -> int:
         print("neurognocchi: interrupted", file=sys.stderr)
         return 130
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,11 +1,12 @@
 """The reference synthetic dataset: a GRU policy driving MotorNet's arm to targets on a grid.
 
-A trained policy (shipped with the package, see `neurognocchi.data.policy`) controls MotorNet's
-two-joint, six-muscle ``RigidTendonArm26`` in 10 ms steps. Each trial: the fingertip starts at a
-random point in a disc around the workspace centre, a target from a ``G x G`` grid appears at
-``target_onset_s``, a go cue follows after a random delay, the arm reaches and holds. The policy's
-128 GRU units are mapped to ``n_neurons`` model neurons (rates in Hz, a few to ~60 Hz), which
-emit Poisson spikes in 10 ms bins; ``activity`` is the spikes Gaussian-smoothed.
+A trained policy (shipped with the package, see :mod:`neurognocchi.data.reaching.policy`)
+controls MotorNet's two-joint, six-muscle ``RigidTendonArm26`` in 10 ms steps. Each trial: the
+fingertip starts at a random point in a disc around the workspace centre, a target from a
+``G x G`` grid appears at ``target_onset_s``, a go cue follows after a random delay, the arm
+reaches and holds. The policy's 128 GRU units are mapped to ``n_neurons`` model neurons (rates
+in Hz, a few to ~60 Hz), which emit Poisson spikes in 10 ms bins; ``activity`` is the spikes
+Gaussian-smoothed.
 
 Unit -> neuron mapping: units are z-scored with statistics stored in the policy file (so the
 mapping does not depend on the trials simulated); neuron ``n`` reads a random signed mix of
@@ -24,9 +25,21 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from neurognocchi._checks import check_positive_int, check_random_state
 from neurognocchi.data.grid import default_heldout_conditions, grid_targets
 from neurognocchi.data.preprocess import gaussian_smooth, rebin
+from neurognocchi.data.reaching.arm import import_motornet, make_arm, rollout
+from neurognocchi.data.reaching.policy import load_policy
 from neurognocchi.data.trials import Trials
+
+__all__ = [
+    "BEHAVIOR_NAMES",
+    "BIN_SIZE_S",
+    "endpoint_error_cm",
+    "make_reaching_dataset",
+    "simulate_reaches",
+    "units_to_rates",
+]
 
 BEHAVIOR_NAMES = ("hand_x", "hand_y", "hand_vx", "hand_vy")
 BIN_SIZE_S = 0.01
@@ -45,8 +58,8 @@ def _check_arguments(
     trained,
 ) -> None:
     """Fail early on values outside what the policy was trained for."""
-    if n_trials < 1 or n_neurons < 1:
-        raise ValueError(f"need n_trials >= 1 and n_neurons >= 1; got {n_trials}, {n_neurons}")
+    for name, value in (("n_trials", n_trials), ("n_neurons", n_neurons), ("n_time", n_time)):
+        check_positive_int(value, name)
     half = (grid_size - 1) / 2 * grid_spacing_cm
     trained_half = (trained.grid_size - 1) / 2 * trained.grid_spacing_cm + trained.margin_cm
     if not 0 < half <= trained_half + 1e-9:
@@ -90,8 +103,6 @@ def simulate_reaches(policy, start_cm, target_cm, onset_bin, go_bin, n_time, *, 
     Returns position and velocity (n_trials, n_time, 2) in cm and cm/s and unit activity
     (n_trials, n_time, n_units).
     """
-    from neurognocchi.data.policy import make_arm, rollout
-
     arm = make_arm(policy.config)
     generator = torch.Generator().manual_seed(int(seed))
     chunks = []
@@ -188,10 +199,8 @@ def make_reaching_dataset(
         target_y, start_x, start_y`` (cm), ``condition`` (grid index ``iy * G + ix``),
         ``go_time`` (s from trial start) and ``heldout``.
     """
-    from neurognocchi.data.policy import _import_motornet, load_policy
-
     factor = _bin_factor(bin_size_s, n_time)
-    _import_motornet()  # fail before any work when MotorNet is missing
+    import_motornet()  # fail before any work when MotorNet is missing
     policy, trained = load_policy(policy_path)
     delay_s = tuple(float(value) for value in delay_s)
     _check_arguments(
@@ -205,44 +214,52 @@ def make_reaching_dataset(
         delay_s,
         trained,
     )
+    seed = check_random_state(random_state)
     targets = grid_targets(grid_size, grid_spacing_cm)
     if heldout_conditions is None:
         heldout_conditions = default_heldout_conditions(grid_size)
-    trial_rng = np.random.default_rng([random_state, 2])
+    trial_rng = np.random.default_rng([seed, 2])
     condition, start, onset, go = _trial_conditions(
         n_trials, targets, start_radius_cm, target_onset_s, delay_s, trial_rng
     )
     target = targets[condition]
     position, velocity, hidden = simulate_reaches(
-        policy, start, target, onset, go, n_time, seed=random_state
+        policy, start, target, onset, go, n_time, seed=seed
     )
+    neuron_rng = np.random.default_rng([seed, 1])
     rates = units_to_rates(
-        hidden,
-        policy.unit_mean.numpy(),
-        policy.unit_std.numpy(),
-        n_neurons,
-        np.random.default_rng([random_state, 1]),
-    )
-    spikes = rebin(trial_rng.poisson(rates * BIN_SIZE_S), factor).astype(np.int32)
+        hidden, policy.unit_mean.numpy(), policy.unit_std.numpy(), n_neurons, neuron_rng
+    )  # (B, n_time, N), Hz
+    trial_info = {
+        "target_x": target[:, 0],
+        "target_y": target[:, 1],
+        "start_x": start[:, 0],
+        "start_y": start[:, 1],
+        "condition": condition,
+        "heldout": np.isin(condition, heldout_conditions),
+        "go_time": go * BIN_SIZE_S,
+    }
+    align = f"trial start [0, {n_time * BIN_SIZE_S:g}] s; target onset at {target_onset_s:g} s"
+    behavior = np.concatenate([position, velocity], axis=-1)  # (B, n_time, 4)
+    return _record(rates, behavior, trial_info, align=align, factor=factor,
+                   smooth_sigma_s=smooth_sigma_s, rng=trial_rng)  # fmt: skip
+
+
+def _record(rates, behavior, trial_info, *, align, factor, smooth_sigma_s, rng) -> Trials:
+    """Poisson spikes of ``rates`` (B, T, N) in 10 ms steps, summed into bins of ``factor``
+    steps and smoothed into ``activity``; rates and behaviour averaged over each bin."""
+    spikes = rebin(rng.poisson(rates * BIN_SIZE_S), factor).astype(np.int32)  # (B, T', N)
     bin_size_s = factor * BIN_SIZE_S
     activity = gaussian_smooth(spikes, sigma_s=smooth_sigma_s, bin_size_s=bin_size_s) / bin_size_s
     return Trials(
         activity.astype(np.float32),
         spikes=spikes,
         truth=(rebin(rates, factor) / factor).astype(np.float32),
-        behavior=rebin(np.concatenate([position, velocity], axis=-1), factor) / factor,
+        behavior=rebin(behavior, factor) / factor,
         behavior_names=BEHAVIOR_NAMES,
-        trial_info={
-            "target_x": target[:, 0],
-            "target_y": target[:, 1],
-            "start_x": start[:, 0],
-            "start_y": start[:, 1],
-            "condition": condition,
-            "heldout": np.isin(condition, heldout_conditions),
-            "go_time": go * BIN_SIZE_S,
-        },
+        trial_info=trial_info,
         bin_size_s=bin_size_s,
-        align=f"trial start [0, {n_time * BIN_SIZE_S:g}] s; target onset at {target_onset_s:g} s",
+        align=align,
     )
 
 

@@ -1,0 +1,211 @@
+"""The handlers of the ``neurognocchi`` sub-commands, one function each, listed in `COMMANDS`.
+
+Each takes the parsed arguments and raises ``ValueError``, ``TypeError``, ``OSError`` or
+``KeyError`` on a user error (``main`` prints it as one line, exit status 2). Heavy imports
+(torch, the estimators, MotorNet) happen inside the handlers, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from neurognocchi._io import atomic_write
+
+__all__ = ["COMMANDS"]
+
+
+def _refuse_existing(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{str(path)!r} already exists; pass --overwrite to replace it")
+
+
+def _check_suffix(path: Path, suffix: str) -> None:
+    if path.suffix != suffix:
+        raise ValueError(f"--out must end in {suffix}; got {str(path)!r}")
+
+
+# ---------------------------------------------------------------------- synth
+def _synth(args) -> None:
+    from neurognocchi import data
+
+    if args.kind == "train-policy":
+        _train_policy(args)
+        return
+    _check_suffix(args.out, ".npz")
+    _refuse_existing(args.out, args.overwrite)
+    if args.kind == "toy":
+        trials = data.make_toy_dataset(
+            args.n_trials, n_neurons=args.n_neurons, n_time=args.n_time, random_state=args.seed
+        )
+    else:
+        trials = data.make_reaching_dataset(
+            args.n_trials,
+            n_neurons=args.n_neurons,
+            n_time=args.n_time,
+            bin_size_s=args.bin_size,
+            policy_path=args.policy,
+            random_state=args.seed,
+        )
+    trials.save(args.out)
+    print(trials)
+    print(f"saved {args.out}")
+
+
+def _train_policy(args) -> None:
+    from neurognocchi.data.reaching.train_policy import PolicyTrainConfig, train_policy
+
+    _check_suffix(args.out, ".pt")
+    _refuse_existing(args.out, args.overwrite)
+    config = PolicyTrainConfig(n_updates=args.n_updates, batch_size=args.batch_size, seed=args.seed)
+    history = train_policy(args.out, train_config=config)
+    print(
+        f"policy saved to {args.out} after {len(history['loss'])} updates; final mean "
+        f"distance to target {history['distance_cm'][-1]:.2f} cm"
+    )
+
+
+# ---------------------------------------------------------------------- fit, encode, generate
+def _fit(args) -> None:
+    from neurognocchi.cli.params import build_estimator, parse_overrides, read_config
+    from neurognocchi.cli.runs import fit_run
+
+    params = read_config(args.config) | parse_overrides(args.overrides)
+    if args.quiet:
+        params["verbose"] = False
+    if not args.resume:
+        build_estimator(args.model or "gnocchi", params)  # bad parameters fail before any I/O
+    model = fit_run(
+        args.data,
+        args.out,
+        model=args.model,
+        params=params,
+        fit_on=args.fit_on,
+        resume=args.resume,
+        overwrite=args.overwrite,
+    )
+    print(f"{type(model).__name__} fitted in {model.fit_seconds_:.1f} s; run saved in {args.out}")
+
+
+def _encode(args) -> None:
+    from neurognocchi.cli.runs import load_model
+    from neurognocchi.data import load_trials
+
+    _check_suffix(args.out, ".npy")
+    _refuse_existing(args.out, args.overwrite)
+    codes = load_model(args.run).encode(load_trials(args.data))
+    with atomic_write(args.out) as handle:
+        np.save(handle, codes)
+    print(f"saved {codes.shape[0]} codes of size {codes.shape[1]} to {args.out}")
+
+
+def _read_codes(path: Path) -> np.ndarray:
+    if path.suffix != ".npy" or not path.is_file():
+        raise ValueError(f"--codes must be an existing .npy file; got {str(path)!r}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"--codes: {str(path)!r} is not a readable .npy array ({error})") from None
+
+
+def _generate(args) -> None:
+    from neurognocchi.cli.runs import load_model
+
+    _check_suffix(args.out, ".npz")
+    _refuse_existing(args.out, args.overwrite)
+    model = load_model(args.run)
+    options = {"random_state": args.seed}
+    if args.n_steps is not None:
+        if not hasattr(model, "n_sample_steps"):
+            raise ValueError(f"--n-steps applies to GNOCCHI only; {args.run} is not GNOCCHI")
+        options["n_steps"] = args.n_steps
+    arrays = {}
+    if args.prior is not None:
+        if args.n_samples != 1:
+            raise ValueError("--n-samples applies to --codes; --prior N gives N samples")
+        samples = model.sample_prior(args.prior, **options)[:, None]
+    else:
+        arrays["codes"] = codes = _read_codes(args.codes)
+        samples = model.generate(codes, n_samples=args.n_samples, **options)
+    with atomic_write(args.out) as handle:
+        np.savez(handle, samples=samples, **arrays)
+    print(f"saved samples {samples.shape} (codes, samples, time, neurons) to {args.out}")
+
+
+# ---------------------------------------------------------------------- evaluate, demo
+def _evaluate(args) -> None:
+    from neurognocchi.cli.runs import evaluate_runs
+
+    outputs = [args.out / "metrics.json", args.out / "report.html"]
+    for path in outputs:
+        _refuse_existing(path, args.overwrite)
+    comparison = evaluate_runs(args.runs, args.data, args.out, n_samples=args.n_samples)
+    print(comparison["markdown"])
+    print(f"metrics: {outputs[0]}\nreport: {outputs[1]}")
+
+
+def _demo(args) -> None:
+    from neurognocchi.cli.demo import run_demo
+
+    run_demo(args.out, quick=args.quick, random_state=args.seed, overwrite=args.overwrite)
+
+
+# ---------------------------------------------------------------------- convert, info
+def _parse_value(text: str):
+    """A value of a numeric condition column from the command line: an int or a float."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _read_recording(args):
+    """The trials of ``args.path`` through `neurognocchi.data.load_trials`, with the options
+    of the recording's reader taken from the command line."""
+    from neurognocchi.data import load_trials
+
+    path, smooth = args.path, args.smooth or None
+    if path.suffix == ".nwb":
+        options = {"align": args.align, "window_s": tuple(args.window), "smooth_sigma_s": smooth}
+    elif path.suffix == ".mat":
+        options = {"smooth_sigma_s": smooth, "variable": args.variable}
+    else:
+        options = {}
+    return load_trials(path, bin_size_s=args.bin_size, **options)
+
+
+def _convert(args) -> None:
+    _check_suffix(args.out, ".npz")
+    _refuse_existing(args.out, args.overwrite)
+    if args.out.resolve() == args.path.resolve():
+        raise ValueError("--out must differ from the input path")
+    trials = _read_recording(args)
+    if args.heldout:
+        numeric = trials.info(args.condition_key).dtype.kind != "U"
+        values = [_parse_value(text) for text in args.heldout] if numeric else args.heldout
+        trials = trials.mark_heldout(values, key=args.condition_key)
+    trials.save(args.out)
+    print(trials)
+    print(f"saved {args.out}")
+
+
+def _info(args) -> None:
+    from neurognocchi.data import load_trials
+
+    print(load_trials(args.path))
+
+
+# The handler of each sub-command (``main`` calls ``COMMANDS[args.command](args)``).
+COMMANDS = {
+    "synth": _synth,
+    "fit": _fit,
+    "encode": _encode,
+    "generate": _generate,
+    "evaluate": _evaluate,
+    "convert": _convert,
+    "demo": _demo,
+    "info": _info,
+}

@@ -1,0 +1,67 @@
+"""Estimator parameters from the command line: a ``--config`` JSON file, ``--set key=value``
+overrides, and the estimator they build, checked before any file is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from neurognocchi._checks import check_choice
+from neurognocchi.estimators import GNOCCHI, LFADS
+
+__all__ = ["MODELS", "build_estimator", "parse_overrides", "read_config"]
+
+MODELS = {"gnocchi": GNOCCHI, "lfads": LFADS}  # the --model choices
+
+
+def parse_overrides(pairs: list[str] | None) -> dict:
+    """``["key=value", ...]`` -> dict; values are read as JSON when they parse (numbers, true,
+    null, lists), else kept as strings."""
+    params = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects key=value; got {pair!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        params[key.strip()] = value
+    return params
+
+
+def read_config(path: str | os.PathLike | None) -> dict:
+    """Estimator parameters from a JSON file holding one object (empty without a path)."""
+    if path is None:
+        return {}
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--config: no such file: {str(path)!r}")
+    try:
+        params = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--config: {str(path)!r} is not valid JSON ({error})") from None
+    if not isinstance(params, dict):
+        raise ValueError(f"--config: {str(path)!r} must hold a JSON object of parameters")
+    return params
+
+
+def build_estimator(model: str, params: dict):
+    """An unfitted estimator of kind ``model`` ("gnocchi" | "lfads") with ``params``, checked
+    (unknown parameter names are an error that lists the known ones; invalid values are an
+    error naming the parameter)."""
+    check_choice(model, "--model", sorted(MODELS))
+    cls = MODELS[model]
+    known = cls().get_params()
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(
+            f"unknown {cls.__name__} parameter(s) {unknown}; known: {', '.join(sorted(known))}"
+        )
+    if isinstance(params.get("channel_mults"), list):
+        params = params | {"channel_mults": tuple(params["channel_mults"])}
+    estimator = cls(**params)
+    estimator.check_params()
+    return estimator

@@ -1,0 +1,155 @@
+"""`load_trials`: the one function that reads trials from any supported file or directory.
+
+Every reader of the package is reached through it, chosen by the path:
+
+* ``.npz`` written by :meth:`Trials.save` (everything restored), or plain arrays: an
+  ``activity`` array ``[n_trials, n_time, n_neurons]`` and optionally ``spikes``, ``truth``,
+  ``behavior`` and 1-D label arrays of length ``n_trials`` (each other 1-D array becomes a
+  ``trial_info`` column);
+* ``.npy`` holding one ``[n_trials, n_time, n_neurons]`` activity array;
+* a directory written by :func:`~neurognocchi.data.save_memmap` (read into memory, or
+  memory-mapped with ``mmap=True``);
+* a ``.mat`` recording (:func:`~neurognocchi.data.load_mat`) or an ``.nwb`` recording
+  (:func:`~neurognocchi.data.load_nwb`), binned and smoothed with the reader's options.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from neurognocchi._checks import InvalidArgumentError, check_bool
+from neurognocchi.data._lazy import ARRAY_FIELDS
+from neurognocchi.data.mat import load_mat
+from neurognocchi.data.memmap import open_memmap
+from neurognocchi.data.nwb.read import load_nwb
+from neurognocchi.data.trials import Trials, read_npz
+
+__all__ = ["load_trials"]
+
+_RECORDING_READERS = {".mat": load_mat, ".nwb": load_nwb}
+_CONVERT_HINT = (
+    "load_trials read it with {reader}'s defaults and the options passed to it; "
+    "`neurognocchi convert` saves a recording as .npz once"
+)
+
+
+def load_trials(
+    path: str | os.PathLike,
+    *,
+    mmap: bool = False,
+    bin_size_s: float | None = None,
+    **reader_kw,
+) -> Trials:
+    """Load trials from a file or a memory-mapped directory, whatever its kind.
+
+    Parameters
+    ----------
+    path : path
+        An ``.npz`` or ``.npy`` file, a directory written by
+        :func:`~neurognocchi.data.save_memmap`, or a ``.mat`` or ``.nwb`` recording (see the
+        module docstring for what each may hold).
+    mmap : bool
+        Memory-map the arrays instead of reading them into memory, so that a dataset larger
+        than RAM can be used: for a directory or an ``.npy`` file only (``.npz`` archives are
+        compressed and recordings are binned on reading, so neither can be mapped).
+    bin_size_s : float, optional
+        Bin width in seconds. Plain arrays: recorded as the trials' bin width (None:
+        unknown). Recordings: the bin width to count spikes in (None: the reader's default).
+        Ignored for files written by :meth:`Trials.save` or ``save_memmap``, which store it.
+    **reader_kw
+        Options of the recording's reader: :func:`~neurognocchi.data.load_mat` for ``.mat``
+        (e.g. ``variable``, ``smooth_sigma_s``), :func:`~neurognocchi.data.load_nwb` for
+        ``.nwb`` (e.g. ``align``, ``window_s``, ``smooth_sigma_s``). Refused for other kinds.
+
+    Returns
+    -------
+    Trials
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    ValueError, TypeError
+        For a kind of file not read here, an unreadable file, invalid contents or options
+        that do not apply to the file's kind; the message names the problem.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     np.save(f"{folder}/rates.npy", np.ones((4, 10, 3)))
+    ...     load_trials(f"{folder}/rates.npy", bin_size_s=0.02).activity.shape
+    (4, 10, 3)
+    """
+    path = Path(path)
+    mmap = check_bool(mmap, "mmap")
+    if path.is_dir():
+        _refuse_reader_options(reader_kw, "a directory written by save_memmap")
+        return open_memmap(path, mmap=mmap)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {str(path)!r}")
+    if path.suffix in _RECORDING_READERS:
+        return _read_recording(path, mmap=mmap, bin_size_s=bin_size_s, reader_kw=reader_kw)
+    if path.suffix == ".npy":
+        _refuse_reader_options(reader_kw, ".npy files")
+        return Trials(_read_npy(path, mmap), bin_size_s=bin_size_s)
+    if path.suffix == ".npz":
+        _refuse_reader_options(reader_kw, ".npz files")
+        return _read_npz_trials(path, mmap=mmap, bin_size_s=bin_size_s)
+    raise ValueError(
+        "path must be a .npz or .npy file, a directory written by save_memmap, or a .nwb or "
+        ".mat recording (in short: it must be a .nwb, .mat, .npy or .npz file, or a "
+        f"directory); got {str(path)!r}"
+    )
+
+
+def _refuse_reader_options(reader_kw: dict, kind: str) -> None:
+    if reader_kw:
+        raise InvalidArgumentError(
+            f"options {sorted(reader_kw)} do not apply to {kind}; reader options are for .mat "
+            "(load_mat) and .nwb (load_nwb) recordings"
+        )
+
+
+def _read_npy(path: Path, mmap: bool) -> np.ndarray:
+    """The one array of an ``.npy`` file (memory-mapped read-only with ``mmap``)."""
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{str(path)!r} is not a readable .npy array: {error}") from None
+
+
+def _read_npz_trials(path: Path, *, mmap: bool, bin_size_s: float | None) -> Trials:
+    """Trials from an ``.npz`` archive: one written by ``Trials.save``, or plain arrays."""
+    if mmap:
+        return Trials.load(path, mmap=True)  # raises: .npz archives cannot be memory-mapped
+    contents = read_npz(path)
+    if "meta" in contents:
+        return Trials.load(path)
+    if "activity" not in contents:
+        raise ValueError(
+            f"{str(path)!r} has no 'activity' array; it holds: {', '.join(contents) or '(nothing)'}"
+        )
+    fields = {name: contents.pop(name, None) for name in ARRAY_FIELDS}
+    trial_info = {key: value for key, value in contents.items() if value.ndim == 1}
+    return Trials(fields.pop("activity"), **fields, trial_info=trial_info, bin_size_s=bin_size_s)
+
+
+def _read_recording(path: Path, *, mmap: bool, bin_size_s, reader_kw: dict) -> Trials:
+    """A ``.mat`` or ``.nwb`` recording through its reader; read errors say how else to read."""
+    reader = _RECORDING_READERS[path.suffix]
+    if mmap:
+        raise ValueError(
+            f"mmap=True needs a directory written by save_memmap or an .npy file; {str(path)!r} "
+            "is a recording, binned on reading (convert it, then save_memmap the trials)"
+        )
+    if bin_size_s is not None:
+        reader_kw = {**reader_kw, "bin_size_s": bin_size_s}
+    try:
+        return reader(path, **reader_kw)
+    except ValueError as error:
+        hint = _CONVERT_HINT.format(reader=reader.__name__)
+        raise type(error)(f"{error} ({hint})") from None

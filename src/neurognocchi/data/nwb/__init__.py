@@ -1,0 +1,25 @@
+"""NWB files: read units, trials and behaviour into `Trials`; trialise MC_RTT; export `Trials`.
+
+* :mod:`~neurognocchi.data.nwb.read`: :func:`load_nwb`, the generic NLB-layout reader;
+* :mod:`~neurognocchi.data.nwb.mc_rtt`: :func:`load_mc_rtt`, reaches of a continuous session;
+* :mod:`~neurognocchi.data.nwb.write`: :func:`save_nwb`, an atomic NWB writer;
+* :mod:`~neurognocchi.data.nwb.synthetic`: :func:`make_random_target_nwb`, a fixture generator
+  for tests and benchmarks.
+
+pynwb is an optional dependency (``pip install "neurognocchi[nwb]"``), imported only inside the
+functions that need it, so importing this package does not import it.
+"""
+
+from neurognocchi.data.nwb.mc_rtt import load_mc_rtt
+from neurognocchi.data.nwb.read import BEHAVIOR_SERIES, UNIT_SELECTIONS, load_nwb
+from neurognocchi.data.nwb.synthetic import make_random_target_nwb
+from neurognocchi.data.nwb.write import save_nwb
+
+__all__ = [
+    "BEHAVIOR_SERIES",
+    "UNIT_SELECTIONS",
+    "load_mc_rtt",
+    "load_nwb",
+    "make_random_target_nwb",
+    "save_nwb",
+]

@@ -1,0 +1,22 @@
+"""Estimator facades: ``fit`` / ``encode`` / ``generate`` / ``sample_prior`` / ``save`` / ``load``.
+
+``base`` holds what both estimators share (parameter checks, fitting, batched inference, the
+model-directory files through :mod:`neurognocchi._saving`); ``gnocchi`` and ``lfads`` hold one
+estimator each. The names of the former ``neurognocchi/estimators.py`` module stay importable
+from here (``resolve_device`` now lives in :mod:`neurognocchi._checks`).
+"""
+
+from neurognocchi._checks import resolve_device
+from neurognocchi._saving import SAVE_FORMAT_VERSION
+from neurognocchi.estimators.base import TrialEstimator, as_activity
+from neurognocchi.estimators.gnocchi import GNOCCHI
+from neurognocchi.estimators.lfads import LFADS
+
+__all__ = [
+    "GNOCCHI",
+    "LFADS",
+    "SAVE_FORMAT_VERSION",
+    "TrialEstimator",
+    "as_activity",
+    "resolve_device",
+]

@@ -1,0 +1,336 @@
+"""The facade shared by the estimators: parameter checks, fit, encode, batching, save and load.
+
+The estimators follow scikit-learn's conventions (constructor arguments stored as given,
+``get_params``/``set_params``/``clone``, no validation in ``__init__``, fitted attributes
+ending in ``_``) and hold a torch model, built at ``fit`` time from the data's shape, in
+``model_``. They reach that model only through :class:`~neurognocchi.models.base.TrialModel`
+(never through its config or internals); the training loop is :func:`neurognocchi.training.train`
+and the files are written and read by :mod:`neurognocchi._saving`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from neurognocchi._checks import (
+    check_finite_array,
+    check_fraction,
+    check_random_state,
+    resolve_device,
+)
+from neurognocchi._saving import read_model_dir, write_model_dir
+from neurognocchi.data._lazy import is_memory_mapped, split_rows
+from neurognocchi.data.stats import neuron_statistics
+from neurognocchi.data.trials import Trials
+from neurognocchi.training import TrainConfig, distributed, train
+
+__all__ = ["PARAMETERS_DOC", "TRAINING_DOC", "TRAIN_CONFIG_PARAMS", "TrialEstimator", "as_activity"]
+
+TRAIN_CONFIG_PARAMS = (
+    "max_epochs", "batch_size", "learning_rate", "weight_decay", "warmup_steps", "grad_clip",
+    "ema_decay", "patience", "precision", "compile",
+)  # fmt: skip
+"""Constructor arguments of every estimator passed unchanged to :class:`TrainConfig`."""
+
+PARAMETERS_DOC = """\
+max_epochs, batch_size, learning_rate : int, int, float
+        Optimisation budget (AdamW, warm-up + cosine decay).
+    random_state : int or None
+        Seed of initialisation, batching, training noise (diffusion noise or dropout masks),
+        sampling and validation split; None draws one.
+    device : {"auto", "cpu", "cuda"}
+    verbose : bool
+        Progress bars on long work."""
+"""Docstring entries of the run parameters shared by the estimators (after ``code_dim``)."""
+
+TRAINING_DOC = """\
+weight_decay, ema_decay, grad_clip, warmup_steps : training settings (see TrainConfig).
+    valid_fraction : float
+        Fraction of the fitted trials held back (stratified by condition) for the validation
+        loss, early stopping and the choice of kept weights; 0 disables validation.
+    patience : int or None
+        Stop after this many epochs without a better validation loss.
+    precision : {"fp32", "bf16"}
+        Training arithmetic: ``"bf16"`` runs forward passes under bf16 autocast (CUDA only).
+    compile : bool
+        Run the training loss through ``torch.compile`` (see ``benchmarks/`` for when it pays)."""
+"""Docstring entries of the training settings shared by the estimators (listed last)."""
+
+
+def as_activity(X, *, name: str = "X") -> np.ndarray:
+    """The float32 ``[n_trials, n_time, n_neurons]`` activity of a `Trials` or an array.
+
+    Examples
+    --------
+    >>> as_activity(np.zeros((2, 3, 4))).dtype
+    dtype('float32')
+    """
+    if isinstance(X, Trials):
+        return X.activity
+    try:
+        return Trials(X).activity
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{name}: {error}") from None
+
+
+def _read_lazily(data):
+    """A memory-mapped array as a lazy selection of all its trials, which unmaps each batch
+    after reading it (resident memory stays near one batch); anything else unchanged."""
+    if data is None or not is_memory_mapped(data):
+        return data
+    (everything,) = split_rows(data, [np.arange(len(data))])
+    return everything
+
+
+class TrialEstimator(BaseEstimator):
+    """Shared plumbing of the estimators: data checks, devices, fitting, encoding, saving and
+    loading.
+
+    Subclasses set ``_model_class`` and ``_config_class`` (the model and its config),
+    ``_model_params`` (constructor arguments copied into the model config by name), and may
+    override the hooks ``_start_fit`` (inspect the data before anything else), ``_data_settings``
+    (model settings read from the data), ``_as_trials`` and ``_model_input`` (which array of a
+    `Trials` the model sees; default ``activity``), ``_finish_fit`` and ``_restore_fitted``.
+    """
+
+    _model_class: type  # a torch.nn.Module implementing models.base.TrialModel
+    _config_class: type  # its configuration dataclass
+    _model_params: tuple[str, ...] = ()
+
+    def check_params(self) -> None:
+        """Raise ValueError/TypeError naming the first invalid hyper-parameter.
+
+        Called by :meth:`fit` before any data is read. The model and training configurations
+        are built for a made-up shape (2 time bins, 1 neuron; settings that the data decide
+        keep their defaults), so every check they make runs without data.
+        """
+        check_fraction(self.valid_fraction, "valid_fraction")
+        check_random_state(self.random_state)
+        resolve_device(self.device)
+        self._train_config(0)
+        self._config_class.from_dict(self._model_config(n_time=2, n_neurons=1))
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(trials) first"
+            )
+
+    def _check_trials_shape(self, activity: np.ndarray, name: str) -> None:
+        expected = (self.model_.n_time, self.model_.n_neurons)
+        if activity.shape[1:] != expected:
+            raise ValueError(
+                f"{name} has shape {activity.shape[1:]} per trial (n_time, n_neurons); "
+                f"the model was fitted on {expected}"
+            )
+
+    def _check_codes(self, codes) -> torch.Tensor:
+        codes = np.asarray(codes, dtype=np.float32)
+        code_dim = self.model_.code_dim
+        if codes.ndim != 2 or codes.shape[1] != code_dim:
+            raise ValueError(f"codes must have shape (n_codes, {code_dim}); got {codes.shape}")
+        check_finite_array(codes, "codes")
+        return torch.from_numpy(codes).to(self.device_)
+
+    # ------------------------------------------------------------------ data hooks
+    def _start_fit(self, X) -> None:
+        """Inspect the training data before the split (nothing by default)."""
+
+    def _data_settings(self) -> dict:
+        """Model-config fields decided by the training data in ``_start_fit`` (none here)."""
+        return {}
+
+    def _as_trials(self, X, name: str) -> Trials:
+        return X if isinstance(X, Trials) else Trials(as_activity(X, name=name))
+
+    def _model_input(self, trials: Trials, name: str) -> np.ndarray:
+        """The array ``[n_trials, n_time, n_neurons]`` of ``trials`` that the model reads."""
+        del name
+        return trials.activity
+
+    def _input_of(self, X, name: str) -> np.ndarray:
+        return self._model_input(self._as_trials(X, name), name)
+
+    # ------------------------------------------------------------------ configurations
+    def _train_config(self, seed: int) -> TrainConfig:
+        return TrainConfig(seed=seed, **{name: getattr(self, name) for name in TRAIN_CONFIG_PARAMS})
+
+    def _model_config(self, n_time: int, n_neurons: int, **from_data) -> dict:
+        """The model's config for trials of ``(n_time, n_neurons)``: the constructor's model
+        parameters plus ``from_data``, the settings read from the data (``_data_settings``);
+        fields left out keep the config class's defaults."""
+        params = {name: getattr(self, name) for name in self._model_params}
+        return {"n_neurons": n_neurons, "n_time": n_time, **params, **from_data}
+
+    def _build_model(self, config: dict):
+        return self._model_class(self._config_class.from_dict(config))
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None, *, valid=None, run_dir=None, resume: bool = False):
+        """Fit on trials.
+
+        Parameters
+        ----------
+        X : Trials or array, shape (n_trials, n_time, n_neurons)
+        y : ignored (scikit-learn convention)
+        valid : Trials or array, optional
+            Validation trials; by default ``valid_fraction`` of X is held back.
+        run_dir : path, optional
+            Directory for checkpoints and the metrics history (resumable).
+        resume : bool
+            Continue from the last checkpoint in ``run_dir``.
+
+        Returns
+        -------
+        self
+        """
+        del y
+        self.check_params()
+        seed = check_random_state(self.random_state)
+        self._start_fit(X)
+        train_data, valid_data = (_read_lazily(d) for d in self._split(X, valid, seed))
+        n_time, n_neurons = train_data.shape[1:]
+        if n_time < 2:
+            raise ValueError(
+                f"X has n_time={n_time}; {type(self).__name__} models activity over time and "
+                "needs at least 2 time bins per trial"
+            )
+        self.device_ = resolve_device(self.device)
+        config = self._model_config(n_time, n_neurons, **self._data_settings())
+        with torch.random.fork_rng(devices=[]):  # initialise from the seed, leave global RNG alone
+            torch.manual_seed(seed)
+            self.model_ = self._build_model(config)
+        self._set_normalization(train_data)
+        start = time.perf_counter()
+        result = train(
+            self.model_,
+            train_data,
+            valid_data,
+            config=self._train_config(seed),
+            run_dir=run_dir,
+            resume=resume,
+            device=self.device_,
+            verbose=self.verbose,
+            desc=f"fitting {type(self).__name__}",
+        )
+        self._finish_fit(train_data)
+        self.fit_seconds_ = time.perf_counter() - start
+        self.history_, self.best_epoch_ = result.history, result.best_epoch
+        return self
+
+    def _finish_fit(self, train_data) -> None:
+        """Last step of fitting, with the final weights in place (nothing by default)."""
+
+    def _set_normalization(self, data) -> None:
+        """Data statistics of the model from the training trials (a memory-mapped array is
+        read a block at a time instead of being loaded whole)."""
+        self.model_.set_statistics(neuron_statistics(data))
+
+    def _split(self, X, valid, seed: int):
+        """(training data, validation data or None), each ``[n_trials, n_time, n_neurons]``:
+        copies of in-memory trials, lazy selections of memory-mapped ones."""
+        if valid is not None:
+            train_data, valid_data = self._input_of(X, "X"), self._input_of(valid, "valid")
+            if valid_data.shape[1:] != train_data.shape[1:]:
+                raise ValueError(
+                    f"valid has {valid_data.shape[1:]} (n_time, n_neurons) per trial; "
+                    f"X has {train_data.shape[1:]}"
+                )
+            return train_data, valid_data
+        trials = self._as_trials(X, "X")
+        if self.valid_fraction == 0:
+            return self._model_input(trials, "X"), None
+        if self.valid_fraction * trials.n_trials < 2:
+            raise ValueError(
+                f"valid_fraction={self.valid_fraction} of {trials.n_trials} trials leaves fewer "
+                "than 2 validation trials; pass more trials, a larger valid_fraction, or 0"
+            )
+        fractions = (1 - self.valid_fraction, self.valid_fraction)
+        data = self._model_input(trials, "X")
+        return split_rows(data, trials.split_indices(fractions, random_state=seed))
+
+    # ------------------------------------------------------------------ inference
+    def _map_batches(self, function, data: np.ndarray, batch_size: int) -> np.ndarray:
+        """Apply ``function`` to float32 tensors of ``batch_size`` trials; concatenate."""
+        self.model_.eval()
+        with torch.no_grad():
+            out = [
+                function(
+                    torch.as_tensor(  # a copy: memory-mapped batches are read-only
+                        np.array(data[i : i + batch_size], dtype=np.float32), device=self.device_
+                    )
+                )
+                for i in range(0, len(data), batch_size)
+            ]
+        return torch.cat(out).cpu().numpy()
+
+    def encode(self, X, *, batch_size: int = 256) -> np.ndarray:
+        """Codes of trials.
+
+        Parameters
+        ----------
+        X : Trials or array, shape (n_trials, n_time, n_neurons)
+        batch_size : int
+            Trials per forward pass.
+
+        Returns
+        -------
+        array, shape (n_trials, code_dim)
+        """
+        self._check_fitted()
+        data = self._input_of(X, "X")
+        self._check_trials_shape(data, "X")
+        return self._map_batches(self.model_.encode, data, batch_size)
+
+    def transform(self, X) -> np.ndarray:
+        """Codes of trials, (n_trials, code_dim): :meth:`encode` under scikit-learn's name, so
+        that an estimator can be a step of a ``Pipeline``."""
+        return self.encode(X)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted estimator into the directory ``path``: ``config.json``
+        (constructor and model settings), ``weights.pt`` (tensors only) and the training
+        history, each atomically (see :mod:`neurognocchi._saving`). Under ``torchrun`` only
+        rank 0 writes (every rank holds the same weights) and every rank returns once the
+        files exist.
+        """
+        self._check_fitted()
+        path = Path(path)
+        if distributed.is_main_process():
+            write_model_dir(
+                path,
+                estimator_name=type(self).__name__,
+                params=self.get_params(),
+                model=self.model_.config_dict(),
+                state=self.model_.state_dict(),
+                fit_seconds=self.fit_seconds_,
+                history=self.history_,
+            )
+        distributed.barrier()
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, device: str | None = None):
+        """Rebuild a fitted estimator saved by :meth:`save` (weights read with
+        ``weights_only=True``; no pickled objects). ``device`` overrides the saved one."""
+        saved = read_model_dir(path, estimator_name=cls.__name__)
+        estimator = cls(**(saved.params | ({} if device is None else {"device": device})))
+        estimator.device_ = resolve_device(estimator.device)
+        estimator.model_ = estimator._build_model(saved.model)
+        estimator.model_.load_state_dict(saved.state)
+        estimator.model_.to(estimator.device_).eval()
+        estimator.fit_seconds_ = saved.fit_seconds
+        estimator.history_ = saved.history
+        estimator._restore_fitted()
+        return estimator
+
+    def _restore_fitted(self) -> None:
+        """Set fitted attributes derivable from the loaded model (nothing by default)."""

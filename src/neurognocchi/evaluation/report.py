@@ -1,0 +1,232 @@
+"""A self-contained HTML report of a model comparison (DESIGN §7).
+
+Figures (`neurognocchi.evaluation.figures`) are embedded as base64 PNGs (or written beside the
+HTML); every number in the metrics table is formatted from the ``compare`` result by
+`neurognocchi.evaluation.comparison.format_value`, so the report shows exactly what the API
+returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import json
+import os
+import platform
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+
+from neurognocchi._io import atomic_write_text
+from neurognocchi.evaluation.figures import (
+    FIGURE_CAPTIONS,
+    comparison_figures,
+    figure_png,
+    save_figure,
+)
+
+__all__ = ["metrics_table_html", "report_html", "versions", "write_report"]
+
+PACKAGES = ("neurognocchi", "numpy", "scipy", "scikit-learn", "torch", "matplotlib")
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
+th[scope="row"] { text-align: left; font-weight: normal; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; }
+figcaption { color: #555; font-size: 0.9em; }
+pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
+"""
+
+
+def versions() -> dict[str, str]:
+    """Python, platform and package versions of this run."""
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in PACKAGES:
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def _esc(value) -> str:
+    return html.escape(str(value))
+
+
+def _key_value_table(rows: Mapping, *, table_id: str) -> str:
+    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows.items())
+    return f'<table id="{table_id}">{body}</table>'
+
+
+def metrics_table_html(table: Mapping) -> str:
+    """The comparison table; each number cell carries ``data-key`` and ``data-model``."""
+    header = "".join(f"<th>{_esc(c)}</th>" for c in table["columns"])
+    models = table["columns"][1:]
+    rows = []
+    for row in table["rows"]:
+        cells = "".join(
+            f'<td class="num" data-key="{_esc(row["key"])}" data-model="{_esc(model)}">'
+            f"{_esc(cell)}</td>"
+            for model, cell in zip(models, row["cells"], strict=True)
+        )
+        rows.append(f'<tr><th scope="row">{_esc(row["label"])}</th>{cells}</tr>')
+    return (
+        f'<table id="metrics"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody>'
+        "</table>"
+    )
+
+
+def _models_html(results: Mapping) -> str:
+    parts = []
+    for name, result in results.items():
+        config = result["config"]
+        parts.append(f"<h3>{_esc(name)} ({_esc(config['model'])})</h3>")
+        parts.append(_key_value_table(config["model_params"], table_id=f"params-{_esc(name)}"))
+    return "".join(parts)
+
+
+def _data_html(results: Mapping, trials) -> str:
+    config = next(iter(results.values()))["config"]
+    keys = (
+        "n_train",
+        "n_valid",
+        "n_heldout",
+        "heldout_conditions",
+        "bin_size_s",
+        "grid_spacing",
+        "position_names",
+        "code_dim",
+    )
+    described = f"<pre>{_esc(repr(trials))}</pre>" if trials is not None else ""
+    return described + _key_value_table({k: config.get(k) for k in keys}, table_id="data")
+
+
+def _protocol_html(results: Mapping, run_seconds) -> str:
+    config = next(iter(results.values()))["config"]
+    rows = {
+        "seed": config["seed"],
+        "seed offsets": json.dumps(config["seed_offsets"]),
+        "samples per code (K)": config["n_samples"],
+        "traversal steps": config["n_steps"],
+        "start/end window (bins)": config["window_bins"],
+        "run time (s)": "n/a" if run_seconds is None else f"{run_seconds:.1f}",
+        "written (UTC)": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+    }
+    return _key_value_table(rows, table_id="run")
+
+
+def _figures_html(figures: Mapping, figures_dir: Path | None, html_dir: Path, dpi: int) -> str:
+    parts = []
+    for name, fig in figures.items():
+        if figures_dir is None:
+            encoded = base64.b64encode(figure_png(fig, dpi=dpi)).decode("ascii")
+            src = f"data:image/png;base64,{encoded}"
+        else:
+            path = save_figure(fig, figures_dir / f"{name}.png", dpi=dpi)
+            src = os.path.relpath(path, html_dir).replace(os.sep, "/")
+        parts.append(
+            f'<figure id="fig-{name}"><img src="{_esc(src)}" alt="{_esc(name)}">'
+            f"<figcaption>{_esc(FIGURE_CAPTIONS.get(name, name))}</figcaption></figure>"
+        )
+    return "".join(parts)
+
+
+def report_html(
+    comparison: Mapping,
+    *,
+    trials=None,
+    title: str = "neurognocchi evaluation",
+    run_seconds: float | None = None,
+    figures_dir=None,
+    html_dir=".",
+    dpi: int = 100,
+    figures: Mapping | None = None,
+) -> str:
+    """The report as an HTML string (see :func:`write_report`)."""
+    results = comparison["models"]
+    if figures is None:
+        bin_size_s = next(iter(results.values()))["config"]["bin_size_s"]
+        figures = comparison_figures(comparison, bin_size_s=bin_size_s)
+    summaries = {name: result["summary"] for name, result in results.items()}
+    sections = [
+        f"<h1>{_esc(title)}</h1>",
+        "<h2>Metrics</h2>",
+        "<p>Validation trials of held-in conditions or held-out conditions, as labelled "
+        "(DESIGN §7); n/a: undefined.</p>",
+        metrics_table_html(comparison["table"]),
+        "<h2>Figures</h2>",
+        _figures_html(
+            figures, None if figures_dir is None else Path(figures_dir), Path(html_dir), dpi
+        ),
+        "<h2>Data</h2>",
+        _data_html(results, trials),
+        "<h2>Models</h2>",
+        _models_html(results),
+        "<h2>Run</h2>",
+        _protocol_html(results, run_seconds),
+        _key_value_table(versions(), table_id="versions"),
+        '<script type="application/json" id="summary">'
+        + json.dumps(summaries, allow_nan=False).replace("</", "<\\/")
+        + "</script>",
+    ]
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_esc(title)}</title><style>{STYLE}</style></head>"
+        f"<body>{''.join(sections)}</body></html>\n"
+    )
+
+
+def write_report(
+    comparison: Mapping,
+    path: str | os.PathLike,
+    *,
+    trials=None,
+    title: str = "neurognocchi evaluation",
+    run_seconds: float | None = None,
+    embed_images: bool = True,
+    dpi: int = 100,
+    figures: Mapping | None = None,
+) -> Path:
+    """Write a self-contained HTML report of a :func:`~neurognocchi.evaluation.compare` result.
+
+    Parameters
+    ----------
+    comparison : dict returned by ``compare``
+    path : where the ``.html`` file goes (written atomically; parent folders created)
+    trials : Trials, optional; described in the data section
+    title : str
+    run_seconds : float, optional; total run time shown in the report
+    embed_images : bool
+        True: PNGs embedded as data URIs (one file). False: PNGs written atomically into
+        ``<stem>_figures/`` beside the HTML and referenced by relative paths.
+    dpi : int
+        Resolution of the PNGs.
+    figures : dict name -> matplotlib Figure, optional
+        The figures to show; default
+        :func:`neurognocchi.evaluation.figures.comparison_figures`.
+
+    Returns
+    -------
+    Path of the HTML file.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"path must end in .html; got {str(path)!r}")
+    if not isinstance(comparison, Mapping) or "models" not in comparison:
+        raise ValueError("comparison must be the dict returned by compare()")
+    figures_dir = None if embed_images else path.parent / f"{path.stem}_figures"
+    text = report_html(
+        comparison,
+        trials=trials,
+        title=title,
+        run_seconds=run_seconds,
+        figures_dir=figures_dir,
+        html_dir=path.parent,
+        dpi=dpi,
+        figures=figures,
+    )
+    atomic_write_text(path, text)
+    return path

@@ -1,0 +1,168 @@
+"""The interface the estimators use to talk to a model.
+
+An estimator (:mod:`neurognocchi.estimators`) holds a fitted model in ``model_`` and reaches it
+only through the members below, never through ``model_.config`` or a model's internals, so a
+new model plugs in by implementing them. Models are also ``torch.nn.Module`` objects (the
+estimator calls ``eval``, ``to``, ``state_dict`` and ``load_state_dict``; the training loop
+calls ``loss``).
+
+:class:`TrialModel` is what every model offers; :class:`DiffusionTrialModel` (GNOCCHI) and
+:class:`SequentialVAETrialModel` (LFADS) add what only one estimator uses. The protocols are
+``runtime_checkable``, so ``isinstance(model, TrialModel)`` checks that the members exist.
+:class:`ConfiguredModel` is the shared base of the package's models: the members that only read
+the config, and the deprecated aliases of the 0.1 interface.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+__all__ = ["ConfiguredModel", "DiffusionTrialModel", "SequentialVAETrialModel", "TrialModel"]
+
+
+@runtime_checkable
+class TrialModel(Protocol):
+    """A generative model of trials (n_time, n_neurons) with a code per trial.
+
+    ``x`` and ``batch`` are (B, T, N) in data units; codes are (B, code_dim).
+
+    Members
+    -------
+    n_time -- read-only int: time bins per trial the model was built for.
+    n_neurons -- read-only int: neurons per trial the model was built for.
+    code_dim -- read-only int: length of a trial's code.
+    config_dict() -> dict -- the JSON-able config, saved next to the weights.
+    set_statistics(stats) -- store the training trials' ``neuron_statistics`` (mean, std, min, max).
+    loss(batch, *, generator=None, step=0) -> dict -- training loss ``{"loss": total, **parts}``.
+    encode(x) -> Tensor (B, code_dim) -- the codes of trials x.
+    generate(code, **kwargs) -> Tensor (B, T, N) -- trials in data units from ``encode``'s codes.
+    prior_codes(n, generator) -> Tensor (n, code_dim) -- draws of the prior of ``encode``'s codes.
+    """
+
+    @property
+    def n_time(self) -> int: ...
+
+    @property
+    def n_neurons(self) -> int: ...
+
+    @property
+    def code_dim(self) -> int: ...
+
+    def config_dict(self) -> dict[str, Any]: ...
+
+    def set_statistics(self, stats: Mapping[str, Any]) -> None: ...
+
+    def loss(
+        self, batch: torch.Tensor, *, generator: torch.Generator | None = None, step: int = 0
+    ) -> dict[str, torch.Tensor]: ...
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def generate(self, code: torch.Tensor, **kwargs: Any) -> torch.Tensor: ...
+
+    def prior_codes(self, n: int, generator: torch.Generator | None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class DiffusionTrialModel(TrialModel, Protocol):
+    """A :class:`TrialModel` that generates by denoising (GNOCCHI).
+
+    It adds these members to those of :class:`TrialModel`.
+
+    Members
+    -------
+    n_train_steps -- read-only int: diffusion steps of training, the most a sampler may use.
+    raw_code(x) -> Tensor (B, code_dim) -- the encoder's output before code whitening.
+    set_code_whitening(raw_codes) -- whiten ``encode``'s codes by raw codes (n, code_dim).
+    """
+
+    @property
+    def n_train_steps(self) -> int: ...
+
+    def raw_code(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def set_code_whitening(self, raw_codes: torch.Tensor) -> None: ...
+
+
+@runtime_checkable
+class SequentialVAETrialModel(TrialModel, Protocol):
+    """A :class:`TrialModel` with a likelihood and a posterior-mean read-out (LFADS).
+
+    It adds these members to those of :class:`TrialModel`.
+
+    Members
+    -------
+    likelihood -- read-only str: "poisson" (fits spike counts) or "gaussian" (activity).
+    bin_size_s -- read-only float or None: bin width turning rates per bin into spikes/s.
+    reconstruct(x) -> Tensor (B, T, N) -- posterior-mean rates or activity of trials x.
+    """
+
+    @property
+    def likelihood(self) -> str: ...
+
+    @property
+    def bin_size_s(self) -> float | None: ...
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated; use {new} (removed in 0.3)", DeprecationWarning, 3)
+
+
+class ConfiguredModel(nn.Module):
+    """Base of a model built from a frozen config (``self.config``, a ``JsonConfig`` with
+    ``n_time``, ``n_neurons`` and ``code_dim``) that normalises with ``self.scaler``.
+
+    Provides the :class:`TrialModel` members that only read the config, and, until 0.3, the
+    0.1 names ``set_normalization``, ``mean`` and ``std``.
+    """
+
+    config: Any
+
+    @property
+    def n_time(self) -> int:
+        """Time bins per trial."""
+        return self.config.n_time
+
+    @property
+    def n_neurons(self) -> int:
+        """Neurons per trial."""
+        return self.config.n_neurons
+
+    @property
+    def code_dim(self) -> int:
+        """Length of a code."""
+        return self.config.code_dim
+
+    def config_dict(self) -> dict[str, Any]:
+        """The config as a JSON-able dict (the config class's ``from_dict`` rebuilds it)."""
+        return json.loads(self.config.to_json())
+
+    @torch.no_grad()
+    def set_normalization(self, activity: torch.Tensor) -> None:
+        """Deprecated: ``set_statistics(neuron_statistics(activity))`` for training trials
+        ``activity`` (n_trials, n_time, n_neurons) in data units (removed in 0.3)."""
+        _deprecated("set_normalization(activity)", "set_statistics(neuron_statistics(activity))")
+        # The models' one import of the data layer; it goes with this method in 0.3.
+        from neurognocchi.data.stats import neuron_statistics
+
+        self.set_statistics(neuron_statistics(activity.detach().cpu().numpy()))
+
+    @property
+    def mean(self) -> torch.Tensor:
+        """Deprecated alias of ``scaler.mean`` (removed in 0.3)."""
+        _deprecated("model.mean", "model.scaler.mean")
+        return self.scaler.mean
+
+    @property
+    def std(self) -> torch.Tensor:
+        """Deprecated alias of ``scaler.std`` (removed in 0.3)."""
+        _deprecated("model.std", "model.scaler.std")
+        return self.scaler.std

@@ -1,0 +1,110 @@
+"""The layout rules of docs/DESIGN.md §2, checked on the source tree.
+
+Every module is at most 400 lines and has a docstring; no module imports another module's
+private names; the modules of the package import each other without a cycle (imports inside
+functions count, since they are cycles deferred, not removed).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "neurognocchi"
+MAX_LINES = 400
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _imports(name: str) -> list[tuple[str, str | None]]:
+    """(module, imported name or None) for every import of the package in module ``name``."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                target = node.module or ""
+            found += [(target, alias.name) for alias in node.names]
+    return [(module, item) for module, item in found if module.split(".")[0] == "neurognocchi"]
+
+
+def _edges(name: str) -> set[str]:
+    edges = set()
+    for module, item in _imports(name):
+        if item is not None and f"{module}.{item}" in MODULES:
+            edges.add(f"{module}.{item}")  # `from package import submodule`
+        elif module in MODULES:
+            edges.add(module)
+    edges.discard(name)
+    return edges
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_module_is_at_most_400_lines_and_has_a_docstring(name):
+    source = MODULES[name].read_text()
+    assert len(source.splitlines()) <= MAX_LINES, f"{name} has {len(source.splitlines())} lines"
+    assert ast.get_docstring(ast.parse(source)), f"{name} has no module docstring"
+
+
+def test_no_module_imports_another_modules_private_names():
+    leaks = [
+        f"{name} imports {item} from {module}"
+        for name in MODULES
+        for module, item in _imports(name)
+        if item and item.startswith("_") and not item.startswith("__") and module != name
+    ]
+    assert leaks == []
+
+
+def test_no_import_cycle():
+    assert _cycles({name: _edges(name) for name in MODULES}) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
