@@ -108,3 +108,14 @@ def test_no_import_cycle():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_design_doc_lists_every_module():
+    design = (PACKAGE.parents[1] / "docs" / "DESIGN.md").read_text()
+    layout = design.split("## 2. Layout", 1)[1].split("## 3.", 1)[0]
+    missing = [
+        name
+        for name, path in MODULES.items()
+        if path.name != "__init__.py" and path.name not in layout
+    ]
+    assert missing == []

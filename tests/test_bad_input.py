@@ -117,7 +117,7 @@ UNREADABLE = {
     "zero neurons": (_zero_neurons, "0 neurons"),
     "trial_info length": (_mismatched_info, "one value per trial (40)"),
     "npz without activity": (_no_activity, "no 'activity' array"),
-    "wrong file kind": (_text_file, "must be a .npz or .npy"),
+    "wrong file kind": (_text_file, "must be a .nwb, .mat, .npy or .npz"),
     "NWB given to fit": (_nwb_file, "neurognocchi convert"),
     "not a zip archive": (_not_a_zip, "not a zip archive"),
     "pickled objects": (_pickled_array, "Object arrays cannot be loaded"),

@@ -150,6 +150,20 @@ def test_fit_overwrite_refuses_a_directory_that_is_not_a_run(workdir, tmp_path, 
     assert (precious / "chapter1.tex").read_text() == "years of work"
 
 
+def test_resume_refuses_a_run_written_by_0_1_and_changes_nothing(workdir, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(workdir / "run", run)
+    record = json.loads((run / "run.json").read_text())
+    record["versions"]["neurognocchi"] = "0.1.0.dev0"
+    (run / "run.json").write_text(json.dumps(record))
+    before = snapshot(run)
+    data = str(workdir / "toy.npz")
+    assert main(["fit", data, "--out", str(run), "--resume", "--set", "max_epochs=3"]) == 2
+    assert "written by neurognocchi 0.1.0.dev0" in one_line_error(capsys, "fit")
+    assert snapshot(run) == before
+    assert type(load_model(run)).__name__ == "GNOCCHI"  # its finished model still loads
+
+
 def test_resume_needs_an_earlier_run(workdir, tmp_path, capsys):
     assert main(["fit", str(workdir / "toy.npz"), "--out", str(tmp_path / "x"), "--resume"]) == 2
     assert "no earlier run" in one_line_error(capsys, "fit")

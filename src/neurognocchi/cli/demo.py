@@ -12,9 +12,9 @@ import shutil
 import time
 from pathlib import Path
 
+from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.cli.runs import RUN_FILE, evaluate_runs, fit_run
 from neurognocchi.data import make_reaching_dataset
-from neurognocchi.evaluation._deprecation import renamed_keywords
 
 __all__ = ["DEMO_SETTINGS", "OUTPUTS", "run_demo"]
 
@@ -58,6 +58,7 @@ def _prepare(out_dir: Path, overwrite: bool) -> None:
             path.unlink()
 
 
+@renamed_keywords(seed="random_state")
 def run_demo(
     out_dir: str | Path = "demo_output",
     *,
@@ -65,7 +66,6 @@ def run_demo(
     random_state: int = 0,
     overwrite: bool = False,
     verbose: bool = True,
-    **renamed,
 ) -> dict:
     """Run the reference pipeline into ``out_dir``; return the ``compare`` result.
 
@@ -91,8 +91,6 @@ def run_demo(
     dict
         The :func:`~neurognocchi.evaluation.compare` result (also in ``metrics.json``).
     """
-    renamed = renamed_keywords("run_demo", renamed, {"seed": "random_state"})
-    random_state = renamed.get("random_state", random_state)
     settings = DEMO_SETTINGS["quick" if quick else "full"]
     out_dir = Path(out_dir)
     _prepare(out_dir, overwrite)

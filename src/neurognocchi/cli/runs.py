@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from neurognocchi._checks import check_choice
+from neurognocchi._deprecation import renamed_keywords
 from neurognocchi._io import atomic_write_text
+from neurognocchi._saving import format_name, read_format
 from neurognocchi.cli.params import MODELS, build_estimator
 from neurognocchi.data import Trials, load_trials
 
@@ -48,7 +50,8 @@ RESUME_MAY_CHANGE = ("max_epochs", "patience", "verbose")
 
 
 # ---------------------------------------------------------------------- which trials
-def fit_indices(trials: Trials, subset: str, *, random_state: int = 0, **renamed) -> np.ndarray:
+@renamed_keywords(seed="random_state")
+def fit_indices(trials: Trials, subset: str, *, random_state: int = 0) -> np.ndarray:
     """Indices of the trials ``neurognocchi fit`` fits on.
 
     ``"train"``: the held-in training trials of the evaluation protocol (held-in trials less its
@@ -57,10 +60,7 @@ def fit_indices(trials: Trials, subset: str, *, random_state: int = 0, **renamed
     ``"all"``: every trial. ``seed=`` is accepted until 0.3 with a DeprecationWarning.
     """
     from neurognocchi.evaluation import protocol_split
-    from neurognocchi.evaluation._deprecation import renamed_keywords
 
-    renamed = renamed_keywords("fit_indices", renamed, {"seed": "random_state"})
-    random_state = renamed.get("random_state", random_state)
     check_choice(subset, "--fit-on", FIT_SUBSETS)
     if subset == "all":
         return np.arange(trials.n_trials)
@@ -180,6 +180,14 @@ def _recorded_settings(run_dir: Path, model, params: dict, fit_on) -> tuple[str,
     :data:`RESUME_MAY_CHANGE`."""
     _remove_stale_temporaries(run_dir)
     record = json.loads((run_dir / RUN_FILE).read_text())
+    written_by = str(record.get("versions", {}).get("neurognocchi", ""))
+    if written_by.startswith("0.1."):
+        # 0.2 renamed a parameter (encoder_channels) and the models' weight names; its finished
+        # model still loads, but a half-trained checkpoint is not carried across.
+        raise ValueError(
+            f"{str(run_dir)!r} was written by neurognocchi {written_by} and cannot be resumed "
+            "by this version; its saved model (if any) still loads; start a new run to train on"
+        )
     _check_resume_agrees(record, model=model, params=params, fit_on=fit_on)
     params = record["params"] | {k: v for k, v in params.items() if k in RESUME_MAY_CHANGE}
     return record["model"], params, record["fit_on"]
@@ -233,15 +241,9 @@ def _check_resume_agrees(record: dict, *, model, params: dict, fit_on) -> None:
 def load_model(run_dir: str | os.PathLike, *, device: str | None = None):
     """The fitted estimator saved in ``run_dir`` (a run directory or any ``save`` output)."""
     path = Path(run_dir)
-    config_path = path / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{str(path)!r} holds no fitted model (no config.json)")
-    try:
-        fmt = json.loads(config_path.read_text()).get("format", "")
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{str(config_path)!r} is not valid JSON ({error})") from None
+    fmt = read_format(path)
     for cls in MODELS.values():
-        if fmt == f"neurognocchi.{cls.__name__}":
+        if fmt == format_name(cls.__name__):
             return cls.load(path, device=device)
     raise ValueError(f"{str(path)!r} holds an unknown model format {fmt!r}")
 

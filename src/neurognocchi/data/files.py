@@ -31,8 +31,8 @@ __all__ = ["load_trials"]
 
 _RECORDING_READERS = {".mat": load_mat, ".nwb": load_nwb}
 _CONVERT_HINT = (
-    "load_trials read it with {reader}'s defaults and the options passed to it; "
-    "`neurognocchi convert` saves a recording as .npz once"
+    "read by {reader} with its defaults and the options given; pass the reader's options "
+    "(on the command line: `neurognocchi convert` with --align, --window, --variable, ...)"
 )
 
 
@@ -100,9 +100,8 @@ def load_trials(
         _refuse_reader_options(reader_kw, ".npz files")
         return _read_npz_trials(path, mmap=mmap, bin_size_s=bin_size_s)
     raise ValueError(
-        "path must be a .npz or .npy file, a directory written by save_memmap, or a .nwb or "
-        ".mat recording (in short: it must be a .nwb, .mat, .npy or .npz file, or a "
-        f"directory); got {str(path)!r}"
+        "path must be a .nwb, .mat, .npy or .npz file, or a directory written by save_memmap; "
+        f"got {str(path)!r}"
     )
 
 

@@ -1,5 +1,4 @@
-"""Argument checks of the scheduler's tensor inputs (step indices, data tensors, shapes) and
-the grace period of a renamed keyword.
+"""Argument checks of the scheduler's tensor inputs (step indices, data tensors, shapes).
 
 Plain validators (no schedule arithmetic), kept out of :mod:`neurognocchi.diffusion.scheduler`
 so that module reads as the mathematics. Each raises
@@ -8,15 +7,13 @@ so that module reads as the mathematics. Each raises
 
 from __future__ import annotations
 
-import functools
 import operator
-import warnings
 
 import torch
 
 from neurognocchi._checks import InvalidArgumentError
 
-__all__ = ["check_batch_steps", "check_data", "check_same_shape", "check_step", "renamed_keyword"]
+__all__ = ["check_batch_steps", "check_data", "check_same_shape", "check_step"]
 
 
 def check_batch_steps(t: object, x: torch.Tensor, n_train_steps: int) -> torch.Tensor:
@@ -68,27 +65,3 @@ def check_same_shape(name: str, value: object, x: torch.Tensor) -> None:
         raise InvalidArgumentError(
             f"{name} must have the shape of the data {tuple(x.shape)}, got {tuple(value.shape)}"
         )
-
-
-def renamed_keyword(old: str, new: str):
-    """Decorate a method so that keyword ``old`` still works, as ``new``, with a warning.
-
-    For a renamed argument's one-release grace period (the old name goes in 0.3).
-    """
-
-    def decorate(method):
-        @functools.wraps(method)
-        def wrapper(*args, **kwargs):
-            if old in kwargs:
-                warnings.warn(
-                    f"{method.__name__}({old}=...) is deprecated; use {new}= "
-                    "(the old name goes in 0.3)",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
-                kwargs[new] = kwargs.pop(old)
-            return method(*args, **kwargs)
-
-        return wrapper
-
-    return decorate

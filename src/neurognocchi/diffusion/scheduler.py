@@ -19,12 +19,12 @@ import math
 import torch
 
 from neurognocchi._checks import InvalidArgumentError, check_real
+from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.diffusion._validation import (
     check_batch_steps,
     check_data,
     check_same_shape,
     check_step,
-    renamed_keyword,
 )
 from neurognocchi.diffusion.config import PREDICTIONS, SchedulerConfig
 from neurognocchi.diffusion.outputs import Prediction, StepOutput
@@ -239,7 +239,7 @@ class Scheduler:
         noise = self.predict_noise(x_t, pred.x0.clamp(-bound, bound), t)
         return Prediction(noise, self.predict_x0(x_t, noise, t))
 
-    @renamed_keyword("noise_pred", "model_output")
+    @renamed_keywords(noise_pred="model_output")
     def ddpm_step(
         self,
         model_output: torch.Tensor,
@@ -298,7 +298,7 @@ class Scheduler:
         std = math.sqrt((1.0 - abar_prev) / (1.0 - abar_t) * beta_t)
         return StepOutput(mean + std * self._draw_noise(x_t, generator), x0)
 
-    @renamed_keyword("noise_pred", "model_output")
+    @renamed_keywords(noise_pred="model_output")
     def ddim_step(
         self,
         model_output: torch.Tensor,

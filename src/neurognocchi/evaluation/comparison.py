@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from neurognocchi._checks import check_random_state
-from neurognocchi.evaluation._deprecation import renamed_keywords
+from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.evaluation.protocol import RENAMED, VARIABLES, evaluate
 
 # (summary key, label, format): the rows of the comparison table, in order.
@@ -90,6 +90,7 @@ def table_markdown(table: dict) -> str:
     return "\n".join(lines)
 
 
+@renamed_keywords(**RENAMED)
 def compare(models: dict, trials, **options) -> dict:
     """Evaluate each fitted model with the same split and seeds; one table.
 
@@ -108,8 +109,6 @@ def compare(models: dict, trials, **options) -> dict:
     """
     if not isinstance(models, dict) or not models:
         raise ValueError(f"models must be a non-empty dict of name -> model; got {models!r}")
-    old = {name: options.pop(name) for name in RENAMED if name in options}
-    options |= renamed_keywords("compare", old, RENAMED)
     # One seed for all models (None draws it once), so that every model sees the same split.
     options["random_state"] = check_random_state(options.get("random_state", 0))
     results = {str(name): evaluate(model, trials, **options) for name, model in models.items()}

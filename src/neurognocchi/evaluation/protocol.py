@@ -16,10 +16,10 @@ from typing import NamedTuple
 import numpy as np
 
 from neurognocchi._checks import check_int, check_random_state, check_real
+from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.data.splits import split_indices
 from neurognocchi.data.trials import Trials
 from neurognocchi.evaluation import sections
-from neurognocchi.evaluation._deprecation import renamed_keywords
 from neurognocchi.evaluation.behavior import position_channels, window_bins
 from neurognocchi.evaluation.metrics import infer_grid_spacing
 from neurognocchi.evaluation.serialize import jsonable
@@ -39,8 +39,9 @@ class ProtocolSplit(NamedTuple):
     heldout: np.ndarray
 
 
+@renamed_keywords(seed="random_state")
 def protocol_split(
-    trials: Trials, *, valid_fraction: float = 0.2, random_state: int | None = 0, **renamed
+    trials: Trials, *, valid_fraction: float = 0.2, random_state: int | None = 0
 ) -> ProtocolSplit:
     """The protocol's split: held-out = ``trial_info["heldout"]``; held-in trials are split at
     random into train and validation, stratified by ``condition`` (when present).
@@ -74,8 +75,6 @@ def protocol_split(
     >>> bool(trials.info("heldout")[split.heldout].all())
     True
     """
-    renamed = renamed_keywords("protocol_split", renamed, {"seed": "random_state"})
-    random_state = renamed.get("random_state", random_state)
     if not isinstance(trials, Trials):
         raise TypeError(f"trials must be a Trials; got {type(trials).__name__}")
     if "heldout" not in trials.trial_info:
@@ -213,6 +212,7 @@ def prepare(
     )
 
 
+@renamed_keywords(**RENAMED)
 def evaluate(
     model,
     trials: Trials,
@@ -225,7 +225,6 @@ def evaluate(
     position_names=None,
     grid_spacing: float | None = None,
     window_s: float = 0.1,
-    **renamed,
 ) -> dict:
     """Run the whole protocol of DESIGN §7 on a fitted model; return a JSON-ready dict.
 
@@ -279,8 +278,6 @@ def evaluate(
        generation from each validation code.
     """
     start = time.perf_counter()
-    options = {"random_state": random_state, "n_traversal_steps": n_traversal_steps}
-    options |= renamed_keywords("evaluate", renamed, RENAMED)
     data = prepare(
         model,
         trials,
@@ -290,7 +287,8 @@ def evaluate(
         position_names=position_names,
         grid_spacing=grid_spacing,
         window_s=window_s,
-        **options,
+        random_state=random_state,
+        n_traversal_steps=n_traversal_steps,
     )
     results = sections.run_all(model, data)
     results["config"] = sections.config(model, data)

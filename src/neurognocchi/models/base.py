@@ -16,12 +16,13 @@ the config, and the deprecated aliases of the 0.1 interface.
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
+
+from neurognocchi._deprecation import warn_renamed
 
 __all__ = ["ConfiguredModel", "DiffusionTrialModel", "SequentialVAETrialModel", "TrialModel"]
 
@@ -112,10 +113,6 @@ class SequentialVAETrialModel(TrialModel, Protocol):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
-def _deprecated(old: str, new: str) -> None:
-    warnings.warn(f"{old} is deprecated; use {new} (removed in 0.3)", DeprecationWarning, 3)
-
-
 class ConfiguredModel(nn.Module):
     """Base of a model built from a frozen config (``self.config``, a ``JsonConfig`` with
     ``n_time``, ``n_neurons`` and ``code_dim``) that normalises with ``self.scaler``.
@@ -149,7 +146,7 @@ class ConfiguredModel(nn.Module):
     def set_normalization(self, activity: torch.Tensor) -> None:
         """Deprecated: ``set_statistics(neuron_statistics(activity))`` for training trials
         ``activity`` (n_trials, n_time, n_neurons) in data units (removed in 0.3)."""
-        _deprecated("set_normalization(activity)", "set_statistics(neuron_statistics(activity))")
+        warn_renamed("set_normalization(activity)", "set_statistics(neuron_statistics(activity))")
         # The models' one import of the data layer; it goes with this method in 0.3.
         from neurognocchi.data.stats import neuron_statistics
 
@@ -158,11 +155,11 @@ class ConfiguredModel(nn.Module):
     @property
     def mean(self) -> torch.Tensor:
         """Deprecated alias of ``scaler.mean`` (removed in 0.3)."""
-        _deprecated("model.mean", "model.scaler.mean")
+        warn_renamed("model.mean", "model.scaler.mean")
         return self.scaler.mean
 
     @property
     def std(self) -> torch.Tensor:
         """Deprecated alias of ``scaler.std`` (removed in 0.3)."""
-        _deprecated("model.std", "model.scaler.std")
+        warn_renamed("model.std", "model.scaler.std")
         return self.scaler.std

@@ -10,9 +10,7 @@ This module was the home of :class:`JsonConfig` until 0.2; it re-exports it unti
 
 from __future__ import annotations
 
-import functools
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +22,7 @@ from neurognocchi._checks import (
     check_real,
 )
 from neurognocchi._config import JsonConfig
+from neurognocchi._deprecation import renamed_keywords
 
 __all__ = ["LIKELIHOODS", "RENAMED_FIELDS", "GnocchiConfig", "JsonConfig", "LfadsConfig"]
 
@@ -32,7 +31,6 @@ LIKELIHOODS = ("poisson", "gaussian")
 
 #: Config keys of earlier releases and their current names (read by ``from_dict``).
 RENAMED_FIELDS = {"encoder_channels": "encoder_dim"}
-_RENAMED = "{} is deprecated; use {} (removed in 0.3)"
 
 
 @dataclass(frozen=True)
@@ -76,22 +74,8 @@ class GnocchiConfig(JsonConfig):
         return super().from_dict(data)
 
 
-def _accept_renamed_fields(init):
-    """Let the constructor take a field by its old name until 0.3, with a DeprecationWarning."""
-
-    @functools.wraps(init)
-    def wrapper(self, *args, **kwargs):
-        for old, new in RENAMED_FIELDS.items():
-            if old in kwargs:
-                message = _RENAMED.format(f"GnocchiConfig({old}=...)", f"{new}=")
-                warnings.warn(message, DeprecationWarning, stacklevel=2)
-                kwargs[new] = kwargs.pop(old)
-        init(self, *args, **kwargs)
-
-    return wrapper
-
-
-GnocchiConfig.__init__ = _accept_renamed_fields(GnocchiConfig.__init__)
+# The old constructor keyword works until 0.3, with a DeprecationWarning.
+GnocchiConfig.__init__ = renamed_keywords(**RENAMED_FIELDS)(GnocchiConfig.__init__)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ and the clipping of the latter while sampling, belong to the
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 
 from neurognocchi._checks import check_choice
+from neurognocchi._deprecation import warn_renamed
 from neurognocchi.diffusion import Prediction, Scheduler, SchedulerConfig, sample
 from neurognocchi.models.base import ConfiguredModel
 from neurognocchi.models.config import GnocchiConfig
@@ -26,7 +26,6 @@ from neurognocchi.nn import ConvTrialEncoder, GRUTrialEncoder, NeuronScaler, UNe
 
 __all__ = ["GnocchiConfig", "GnocchiModel", "build_encoder"]
 
-_RENAMED = "{} is deprecated; use {} (removed in 0.3)"
 
 
 def build_encoder(config: GnocchiConfig) -> nn.Module:
@@ -105,12 +104,12 @@ class GnocchiModel(ConfiguredModel):
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Deprecated alias of ``self.scaler(x)`` (removed in 0.3)."""
-        warnings.warn(_RENAMED.format("normalize(x)", "scaler(x)"), DeprecationWarning, 2)
+        warn_renamed("normalize(x)", "scaler(x)")
         return self.scaler(x)
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """Deprecated alias of ``self.scaler.inverse(x)`` (removed in 0.3)."""
-        warnings.warn(_RENAMED.format("denormalize(x)", "scaler.inverse(x)"), DeprecationWarning, 2)
+        warn_renamed("denormalize(x)", "scaler.inverse(x)")
         return self.scaler.inverse(x)
 
     @torch.no_grad()

@@ -9,12 +9,12 @@ there for one release). pynwb is imported only when a file is written.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from neurognocchi._checks import check_int, check_positive_int, check_random_state, check_real
+from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.data.grid import grid_targets
 from neurognocchi.data.nwb.read import import_pynwb
 from neurognocchi.data.nwb.write import new_nwbfile, write_nwb_atomic
@@ -48,6 +48,7 @@ def _finger_paths(times, reaches, home):
     return start + fraction[:, None] * (target - start), rate[:, None] * (target - start), target
 
 
+@renamed_keywords(grid_spacing="grid_spacing_mm")
 def make_random_target_nwb(
     path: str | os.PathLike,
     *,
@@ -59,7 +60,6 @@ def make_random_target_nwb(
     gap_s: Sequence[float] | None = None,
     random_state: int = 0,
     overwrite: bool = False,
-    grid_spacing: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Write a synthetic continuous random-target session in the NLB MC_RTT layout.
 
@@ -92,21 +92,12 @@ def make_random_target_nwb(
         Seed of the reaches and the spikes.
     overwrite : bool
         Replace an existing file (otherwise FileExistsError).
-    grid_spacing : float, optional
-        Deprecated name of ``grid_spacing_mm`` (removed in 0.3).
 
     Returns
     -------
     dict of arrays describing each reach written: ``target_on_time``, ``move_start_time``,
     ``move_duration``, ``target`` (n, 2), ``start`` (n, 2), and ``gap_s``.
     """
-    if grid_spacing is not None:
-        warnings.warn(
-            "make_random_target_nwb(grid_spacing=) is renamed grid_spacing_mm= (removed in 0.3)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        grid_spacing_mm = grid_spacing
     check_positive_int(n_units, "n_units")
     check_int(grid_size, "grid_size", minimum=2)
     check_real(duration_s, "duration_s", low=0.0, low_open=True)
