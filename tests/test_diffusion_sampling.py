@@ -204,3 +204,108 @@ def test_loop_is_a_chain_of_named_steps():
         x_t = sched.ddim_step(affine_model(x_t, t_batch), t, t_prev, x_t).prev_sample
     out = sample(affine_model, sched, SHAPE, n_steps=4, x_T=_x_T(), dtype=torch.float64)
     assert torch.equal(out, x_t)
+
+
+# ---------------------------------------------------------------------- common random numbers
+SAMPLERS = [("ddim", 10, 0.0), ("ddim", 10, 0.5), ("ddpm", 20, 0.0)]
+
+
+def _shared(noise_index, *, method="ddpm", n_steps=20, eta=0.0, seed=0, n_noise=3, model=None):
+    return sample(
+        model or affine_model,
+        Scheduler(SchedulerConfig(n_train_steps=20)),
+        (len(noise_index), *SHAPE[1:]),
+        n_steps=n_steps,
+        method=method,
+        eta=eta,
+        generator=torch.Generator().manual_seed(seed),
+        dtype=torch.float64,
+        noise_index=torch.tensor(noise_index),
+        n_noise=n_noise,
+    )
+
+
+def test_shared_starting_noise_is_the_bank_row_of_each_sample():
+    # zero model, DDIM eta=0: x_0 = x_T / sqrt(abar_first), and x_T = bank[noise_index] with the
+    # bank the generator's first draw of n_noise rows.
+    out = _shared([2, 0, 2], method="ddim", n_steps=5, model=zero_model)
+    bank = torch.randn(
+        (3, *SHAPE[1:]), generator=torch.Generator().manual_seed(0), dtype=torch.float64
+    )
+    first = int(Scheduler(SchedulerConfig(n_train_steps=20)).timesteps(5)[0])
+    abar = float(Scheduler(SchedulerConfig(n_train_steps=20)).alphas_cumprod[first])
+    torch.testing.assert_close(out, bank[[2, 0, 2]] / math.sqrt(abar), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(("method", "n_steps", "eta"), SAMPLERS)
+def test_rows_with_the_same_index_share_all_their_noise(method, n_steps, eta):
+    out = _shared([0, 1, 0, 2], method=method, n_steps=n_steps, eta=eta)
+    assert torch.equal(out[0], out[2])
+    assert not torch.allclose(out[0], out[1]) and not torch.allclose(out[1], out[3])
+
+
+@pytest.mark.parametrize(("method", "n_steps", "eta"), SAMPLERS)
+def test_a_row_does_not_depend_on_the_rest_of_its_batch(method, n_steps, eta):
+    alone = _shared([1], method=method, n_steps=n_steps, eta=eta)
+    batch = _shared([2, 0, 1, 1], method=method, n_steps=n_steps, eta=eta)
+    assert torch.equal(alone[0], batch[2]) and torch.equal(alone[0], batch[3])
+
+
+def test_step_noise_is_shared_too():
+    # Same x_T for every row, different bank rows: DDPM rows differ only by the step noise.
+    x_T = _x_T()[:1].expand(3, *SHAPE[1:]).clone()
+    out = sample(
+        affine_model, Scheduler(SchedulerConfig(n_train_steps=20)), (3, *SHAPE[1:]), n_steps=20,
+        method="ddpm", x_T=x_T, generator=torch.Generator().manual_seed(0), dtype=torch.float64,
+        noise_index=torch.tensor([0, 1, 0]), n_noise=2,
+    )  # fmt: skip
+    assert torch.equal(out[0], out[2]) and not torch.allclose(out[0], out[1])
+
+
+def test_shared_noise_is_seeded():
+    assert torch.equal(_shared([0, 1], seed=4), _shared([0, 1], seed=4))
+    assert not torch.allclose(_shared([0, 1], seed=4), _shared([0, 1], seed=5))
+
+
+def test_scheduler_steps_use_given_noise_exactly_as_a_drawn_one():
+    sched = Scheduler(SchedulerConfig(n_train_steps=20))
+    x_t, out = _x_T(), affine_model(_x_T(), torch.full((2,), 9))
+    noise = torch.randn(SHAPE, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    drawn = sched.ddpm_step(out, 9, x_t, generator=torch.Generator().manual_seed(7))
+    given = sched.ddpm_step(out, 9, x_t, variance_noise=noise)
+    assert torch.equal(drawn.prev_sample, given.prev_sample)
+    drawn = sched.ddim_step(out, 9, 4, x_t, eta=0.3, generator=torch.Generator().manual_seed(7))
+    given = sched.ddim_step(out, 9, 4, x_t, eta=0.3, variance_noise=noise)
+    assert torch.equal(drawn.prev_sample, given.prev_sample)
+    # The given draw enters as sigma * z: two draws differ by sigma times their difference.
+    other = noise + 1.0
+    abar, beta = sched.alphas_cumprod, sched.betas
+    sigma_ddpm = math.sqrt((1 - abar[8]) / (1 - abar[9]) * beta[9])
+    sigma_ddim = 0.3 * math.sqrt((1 - abar[4]) / (1 - abar[9]) * (1 - abar[9] / abar[4]))
+    for sigma, step in [
+        (sigma_ddpm, lambda z: sched.ddpm_step(out, 9, x_t, variance_noise=z)),
+        (sigma_ddim, lambda z: sched.ddim_step(out, 9, 4, x_t, eta=0.3, variance_noise=z)),
+    ]:
+        shift = step(other).prev_sample - step(noise).prev_sample
+        torch.testing.assert_close(shift, torch.full_like(shift, sigma), rtol=1e-9, atol=0)
+    with pytest.raises(ValueError, match="variance_noise"):
+        sched.ddpm_step(out, 9, x_t, variance_noise=noise[:1])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"noise_index": torch.tensor([0, 1])}, "n_noise"),
+        ({"n_noise": 2}, "noise_index"),
+        ({"noise_index": torch.tensor([0, 2]), "n_noise": 2}, "noise_index"),
+        ({"noise_index": torch.tensor([0, -1]), "n_noise": 2}, "noise_index"),
+        ({"noise_index": torch.tensor([0]), "n_noise": 2}, "noise_index"),
+        ({"noise_index": torch.tensor([0.0, 1.0]), "n_noise": 2}, "noise_index"),
+        ({"noise_index": torch.tensor([True, False]), "n_noise": 2}, "noise_index"),
+        ({"noise_index": [0, 1], "n_noise": 2}, "noise_index"),
+        ({"noise_index": torch.tensor([0, 0]), "n_noise": 0}, "n_noise"),
+    ],
+)
+def test_noise_index_errors(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        sample(zero_model, Scheduler(SchedulerConfig(n_train_steps=20)), SHAPE, n_steps=3, **kwargs)

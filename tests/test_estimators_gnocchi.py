@@ -349,3 +349,64 @@ def test_codes_are_whitened_on_the_training_trials(trials):
     assert np.abs(raw_codes - codes).max() > 1e-2
     with pytest.raises(TypeError, match="whiten_codes"):
         GNOCCHI(whiten_codes="yes").check_params()
+
+
+# ---------------------------------------------------------------------- common random numbers
+SAMPLERS = {"ddim": {}, "ddim-eta": {"eta": 0.5}, "ddpm": {"method": "ddpm", "n_steps": 50}}
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_common_noise_samples_of_a_code_do_not_depend_on_the_other_codes(fitted, trials, sampler):
+    codes = fitted.encode(trials)[:3]
+    kwargs = SAMPLERS[sampler] | {"n_samples": 3, "random_state": 5, "common_noise": True}
+    alone = fitted.generate(codes[1:2], **kwargs)[0]  # (K, T, N)
+    together = fitted.generate(codes, **kwargs)
+    np.testing.assert_array_equal(together[1], alone)
+    # Batches of 2 split c1's samples: bit-identical again for a given batch_size, and the
+    # same up to float32 rounding as with one batch (each sample k keeps its noise).
+    in_twos = fitted.generate(codes[1:2], batch_size=2, **kwargs)[0]
+    np.testing.assert_array_equal(fitted.generate(codes[::-1], batch_size=2, **kwargs)[1], in_twos)
+    np.testing.assert_allclose(in_twos, alone, rtol=1e-4, atol=1e-4 * np.abs(alone).max())
+
+
+def test_without_common_noise_a_codes_samples_depend_on_the_codes_before_it(fitted, trials):
+    codes = fitted.encode(trials)[:3]
+    kwargs = {"n_samples": 3, "random_state": 5}
+    alone = fitted.generate(codes[1:2], **kwargs)[0]
+    assert not np.allclose(fitted.generate(codes, **kwargs)[1], alone)
+
+
+def test_common_noise_gives_identical_codes_identical_samples(fitted, trials):
+    code = fitted.encode(trials)[:1]
+    twice = np.concatenate([code, code])
+    for eta in (0.0, 0.5):
+        shared = fitted.generate(twice, n_samples=2, eta=eta, random_state=0, common_noise=True)
+        np.testing.assert_array_equal(shared[0], shared[1])
+        fresh = fitted.generate(twice, n_samples=2, eta=eta, random_state=0)
+        assert not np.allclose(fresh[0], fresh[1])
+
+
+def test_common_noise_is_seeded_and_differs_between_sample_indices(fitted, trials):
+    codes = fitted.encode(trials)[:2]
+    x = fitted.generate(codes, n_samples=3, eta=0.5, random_state=1, common_noise=True)
+    again = fitted.generate(codes, n_samples=3, eta=0.5, random_state=1, common_noise=True)
+    np.testing.assert_array_equal(x, again)
+    other = fitted.generate(codes, n_samples=3, eta=0.5, random_state=2, common_noise=True)
+    assert not np.allclose(x, other)
+    for k, j in [(0, 1), (0, 2), (1, 2)]:
+        assert not np.allclose(x[:, k], x[:, j])
+    with pytest.raises(TypeError, match="common_noise"):
+        fitted.generate(codes, common_noise="yes")
+
+
+def test_default_generate_is_the_independent_noise_path(fitted, trials):
+    codes = fitted.encode(trials)[:2]
+    default = fitted.generate(codes, n_samples=2, eta=0.5, random_state=3)
+    explicit = fitted.generate(codes, n_samples=2, eta=0.5, random_state=3, common_noise=False)
+    np.testing.assert_array_equal(default, explicit)
+    # The first code's samples are the first rows of the batch: sample(), seeded as before.
+    generator = torch.Generator().manual_seed(3)
+    rows = torch.from_numpy(np.repeat(codes, 2, axis=0))
+    with torch.no_grad():
+        direct = fitted.model_.generate(rows, n_steps=5, eta=0.5, generator=generator)
+    np.testing.assert_array_equal(default.reshape(direct.shape), direct.numpy())

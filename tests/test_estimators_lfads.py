@@ -62,6 +62,17 @@ def test_generate_from_own_code_equals_reconstruct_without_controller(fitted, to
     np.testing.assert_allclose(generated, fitted.reconstruct(toy), rtol=1e-5, atol=1e-6)
 
 
+def test_common_noise_is_accepted_and_changes_nothing(fitted, toy):
+    # The generator is deterministic: there is no noise to share.
+    codes = fitted.encode(toy[:3])
+    shared = fitted.generate(codes, n_samples=2, random_state=0, common_noise=True)
+    np.testing.assert_array_equal(shared, fitted.generate(codes, n_samples=2, random_state=0))
+    alone = fitted.generate(codes[1:2], common_noise=True)[0, 0]
+    np.testing.assert_allclose(shared[1, 0], alone, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="common_noise"):
+        fitted.generate(codes, common_noise=1)
+
+
 def test_sample_prior_is_reproducible(fitted):
     a = fitted.sample_prior(5, random_state=3)
     np.testing.assert_array_equal(a, fitted.sample_prior(5, random_state=3))

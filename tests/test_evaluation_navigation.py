@@ -1,4 +1,5 @@
-"""Latent navigation (DESIGN §7.5-6): directions, cosines, navigated codes, unintended movement."""
+"""Latent navigation (DESIGN §7.5-6): directions, cosines, navigated codes, unintended movement,
+bias and spread, intended gain."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import numpy as np
 import pytest
 
 from neurognocchi.evaluation import (
+    bias_and_spread,
     direction_cosines,
+    intended_gain,
     navigated_codes,
     navigation_directions,
     unintended_movement,
+    unintended_per_gain,
 )
 from neurognocchi.evaluation.navigation import nearest_conditions, traversal_codes
 
@@ -82,3 +86,63 @@ def test_unintended_movement_of_disentangled_and_degenerate_input():
         unintended_movement(decoded, 2)
     with pytest.raises(ValueError, match="decoded must be finite"):
         unintended_movement(np.full((3, 2), np.nan), 0)
+
+
+# ---------------------------------------------------------------------- bias, spread, gain
+def test_bias_and_spread_known_numbers():
+    decoded = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])  # mean (1, 1)
+    bias, spread = bias_and_spread(decoded, np.array([4.0, 5.0]))
+    assert bias == pytest.approx(5.0)  # |(-3, -4)|
+    assert spread == pytest.approx(math.sqrt(2.0))  # every sample is sqrt(2) from the mean
+    assert bias_and_spread(decoded[:1], np.zeros(2)) == (0.0, 0.0)  # one sample: no spread
+
+
+def test_bias_and_spread_batched_and_the_mean_squared_error_identity():
+    rng = np.random.default_rng(0)
+    decoded, goals = rng.normal(size=(3, 32, 2)), rng.normal(size=(3, 2))
+    batched = bias_and_spread(decoded, goals)
+    assert batched.bias.shape == batched.spread.shape == (3,)
+    for c in range(3):
+        single = bias_and_spread(decoded[c], goals[c])
+        assert (batched.bias[c], batched.spread[c]) == pytest.approx(tuple(single), abs=1e-12)
+        per_sample_sq = (np.linalg.norm(decoded[c] - goals[c], axis=1) ** 2).mean()
+        assert single.bias**2 + single.spread**2 == pytest.approx(per_sample_sq, rel=1e-12)
+    with pytest.raises(ValueError, match="goal"):
+        bias_and_spread(decoded, goals[0])
+
+
+def test_intended_gain_exact_constant_half_and_least_squares():
+    requested = np.linspace(-2.0, 2.0, 5)
+    assert intended_gain(requested + 7.0, requested) == pytest.approx(1.0)
+    assert intended_gain(np.full(5, 3.0), requested) == 0.0  # output ignores the code
+    assert intended_gain(0.5 * requested, requested) == pytest.approx(0.5)
+    assert intended_gain(-requested, requested) == pytest.approx(-1.0)
+    # slope through the origin of (1, 1) on (1, 2): (1 * 1 + 1 * 2) / (1 + 4)
+    assert intended_gain([0.0, 1.0, 1.0], [0.0, 1.0, 2.0]) == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="requested must change"):
+        intended_gain([0.0, 1.0], [2.0, 2.0])
+    with pytest.raises(ValueError, match="one value per step"):
+        intended_gain([0.0, 1.0], [0.0, 1.0, 2.0])
+
+
+def test_a_model_that_ignores_its_code_is_flagged_not_disentangled():
+    decoded = np.tile([1.0, 2.0, 3.0, 4.0], (5, 1))  # (n_steps, n_variables), constant
+    unintended = unintended_movement(decoded, 0)
+    gain = intended_gain(decoded[:, 0], np.linspace(-1.0, 1.0, 5))
+    assert (unintended, gain) == (0.0, 0.0)  # looks perfectly disentangled ...
+    assert math.isnan(unintended_per_gain(unintended, gain))  # ... but is flagged
+
+
+def test_unintended_per_gain():
+    assert unintended_per_gain(0.3, 0.75) == pytest.approx(0.4)
+    assert unintended_per_gain(0.3, 1.0) == 0.3  # at gain 1 it is the unintended movement
+    assert math.isnan(unintended_per_gain(0.3, -0.5))  # moved the wrong way
+    assert math.isnan(unintended_per_gain(0.3, 0.05))  # below min_gain = 0.1
+    assert unintended_per_gain(0.3, 0.05, min_gain=0.01) == pytest.approx(6.0)
+    ratios = unintended_per_gain(np.array([0.2, 0.2]), np.array([0.5, 0.0]))
+    np.testing.assert_array_equal(np.isnan(ratios), [False, True])
+    assert ratios[0] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="unintended must be non-negative"):
+        unintended_per_gain(-0.1, 1.0)
+    with pytest.raises(ValueError, match="min_gain"):
+        unintended_per_gain(0.1, 1.0, min_gain=0.0)

@@ -1,6 +1,6 @@
 """scikit-learn conformance of the estimators, where it applies to 3-D input.
 
-scikit-learn's own data-free checks run on both estimators (construction, cloning,
+scikit-learn's own data-free checks run on every estimator (construction, cloning,
 get_params/set_params, no validation or attributes in ``__init__``); its data checks assume 2-D
 tables, so the fitted-state conventions they encode are checked here by hand on trial arrays.
 """
@@ -14,6 +14,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as checks
 
 from neurognocchi import GNOCCHI, LFADS
+from neurognocchi.estimators import PPCA
 
 DATA_FREE_CHECKS = (
     checks.check_parameters_default_constructible,
@@ -27,11 +28,15 @@ DATA_FREE_CHECKS = (
     checks.check_valid_tag_types,
     checks.check_mixin_order,
 )
-ESTIMATORS = (GNOCCHI, LFADS)
+ESTIMATORS = (GNOCCHI, LFADS, PPCA)
 TINY = {
     GNOCCHI: {"channels": 8, "n_sample_steps": 2},
     LFADS: {"generator_dim": 8, "factor_dim": 2},
+    PPCA: {},
 }
+# Constructor arguments of the trained estimators that PPCA (no training loop) does not take.
+TRAINING = {"max_epochs": 1, "batch_size": 4, "valid_fraction": 0.25}
+NONSENSE = {GNOCCHI: {"batch_size": "many"}, LFADS: {"batch_size": "many"}, PPCA: {}}
 
 
 def _data_free_cases():
@@ -47,7 +52,7 @@ def test_sklearn_data_free_check(estimator, check):
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_init_accepts_nonsense_and_fit_refuses_it(estimator):
-    model = estimator(code_dim=-3, batch_size="many")  # no validation in __init__
+    model = estimator(code_dim=-3, **NONSENSE[estimator])  # no validation in __init__
     assert model.get_params()["code_dim"] == -3
     with pytest.raises(ValueError, match=r"code_dim|batch_size"):
         model.fit(np.zeros((8, 4, 3), dtype=np.float32))
@@ -57,8 +62,8 @@ def test_init_accepts_nonsense_and_fit_refuses_it(estimator):
 def test_fitted_attributes_end_in_underscore_and_clone_is_unfitted(estimator, one_torch_thread):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(12, 8, 3)).astype(np.float32)
-    model = estimator(code_dim=2, max_epochs=1, batch_size=4, valid_fraction=0.25,
-                      random_state=0, verbose=False)
+    training = {} if estimator is PPCA else TRAINING
+    model = estimator(code_dim=2, random_state=0, verbose=False, **training)
     model.set_params(**TINY[estimator])
     before = set(vars(model))
     assert model.fit(x) is model

@@ -70,12 +70,15 @@ def _add_demo(subparsers) -> None:
 
 def _add_fit(subparsers) -> None:
     fit = subparsers.add_parser(
-        "fit", help="fit GNOCCHI or LFADS on a data file; writes a run directory"
+        "fit", help="fit GNOCCHI, LFADS or PPCA on a data file; writes a run directory"
     )
     fit.add_argument("data", type=Path, help="trials file (.npz/.npy)")
     fit.add_argument("--out", required=True, type=Path, help="run directory to create")
     fit.add_argument(
-        "--model", choices=["gnocchi", "lfads"], default=None, help="model to fit (default gnocchi)"
+        "--model",
+        choices=["gnocchi", "lfads", "ppca"],
+        default=None,
+        help="model to fit (default gnocchi)",
     )
     fit.add_argument("--config", type=Path, help="JSON file of estimator parameters")
     fit.add_argument(

@@ -9,11 +9,11 @@ import os
 from pathlib import Path
 
 from neurognocchi._checks import check_choice
-from neurognocchi.estimators import GNOCCHI, LFADS
+from neurognocchi.estimators import GNOCCHI, LFADS, PPCA
 
 __all__ = ["MODELS", "build_estimator", "parse_overrides", "read_config"]
 
-MODELS = {"gnocchi": GNOCCHI, "lfads": LFADS}  # the --model choices
+MODELS = {"gnocchi": GNOCCHI, "lfads": LFADS, "ppca": PPCA}  # the --model choices
 
 
 def parse_overrides(pairs: list[str] | None) -> dict:
@@ -49,7 +49,7 @@ def read_config(path: str | os.PathLike | None) -> dict:
 
 
 def build_estimator(model: str, params: dict):
-    """An unfitted estimator of kind ``model`` ("gnocchi" | "lfads") with ``params``, checked
+    """An unfitted estimator of kind ``model`` (a key of MODELS) with ``params``, checked
     (unknown parameter names are an error that lists the known ones; invalid values are an
     error naming the parameter)."""
     check_choice(model, "--model", sorted(MODELS))

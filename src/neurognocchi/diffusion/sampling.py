@@ -1,4 +1,11 @@
-"""The sampling loop, written out: start from noise and denoise step by step with a model."""
+"""The sampling loop, written out: start from noise and denoise step by step with a model.
+
+Common random numbers: with ``noise_index`` each draw (the starting noise and every step's
+noise) is a *bank* of ``n_noise`` rows drawn from the generator, and row ``b`` of the batch takes
+bank row ``noise_index[b]``. Rows with the same index share all their noise, and a row's noise
+does not depend on the other rows, so a generator seeded the same for every call gives a row the
+same noise however the rows are batched.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ __all__ = ["METHODS", "sample"]
 METHODS = ("ddim", "ddpm")
 
 ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+_INDEX_DTYPES = (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)
 
 
 def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
@@ -66,6 +74,56 @@ def _initial_noise(
     return x_T.to(device=device, dtype=dtype)
 
 
+def _check_noise_index(
+    noise_index: torch.Tensor, n_noise: int | None, batch: int
+) -> tuple[torch.Tensor, int]:
+    """``noise_index`` as a CPU LongTensor (B,) with values in ``[0, n_noise)``, and n_noise."""
+    if n_noise is None:
+        raise InvalidArgumentError("noise_index needs n_noise, the size of the noise bank")
+    n_noise = check_int(n_noise, "n_noise", minimum=1)
+    integer = isinstance(noise_index, torch.Tensor) and noise_index.dtype in _INDEX_DTYPES
+    if not integer:
+        raise InvalidArgumentError(
+            f"noise_index must be an integer torch.Tensor of shape (B,), got {noise_index!r}"
+        )
+    if noise_index.shape != (batch,):
+        raise InvalidArgumentError(
+            f"noise_index must have shape (B,) = ({batch},), got {tuple(noise_index.shape)}"
+        )
+    index = noise_index.to(device="cpu", dtype=torch.long)
+    if int(index.min()) < 0 or int(index.max()) >= n_noise:
+        raise InvalidArgumentError(
+            f"noise_index must hold bank rows in [0, {n_noise - 1}], "
+            f"got values in [{int(index.min())}, {int(index.max())}]"
+        )
+    return index, n_noise
+
+
+def _noise_source(
+    shape: tuple[int, ...],
+    noise_index: torch.Tensor | None,
+    n_noise: int | None,
+    generator: torch.Generator | None,
+    device: torch.device | str,
+    dtype: torch.dtype,
+) -> Callable[[], torch.Tensor] | None:
+    """A function drawing one batch of shared noise ``shape`` (None without ``noise_index``):
+    ``n_noise`` rows from ``generator``, gathered by ``noise_index``."""
+    if noise_index is None:
+        if n_noise is not None:
+            raise InvalidArgumentError("n_noise needs noise_index (the bank row of each sample)")
+        return None
+    index, n_noise = _check_noise_index(noise_index, n_noise, shape[0])
+    index = index.to(device)  # (B,)
+    bank_shape = (n_noise, *shape[1:])
+
+    def draw() -> torch.Tensor:
+        bank = torch.randn(bank_shape, generator=generator, device=device, dtype=dtype)
+        return bank[index]  # (B, ...)
+
+    return draw
+
+
 @torch.no_grad()
 def sample(
     model_fn: ModelFn,
@@ -81,6 +139,8 @@ def sample(
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
     clip_x0: float | None = None,
+    noise_index: torch.Tensor | None = None,
+    n_noise: int | None = None,
 ) -> torch.Tensor:
     """Generate samples by denoising pure noise with ``model_fn``.
 
@@ -117,17 +177,42 @@ def sample(
     clip_x0 : float, optional
         Clip every step's clean-data prediction to ``[-clip_x0, clip_x0]``; None uses
         ``scheduler.config.clip_x0`` (None by default: no clipping).
+    noise_index : torch.Tensor, shape (B,), optional
+        Common random numbers: the row of a noise bank each sample takes. Every draw (``x_T``
+        when not given, and the noise of each DDPM step or DDIM step with ``eta > 0``) is then
+        ``n_noise`` rows from ``generator``, and sample ``b`` gets row ``noise_index[b]``:
+        samples with the same index get the same noise, and a sample's noise does not depend
+        on the rest of the batch, so calls with generators seeded alike give a sample the same
+        noise however samples are batched. Cost: ``n_noise`` rows drawn per draw instead of
+        ``B`` (no more when ``n_noise <= B``), negligible beside the model calls.
+    n_noise : int, optional
+        Rows of the noise bank; required with ``noise_index``.
 
     Returns
     -------
     x0 : torch.Tensor, shape (B, ...)
         Estimate of clean data, on ``device`` with ``dtype``.
+
+    Examples
+    --------
+    >>> from neurognocchi.diffusion import SchedulerConfig
+    >>> scheduler = Scheduler(SchedulerConfig(n_train_steps=10))
+    >>> same = torch.tensor([0, 1, 0])  # samples 0 and 2 share all their noise
+    >>> x = sample(lambda x_t, t: 0.1 * x_t, scheduler, (3, 4), n_steps=10, method="ddpm",
+    ...            generator=torch.Generator().manual_seed(0), noise_index=same, n_noise=2)
+    >>> torch.equal(x[0], x[2]), torch.equal(x[0], x[1])
+    (True, False)
     """
     if not isinstance(scheduler, Scheduler):
         raise InvalidArgumentError(f"scheduler must be a Scheduler, got {type(scheduler).__name__}")
     shape = _check_shape(shape)
     pairs = _step_pairs(scheduler, method, n_steps, eta)
+    shared = _noise_source(shape, noise_index, n_noise, generator, device, dtype)
+    if x_T is None and shared is not None:
+        x_T = shared()  # (B, ...) rows of the bank
     x_t = _initial_noise(shape, x_T, generator, device, dtype)  # (B, ...)
+    # Shared noise is drawn wherever a step may add noise (also at its last, noise-free step).
+    draws_noise = shared is not None and (method == "ddpm" or eta > 0)
     # disable=None lets tqdm switch itself off when the output is not a terminal.
     for t, t_prev in tqdm(pairs, desc=f"{method} sampling", disable=None if progress else True):
         t_batch = torch.full((shape[0],), t, dtype=torch.long, device=x_t.device)  # (B,)
@@ -137,11 +222,15 @@ def sample(
             raise InvalidArgumentError(
                 f"model_fn must return a tensor of shape {shape}, got {got!r}"
             )
+        noise = shared() if draws_noise else None  # None: the step draws from generator
         if method == "ddpm":
-            step = scheduler.ddpm_step(out, t, x_t, generator=generator, clip_x0=clip_x0)
+            step = scheduler.ddpm_step(
+                out, t, x_t, generator=generator, clip_x0=clip_x0, variance_noise=noise
+            )
         else:
             step = scheduler.ddim_step(
-                out, t, t_prev, x_t, eta=eta, generator=generator, clip_x0=clip_x0
-            )
+                out, t, t_prev, x_t, eta=eta, generator=generator, clip_x0=clip_x0,
+                variance_noise=noise,
+            )  # fmt: skip
         x_t = step.prev_sample  # (B, ...); step.pred_x0 is the clean-data estimate used
     return x_t

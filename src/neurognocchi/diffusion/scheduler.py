@@ -221,8 +221,14 @@ class Scheduler:
         :func:`~neurognocchi.diffusion.schedules.strided_timesteps` of this schedule."""
         return strided_timesteps(self.n_train_steps, n_steps)
 
-    def _draw_noise(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    def _draw_noise(
+        self, x: torch.Tensor, generator: torch.Generator | None, given: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``given`` (checked, in ``x``'s dtype and device) when not None, else a fresh draw."""
+        if given is None:
+            return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        check_same_shape("variance_noise", given, x)
+        return given.to(device=x.device, dtype=x.dtype)
 
     def _clip(
         self, pred: Prediction, x_t: torch.Tensor, t: torch.Tensor, clip_x0: float | None
@@ -248,6 +254,7 @@ class Scheduler:
         *,
         generator: torch.Generator | None = None,
         clip_x0: float | None = None,
+        variance_noise: torch.Tensor | None = None,
     ) -> StepOutput:
         """One ancestral DDPM step ``t -> t - 1`` (Ho et al. 2020).
 
@@ -270,6 +277,10 @@ class Scheduler:
         clip_x0 : float, optional
             Clip the clean-data prediction to ``[-clip_x0, clip_x0]``; None uses
             ``config.clip_x0`` (itself None by default: no clipping).
+        variance_noise : torch.Tensor, shape (B, ...), optional
+            The N(0, I) draw to add, instead of one from ``generator`` (e.g. noise shared
+            between samples, see :func:`~neurognocchi.diffusion.sample`); unused at ``t == 0``.
+            Named as in diffusers' ``DDIMScheduler.step``.
 
         Returns
         -------
@@ -296,7 +307,7 @@ class Scheduler:
             return StepOutput(mean, x0)
         # 5. Add noise of the posterior variance beta_tilde_t (eqs. 6-7).
         std = math.sqrt((1.0 - abar_prev) / (1.0 - abar_t) * beta_t)
-        return StepOutput(mean + std * self._draw_noise(x_t, generator), x0)
+        return StepOutput(mean + std * self._draw_noise(x_t, generator, variance_noise), x0)
 
     @renamed_keywords(noise_pred="model_output")
     def ddim_step(
@@ -309,6 +320,7 @@ class Scheduler:
         eta: float = 0.0,
         generator: torch.Generator | None = None,
         clip_x0: float | None = None,
+        variance_noise: torch.Tensor | None = None,
     ) -> StepOutput:
         """One DDIM step ``t -> t_prev`` (Song et al. 2021).
 
@@ -334,6 +346,8 @@ class Scheduler:
             Source of the added noise when ``sigma > 0``.
         clip_x0 : float, optional
             As for :meth:`ddpm_step`.
+        variance_noise : torch.Tensor, shape (B, ...), optional
+            The draw ``z`` to use instead of one from ``generator``; unused when ``sigma == 0``.
 
         Returns
         -------
@@ -363,4 +377,5 @@ class Scheduler:
         if var == 0.0:
             return StepOutput(x_prev, x0)
         # 6. Add the random term sigma z (eq. 12).
-        return StepOutput(x_prev + math.sqrt(var) * self._draw_noise(x_t, generator), x0)
+        z = self._draw_noise(x_t, generator, variance_noise)
+        return StepOutput(x_prev + math.sqrt(var) * z, x0)

@@ -1,9 +1,10 @@
 """Estimator facades: ``fit`` / ``encode`` / ``generate`` / ``sample_prior`` / ``save`` / ``load``.
 
-``base`` holds what both estimators share (parameter checks, fitting, batched inference, the
-model-directory files through :mod:`neurognocchi._saving`); ``gnocchi`` and ``lfads`` hold one
-estimator each. The names of the former ``neurognocchi/estimators.py`` module stay importable
-from here (``resolve_device`` now lives in :mod:`neurognocchi._checks`).
+``base`` holds what both trained estimators share (parameter checks, fitting, batched inference,
+the model-directory files through :mod:`neurognocchi._saving`); ``gnocchi`` and ``lfads`` hold
+one estimator each, and ``ppca`` the closed-form linear baseline (no training loop). The names
+of the former ``neurognocchi/estimators.py`` module stay importable from here
+(``resolve_device`` now lives in :mod:`neurognocchi._checks`).
 """
 
 from neurognocchi._checks import resolve_device
@@ -11,10 +12,12 @@ from neurognocchi._saving import SAVE_FORMAT_VERSION
 from neurognocchi.estimators.base import TrialEstimator, as_activity
 from neurognocchi.estimators.gnocchi import GNOCCHI
 from neurognocchi.estimators.lfads import LFADS
+from neurognocchi.estimators.ppca import PPCA
 
 __all__ = [
     "GNOCCHI",
     "LFADS",
+    "PPCA",
     "SAVE_FORMAT_VERSION",
     "TrialEstimator",
     "as_activity",

@@ -132,7 +132,7 @@ class TrialEstimator(BaseEstimator):
             )
 
     def _check_codes(self, codes) -> torch.Tensor:
-        codes = np.asarray(codes, dtype=np.float32)
+        codes = np.ascontiguousarray(codes, dtype=np.float32)  # torch takes no negative strides
         code_dim = self.model_.code_dim
         if codes.ndim != 2 or codes.shape[1] != code_dim:
             raise ValueError(f"codes must have shape (n_codes, {code_dim}); got {codes.shape}")

@@ -9,7 +9,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from neurognocchi._checks import check_choice, check_positive_int, check_random_state
+from neurognocchi._checks import (
+    check_bool,
+    check_choice,
+    check_positive_int,
+    check_random_state,
+)
 from neurognocchi.data.trials import Trials
 from neurognocchi.estimators.base import (
     PARAMETERS_DOC,
@@ -210,18 +215,27 @@ class LFADS(TrialEstimator):
         return self._map_batches(self.model_.reconstruct, data, batch_size)
 
     def generate(
-        self, codes, *, n_samples: int = 1, random_state: int | None = None, batch_size: int = 256
+        self,
+        codes,
+        *,
+        n_samples: int = 1,
+        random_state: int | None = None,
+        common_noise: bool = False,
+        batch_size: int = 256,
     ) -> np.ndarray:
         """Rates or activity generated from ``g0 = code``, inferred inputs at their prior mean.
 
         The generator is deterministic given ``g0``, so the ``n_samples`` copies per code are
-        identical and ``random_state`` is unused; both exist for GNOCCHI's interface.
+        identical, ``random_state`` is unused and ``common_noise`` has no effect (there is no
+        noise to share); they exist for GNOCCHI's interface.
 
         Parameters
         ----------
         codes : array, shape (n_codes, code_dim)
         n_samples : int
         random_state : ignored
+        common_noise : bool
+            Checked, no effect (see above).
         batch_size : int
             Codes per forward pass.
 
@@ -230,6 +244,7 @@ class LFADS(TrialEstimator):
         array, shape (n_codes, n_samples, n_time, n_neurons), in data units.
         """
         del random_state
+        check_bool(common_noise, "common_noise")
         self._check_fitted()
         code = self._check_codes(codes).cpu().numpy()
         n_samples = check_positive_int(n_samples, "n_samples")

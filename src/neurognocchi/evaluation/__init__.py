@@ -1,9 +1,12 @@
 """Evaluation protocol (DESIGN §7): metrics as plain functions of arrays, the protocol runner
 `evaluate`, the side-by-side `compare` and its HTML report `write_report`.
 
-Modules: `metrics`, `behavior` and `navigation` (functions of arrays), `protocol` (`VARIABLES`,
-`protocol_split`, `evaluate`), `sections` (the protocol's steps), `comparison` (`compare` and
-its table), `figures` (the comparison figures), `report` (the HTML report) and `serialize`.
+Modules: `metrics`, `behavior` and `navigation` (functions of arrays), the building blocks of
+the fairness rules v2 (`codes`: code frame, cosines and effective dimension; `spikes`:
+bits/spike; `paired`: paired fractions; `uncertainty`: mean ± s.d. over seeds; `floors`: real
+trials drawn K per condition), `protocol` (`VARIABLES`, `protocol_split`, `evaluate`),
+`sections` (the protocol's steps), `comparison` (`compare` and its table), `figures` (the
+comparison figures), `report` (the HTML report) and `serialize`.
 Low-level helpers (`format_value`, `to_db`, `window_bins`, `start_and_end`, `position_channels`,
 `infer_grid_spacing`, `nearest_conditions`, `traversal_codes`) are no longer in ``__all__``;
 import them from their modules (the ``name as name`` imports below keep the old
@@ -14,8 +17,14 @@ from neurognocchi.evaluation.behavior import LinearDecoder, decoder_r2, fit_beha
 from neurognocchi.evaluation.behavior import position_channels as position_channels
 from neurognocchi.evaluation.behavior import start_and_end as start_and_end
 from neurognocchi.evaluation.behavior import window_bins as window_bins
+from neurognocchi.evaluation.codes import (
+    code_direction_cosines,
+    participation_ratio,
+    whiten_codes,
+)
 from neurognocchi.evaluation.comparison import compare, summary_table, table_markdown
 from neurognocchi.evaluation.comparison import format_value as format_value
+from neurognocchi.evaluation.floors import resample_trials
 from neurognocchi.evaluation.metrics import (
     code_regression_r2,
     code_snr,
@@ -30,20 +39,29 @@ from neurognocchi.evaluation.metrics import (
 from neurognocchi.evaluation.metrics import infer_grid_spacing as infer_grid_spacing
 from neurognocchi.evaluation.metrics import to_db as to_db
 from neurognocchi.evaluation.navigation import (
+    bias_and_spread,
     direction_cosines,
+    intended_gain,
     navigated_codes,
     navigation_directions,
     unintended_movement,
+    unintended_per_gain,
 )
 from neurognocchi.evaluation.navigation import nearest_conditions as nearest_conditions
 from neurognocchi.evaluation.navigation import traversal_codes as traversal_codes
+from neurognocchi.evaluation.paired import paired_fraction
 from neurognocchi.evaluation.protocol import VARIABLES, ProtocolSplit, evaluate, protocol_split
 from neurognocchi.evaluation.report import write_report
+from neurognocchi.evaluation.spikes import bits_per_spike
+from neurognocchi.evaluation.uncertainty import format_mean_sd, mean_and_sd
 
 __all__ = [
     "VARIABLES",
     "LinearDecoder",
     "ProtocolSplit",
+    "bias_and_spread",
+    "bits_per_spike",
+    "code_direction_cosines",
     "code_regression_r2",
     "code_snr",
     "compare",
@@ -53,16 +71,24 @@ __all__ = [
     "direction_cosines",
     "evaluate",
     "fit_behavior_decoder",
+    "format_mean_sd",
+    "intended_gain",
+    "mean_and_sd",
     "navigated_codes",
     "navigation_directions",
+    "paired_fraction",
+    "participation_ratio",
     "per_neuron_r2",
     "poisson_counts",
     "pooled_r2",
     "protocol_split",
+    "resample_trials",
     "sample_statistics",
     "summary_table",
     "table_markdown",
     "target_prediction",
     "unintended_movement",
+    "unintended_per_gain",
+    "whiten_codes",
     "write_report",
 ]

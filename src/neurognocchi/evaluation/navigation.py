@@ -1,10 +1,14 @@
 """Latent navigation (DESIGN §7.5-6): code directions of behavioural variables, codes moved
-along them, and how much a traversal moves the variables it should leave alone."""
+along them, how far navigated samples land from the goal (bias and spread), and how much a
+traversal moves the variable it should move (intended gain) and those it should leave alone."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
+from neurognocchi._checks import InvalidArgumentError, check_finite_array, check_real
 from neurognocchi.evaluation.metrics import as_finite, check_lengths
 
 
@@ -118,3 +122,133 @@ def unintended_movement(decoded, traversed: int) -> float:
     fixed = np.delete(np.arange(decoded.shape[1]), traversed)
     change = np.abs(decoded[1:, fixed] - decoded[0, fixed])  # (n_steps - 1, n_fixed)
     return float(change.sum(axis=1).mean())
+
+
+# ---------------------------------------------------------------------- fairness rules (c)
+class BiasSpread(NamedTuple):
+    """Output of :func:`bias_and_spread`: floats, or (n_conditions,) arrays when batched."""
+
+    bias: float | np.ndarray
+    spread: float | np.ndarray
+
+
+def bias_and_spread(decoded, goal) -> BiasSpread:
+    """Navigation error split into the bias of the mean and the spread of the samples.
+
+    ``bias = ||mean_k decoded_k - goal||`` and ``spread = sqrt(mean_k ||decoded_k - m||^2)``
+    with ``m`` the mean over samples (RMS distance to the mean, ddof 0; 0 for one sample).
+    The mean squared per-sample error is ``bias^2 + spread^2``. A deterministic model has no
+    spread; a stochastic one is judged on its bias, with the spread reported beside it.
+
+    Parameters
+    ----------
+    decoded : array (K, D) or (n_conditions, K, D)
+        Decoded values (e.g. endpoints) of K samples of one navigated condition, or of each.
+    goal : array (D,) or (n_conditions, D)
+        The intended values.
+
+    Returns
+    -------
+    BiasSpread
+        ``bias`` and ``spread``: floats, or arrays (n_conditions,) when batched.
+
+    Examples
+    --------
+    >>> decoded = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])  # mean (1, 1)
+    >>> bias, spread = bias_and_spread(decoded, np.array([1.0, 4.0]))
+    >>> round(bias, 6), round(spread**2, 6)  # |(0, -3)|, mean squared distance to (1, 1)
+    (3.0, 2.0)
+    """
+    decoded = check_finite_array(decoded, "decoded").astype(np.float64)
+    goal = check_finite_array(goal, "goal").astype(np.float64)
+    if decoded.ndim not in (2, 3) or goal.shape != decoded.shape[:-2] + decoded.shape[-1:]:
+        raise InvalidArgumentError(
+            "decoded must be (K, D) with goal (D,), or (n_conditions, K, D) with goal "
+            f"(n_conditions, D); got {decoded.shape} and {goal.shape}"
+        )
+    if decoded.shape[-2] < 1 or decoded.shape[-1] < 1:
+        raise InvalidArgumentError(f"decoded needs K >= 1 and D >= 1; got {decoded.shape}")
+    mean = decoded.mean(axis=-2)  # (..., D)
+    bias = np.linalg.norm(mean - goal, axis=-1)  # (...)
+    spread = np.sqrt(((decoded - mean[..., None, :]) ** 2).sum(axis=-1).mean(axis=-1))
+    if decoded.ndim == 2:
+        return BiasSpread(float(bias), float(spread))
+    return BiasSpread(bias, spread)
+
+
+def intended_gain(decoded_traversed, requested) -> float:
+    """How far a traversal moves the traversed variable, per unit of requested change.
+
+    With ``dd_s = decoded[s] - decoded[0]`` and ``dr_s = requested[s] - requested[0]``, the
+    gain is the least-squares slope through the origin over steps ``s = 1 .. n_steps - 1``:
+    ``sum_s dd_s dr_s / sum_s dr_s^2``. 1 when the decoded value follows the request exactly,
+    0 when the output ignores the code, negative when it moves the wrong way.
+
+    Parameters
+    ----------
+    decoded_traversed : array (n_steps,)
+        Decoded value of the traversed variable at each step (e.g. ``decoded[:, j]`` of
+        :func:`unintended_movement`), from the mean of the samples.
+    requested : array (n_steps,)
+        The variable's requested value at each step (only the changes matter).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> intended_gain([3.0, 3.5, 4.0], [0.0, 1.0, 2.0])  # half of every requested change
+    0.5
+    """
+    decoded = check_finite_array(decoded_traversed, "decoded_traversed", ndim=1)
+    requested = check_finite_array(requested, "requested", ndim=1)
+    if len(decoded) != len(requested) or len(decoded) < 2:
+        raise InvalidArgumentError(
+            "decoded_traversed and requested need one value per step and >= 2 steps; "
+            f"got lengths {len(decoded)} and {len(requested)}"
+        )
+    decoded_change = decoded[1:].astype(np.float64) - decoded[0]  # (n_steps - 1,)
+    requested_change = requested[1:].astype(np.float64) - requested[0]
+    scale = float((requested_change**2).sum())
+    if scale == 0:
+        raise InvalidArgumentError("requested must change between steps; got a constant")
+    return float((decoded_change * requested_change).sum() / scale)
+
+
+def unintended_per_gain(unintended, gain, *, min_gain: float = 0.1):
+    """Unintended movement per unit of intended change: ``unintended / gain``.
+
+    The unintended movement of a traversal (:func:`unintended_movement`, data units) divided
+    by its :func:`intended_gain`: the unintended movement the traversal would cause if it
+    moved the traversed variable as far as requested (equal to ``unintended`` at gain 1).
+    A model that barely moves (or moves backwards) must not look disentangled, so where
+    ``gain < min_gain`` the result is NaN, meaning "undefined: too little intended
+    movement"; report it as such, never as 0.
+
+    Parameters
+    ----------
+    unintended : float or array
+        Unintended movement (>= 0).
+    gain : float or array, broadcastable with ``unintended``
+        Intended gain.
+    min_gain : float, optional
+        Smallest gain for which the ratio is reported (> 0).
+
+    Returns
+    -------
+    float, or an array of the broadcast shape
+
+    Examples
+    --------
+    >>> unintended_per_gain(0.25, 0.5), unintended_per_gain(0.0, 0.0)
+    (0.5, nan)
+    """
+    min_gain = check_real(min_gain, "min_gain", low=0.0, low_open=True)
+    unintended = check_finite_array(unintended, "unintended").astype(np.float64)
+    gain = check_finite_array(gain, "gain").astype(np.float64)
+    if np.any(unintended < 0):
+        raise InvalidArgumentError("unintended must be non-negative")
+    moved = gain >= min_gain
+    ratio = np.where(moved, unintended / np.where(moved, gain, 1.0), np.nan)
+    return float(ratio) if ratio.ndim == 0 else ratio

@@ -185,13 +185,16 @@ class GnocchiModel(ConfiguredModel):
         eta: float = 0.0,
         generator: torch.Generator | None = None,
         progress: bool = False,
+        noise_index: torch.Tensor | None = None,
+        n_noise: int | None = None,
     ) -> torch.Tensor:
         """Denoise from noise conditioned on ``code`` (B, L), a code as :meth:`encode` returns
         it; returns (B, T, N) in data units.
 
         At each step the clean-data prediction is clipped to ``+-x0_bound`` (1.5 times the
         largest normalised training value) before the sampler uses it, a guard against rare
-        excursions of an imperfect model.
+        excursions of an imperfect model. ``noise_index`` (B,) and ``n_noise`` share noise
+        between rows as :func:`~neurognocchi.diffusion.sample` describes.
         """
         shape = (code.shape[0], self.config.n_time, self.config.n_neurons)
         raw = code @ self.code_coloring.T + self.code_mean  # (B, L): the denoiser reads raw codes
@@ -206,5 +209,7 @@ class GnocchiModel(ConfiguredModel):
             device=code.device,
             progress=progress,
             clip_x0=float(self.x0_bound),
+            noise_index=noise_index,
+            n_noise=n_noise,
         )
         return self.scaler.inverse(x0)
