@@ -25,7 +25,7 @@ from neurognocchi.data._lazy import ARRAY_FIELDS
 from neurognocchi.data.mat import load_mat
 from neurognocchi.data.memmap import open_memmap
 from neurognocchi.data.nwb.read import load_nwb
-from neurognocchi.data.trials import Trials, read_npz
+from neurognocchi.data.trials import Trials, read_npz, trials_from_saved_arrays
 
 __all__ = ["load_trials"]
 
@@ -126,8 +126,8 @@ def _read_npz_trials(path: Path, *, mmap: bool, bin_size_s: float | None) -> Tri
     if mmap:
         return Trials.load(path, mmap=True)  # raises: .npz archives cannot be memory-mapped
     contents = read_npz(path)
-    if "meta" in contents:
-        return Trials.load(path)
+    if "meta" in contents:  # written by Trials.save
+        return trials_from_saved_arrays(contents, path)
     if "activity" not in contents:
         raise ValueError(
             f"{str(path)!r} has no 'activity' array; it holds: {', '.join(contents) or '(nothing)'}"

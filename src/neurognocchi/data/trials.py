@@ -345,17 +345,27 @@ class Trials:
             )
         if not path.is_file():
             raise FileNotFoundError(f"no such file: {str(path)!r}")
-        contents = read_npz(path)
-        meta = _npz_meta(contents, path)
-        trial_info = {key: contents[f"info/{key}"] for key in meta["trial_info_keys"]}
-        return cls(
-            contents["activity"],
-            **{name: contents.get(name) for name in ARRAY_FIELDS[1:]},
-            behavior_names=meta["behavior_names"] if "behavior" in contents else None,
-            trial_info=trial_info,
-            bin_size_s=meta["bin_size_s"],
-            align=meta["align"],
-        )
+        return trials_from_saved_arrays(read_npz(path), path)
+
+
+def trials_from_saved_arrays(contents: dict, path: Path) -> Trials:
+    """Trials from the arrays of an ``.npz`` archive written by :meth:`Trials.save`.
+
+    ``contents`` is the archive as :func:`~neurognocchi.data._validate.read_npz` returns it (its
+    ``meta`` entry is consumed); ``path`` names the file in error messages. Shared by
+    :meth:`Trials.load` and :func:`~neurognocchi.data.load_trials`, which has already read the
+    archive to tell a saved ``Trials`` from plain arrays.
+    """
+    meta = _npz_meta(contents, path)
+    trial_info = {key: contents[f"info/{key}"] for key in meta["trial_info_keys"]}
+    return Trials(
+        contents["activity"],
+        **{name: contents.get(name) for name in ARRAY_FIELDS[1:]},
+        behavior_names=meta["behavior_names"] if "behavior" in contents else None,
+        trial_info=trial_info,
+        bin_size_s=meta["bin_size_s"],
+        align=meta["align"],
+    )
 
 
 def _npz_meta(contents: dict, path: Path) -> dict:
