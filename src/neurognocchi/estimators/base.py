@@ -89,7 +89,52 @@ def _read_lazily(data):
     return everything
 
 
-class TrialEstimator(BaseEstimator):
+class FittedInputChecks:
+    """The checks a fitted estimator makes of what it is given, shared by every estimator
+    (the training-loop ones and PPCA): fitted or not, the shape of trials, the shape of codes;
+    and ``transform``, :meth:`encode` under scikit-learn's name.
+
+    A subclass names the attribute that ``fit`` sets (``_fitted_attribute``) and says what
+    shape of trial and code its fitted model takes (``_trial_shape``, ``_code_dim``).
+    """
+
+    _fitted_attribute = "model_"
+
+    def _trial_shape(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def _code_dim(self) -> int:
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, self._fitted_attribute):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(trials) first"
+            )
+
+    def _check_trials_shape(self, activity: np.ndarray, name: str) -> None:
+        expected = self._trial_shape()
+        if activity.shape[1:] != expected:
+            raise ValueError(
+                f"{name} has shape {activity.shape[1:]} per trial (n_time, n_neurons); "
+                f"the model was fitted on {expected}"
+            )
+
+    def _code_array(self, codes, dtype) -> np.ndarray:
+        """``codes`` as a finite, C-contiguous (n_codes, code_dim) array of ``dtype``."""
+        codes = np.ascontiguousarray(codes, dtype=dtype)  # torch takes no negative strides
+        code_dim = self._code_dim()
+        if codes.ndim != 2 or codes.shape[1] != code_dim:
+            raise ValueError(f"codes must have shape (n_codes, {code_dim}); got {codes.shape}")
+        return check_finite_array(codes, "codes")
+
+    def transform(self, X) -> np.ndarray:
+        """Codes of trials, (n_trials, code_dim): :meth:`encode` under scikit-learn's name, so
+        that an estimator can be a step of a ``Pipeline``."""
+        return self.encode(X)
+
+
+class TrialEstimator(FittedInputChecks, BaseEstimator):
     """Shared plumbing of the estimators: data checks, devices, fitting, encoding, saving and
     loading.
 
@@ -117,27 +162,14 @@ class TrialEstimator(BaseEstimator):
         self._train_config(0)
         self._config_class.from_dict(self._model_config(n_time=2, n_neurons=1))
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(trials) first"
-            )
+    def _trial_shape(self) -> tuple[int, int]:
+        return (self.model_.n_time, self.model_.n_neurons)
 
-    def _check_trials_shape(self, activity: np.ndarray, name: str) -> None:
-        expected = (self.model_.n_time, self.model_.n_neurons)
-        if activity.shape[1:] != expected:
-            raise ValueError(
-                f"{name} has shape {activity.shape[1:]} per trial (n_time, n_neurons); "
-                f"the model was fitted on {expected}"
-            )
+    def _code_dim(self) -> int:
+        return self.model_.code_dim
 
     def _check_codes(self, codes) -> torch.Tensor:
-        codes = np.ascontiguousarray(codes, dtype=np.float32)  # torch takes no negative strides
-        code_dim = self.model_.code_dim
-        if codes.ndim != 2 or codes.shape[1] != code_dim:
-            raise ValueError(f"codes must have shape (n_codes, {code_dim}); got {codes.shape}")
-        check_finite_array(codes, "codes")
-        return torch.from_numpy(codes).to(self.device_)
+        return torch.from_numpy(self._code_array(codes, np.float32)).to(self.device_)
 
     # ------------------------------------------------------------------ data hooks
     def _start_fit(self, X) -> None:
@@ -288,11 +320,6 @@ class TrialEstimator(BaseEstimator):
         data = self._input_of(X, "X")
         self._check_trials_shape(data, "X")
         return self._map_batches(self.model_.encode, data, batch_size)
-
-    def transform(self, X) -> np.ndarray:
-        """Codes of trials, (n_trials, code_dim): :meth:`encode` under scikit-learn's name, so
-        that an estimator can be a step of a ``Pipeline``."""
-        return self.encode(X)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> Path:

@@ -28,17 +28,15 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 from neurognocchi._checks import (
     check_bool,
-    check_finite_array,
     check_positive_int,
     check_random_state,
 )
 from neurognocchi._saving import read_model_dir, write_model_dir
 from neurognocchi.data.stats import neuron_statistics
-from neurognocchi.estimators.base import as_activity
+from neurognocchi.estimators.base import FittedInputChecks, as_activity
 from neurognocchi.nn.scaler import NeuronScaler
 
 __all__ = ["PPCA"]
@@ -49,7 +47,7 @@ _SAVED_ARRAYS = {
 }  # fmt: skip
 
 
-class PPCA(BaseEstimator):
+class PPCA(FittedInputChecks, BaseEstimator):
     """Probabilistic PCA of the flattened, per-neuron z-scored trial (closed-form fit).
 
     Parameters
@@ -102,6 +100,14 @@ class PPCA(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    _fitted_attribute = "components_"
+
+    def _trial_shape(self) -> tuple[int, int]:
+        return (self.n_time_, self.n_neurons_)
+
+    def _code_dim(self) -> int:
+        return self.components_.shape[1]
+
     def check_params(self) -> None:
         """Raise ValueError/TypeError naming the first invalid parameter (called by ``fit``)."""
         check_positive_int(self.code_dim, "code_dim")
@@ -145,12 +151,6 @@ class PPCA(BaseEstimator):
         return self
 
     # ------------------------------------------------------------------ codes
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "components_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(trials) first"
-            )
-
     def encode(self, X, *, batch_size: int = 256) -> np.ndarray:
         """Codes of trials: the posterior means ``M^-1 W^T (x - mu)`` of their latents.
 
@@ -166,12 +166,7 @@ class PPCA(BaseEstimator):
         """
         self._check_fitted()
         activity = as_activity(X, name="X")
-        expected = (self.n_time_, self.n_neurons_)
-        if activity.shape[1:] != expected:
-            raise ValueError(
-                f"X has shape {activity.shape[1:]} per trial (n_time, n_neurons); "
-                f"the model was fitted on {expected}"
-            )
+        self._check_trials_shape(activity, "X")
         batch_size = check_positive_int(batch_size, "batch_size")
         w = self.components_
         projection = np.linalg.solve(self._m_matrix(), w.T)  # (q, D): M^-1 W^T
@@ -181,10 +176,6 @@ class PPCA(BaseEstimator):
             for i in range(0, len(activity), batch_size)
         ]  # fmt: skip
         return np.concatenate(codes).astype(np.float32)
-
-    def transform(self, X) -> np.ndarray:
-        """:meth:`encode` under scikit-learn's name (for a ``Pipeline``)."""
-        return self.encode(X)
 
     def _m_matrix(self) -> np.ndarray:
         """``M = W^T W + sigma^2 I`` (q, q)."""
@@ -256,12 +247,7 @@ class PPCA(BaseEstimator):
         return means
 
     def _check_codes(self, codes) -> np.ndarray:
-        codes = np.asarray(codes, dtype=np.float64)
-        if codes.ndim != 2 or codes.shape[1] != self.components_.shape[1]:
-            raise ValueError(
-                f"codes must have shape (n_codes, {self.components_.shape[1]}); got {codes.shape}"
-            )
-        return check_finite_array(codes, "codes")
+        return self._code_array(codes, np.float64)
 
     def _project_noise(self, eps: np.ndarray) -> np.ndarray:
         """``sigma (I - P) eps`` for N(0, I) draws ``eps`` (..., D), ``P`` the projector onto
