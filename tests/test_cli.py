@@ -167,7 +167,9 @@ TINY_DEMO = {
                 "channel_mults": [1], "n_sample_steps": 2},
     "lfads": {"code_dim": 3, "max_epochs": 1, "encoder_dim": 8, "generator_dim": 8,
               "factor_dim": 3},
-    "n_samples": 1,
+    "ppca": {"code_dim": 3},
+    "n_samples": 2,
+    "n_sampling_seeds": 1,
 }  # fmt: skip
 
 
@@ -187,9 +189,9 @@ def test_demo_runs_the_whole_pipeline_on_tiny_settings(tmp_path, capsys, monkeyp
     for name in ("data.npz", "metrics.json", "report.html"):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics["models"]) == {"GNOCCHI", "LFADS"}
+    assert set(metrics["models"]) == {"GNOCCHI", "LFADS", "PPCA"}
     printed = capsys.readouterr().out
-    assert "| metric | GNOCCHI | LFADS |" in printed and "report.html" in printed
+    assert "| metric | GNOCCHI | LFADS | PPCA |" in printed and "report.html" in printed
     for run in ("gnocchi", "lfads"):
         record = json.loads((out / run / "run.json").read_text())
         assert record["params"]["random_state"] == 1 and record["fit_on"] == "train"

@@ -103,7 +103,10 @@ def test_evaluate_returns_strict_json_with_every_protocol_step(oracle_result):
         "behavior_decoder",
         "navigation",
         "unintended_movement",
-        "sample_statistics",
+        "sampling",
+        "floors",
+        "codes",
+        "flags",
         "figure_data",
         "config",
         "summary",
@@ -111,6 +114,7 @@ def test_evaluate_returns_strict_json_with_every_protocol_step(oracle_result):
         assert key in oracle_result, key
     summary = oracle_result["summary"]
     assert all(value is None or isinstance(value, float) for value in summary.values())
+    assert summary["unintended_target_x_sd"] is not None  # mean ± s.d. over sampling seeds
     assert "conditional_spikes_corr_rmse" in summary  # the toy data have spikes
     assert len(oracle_result["reconstruction"]["per_neuron_r2"]) == 20  # one per neuron
 
@@ -137,12 +141,13 @@ def test_oracle_codes_score_better_than_noise_codes(oracle, trials, oracle_resul
 
 def test_evaluate_sections_are_consistent(oracle_result):
     navigation = oracle_result["navigation"]
-    assert navigation["orthogonality"] == navigation["cosines"][0][1]
+    assert navigation["orthogonality"] == oracle_result["codes"]["encoding_cosines"][0][1]
     assert len(navigation["conditions"]) == 4  # the toy data's held-out targets
     assert navigation["n_sources"] == [4, 4, 4, 4]  # four equidistant neighbours each
     traversal = oracle_result["unintended_movement"]["target_x"]
     assert np.shape(traversal["trajectories"]) == (5, 25, 2)
-    assert traversal["intended_change"] > 0  # moving along +target_x moves the hand right
+    # moving along +target_x moves the hand right
+    assert oracle_result["summary"]["intended_gain_target_x"] > 0
     heldout = oracle_result["heldout_targets"]
     assert np.mean(heldout["errors"]) == pytest.approx(heldout["mean_error"])
 
@@ -207,11 +212,17 @@ def test_evaluate_rejects_non_finite_model_output(oracle, trials):
 def test_compare_builds_one_table_from_the_summaries(oracle, trials):
     noisy = LinearCodeModel(noise=3.0).fit(trials[protocol_split(trials).train])
     comparison = compare({"oracle": oracle, "noisy": noisy}, trials, n_samples=2)
-    assert comparison["table"]["columns"] == ["metric", "oracle", "noisy"]
+    columns = comparison["table"]["columns"]
+    assert columns[:3] == ["metric", "oracle", "noisy"]
+    assert [c.split(" (")[0] for c in columns[3:]] == [
+        "floor: real trials",
+        "floor: noise-free",
+    ]
     for row in comparison["table"]["rows"]:
-        for name, cell in zip(("oracle", "noisy"), row["cells"], strict=True):
-            value = comparison["models"][name]["summary"][row["key"]]
-            assert cell == format_value(value, row["format"])
+        for name, cell in zip(("oracle", "noisy"), row["cells"][:2], strict=True):
+            summary = comparison["models"][name]["summary"]
+            value, sd = summary.get(row["key"]), summary.get(f"{row['key']}_sd")
+            assert cell == format_value(value, row["format"], sd)
     assert comparison["markdown"].count("\n") == len(comparison["table"]["rows"]) + 1
     with pytest.raises(ValueError, match="models"):
         compare({}, trials)

@@ -90,15 +90,17 @@ def test_report_numbers_equal_the_comparison(embedded_report, comparison_and_tri
     comparison, _ = comparison_and_trials
     parser = parse(embedded_report)
     rows = comparison["table"]["rows"]
-    assert len(parser.cells) == 2 * len(rows)
+    assert len(parser.cells) == (len(comparison["table"]["columns"]) - 1) * len(rows)
     for row in rows:
         for model, result in comparison["models"].items():
-            value = result["summary"][row["key"]]
+            value = result["summary"].get(row["key"])
+            sd = result["summary"].get(f"{row['key']}_sd")
             cell = parser.cells[(model, row["key"])]
-            assert cell == format_value(value, row["format"]), (model, row["key"])
+            assert cell == format_value(value, row["format"], sd), (model, row["key"])
             if value is not None:
                 decimals = int(row["format"].strip(".f"))
-                assert abs(float(cell) - value) <= 0.5 * 10**-decimals + 1e-12
+                shown = float(cell.split(" ± ")[0])
+                assert abs(shown - value) <= 0.5 * 10**-decimals + 1e-12
     summaries = {name: result["summary"] for name, result in comparison["models"].items()}
     assert json.loads(parser.summary_json) == summaries
 

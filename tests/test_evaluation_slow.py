@@ -35,7 +35,7 @@ def fitted(one_torch_thread):
 @pytest.fixture(scope="module")
 def comparison(fitted):
     models, trials = fitted
-    return compare(models, trials, random_state=0, n_samples=4)
+    return compare(models, trials, random_state=0, n_samples=8, n_sampling_seeds=2)
 
 
 def test_report_numbers_equal_the_evaluate_dicts(comparison, fitted, tmp_path_factory):
@@ -48,13 +48,14 @@ def test_report_numbers_equal_the_evaluate_dicts(comparison, fitted, tmp_path_fa
         assert (path.parent / src).read_bytes().startswith(b"\x89PNG"), src
     for row in comparison["table"]["rows"]:
         for name, result in comparison["models"].items():
-            value = result["summary"][row["key"]]
-            assert parser.cells[(name, row["key"])] == format_value(value, row["format"])
+            value, sd = result["summary"].get(row["key"]), result["summary"].get(f"{row['key']}_sd")
+            assert parser.cells[(name, row["key"])] == format_value(value, row["format"], sd)
     assert json.loads(parser.summary_json) == {
         name: result["summary"] for name, result in comparison["models"].items()
     }
     # evaluate() on its own gives the numbers compare() put in the report (same seeds).
-    again = evaluate(models["LFADS"], trials, random_state=0, n_samples=4)["summary"]
+    again = evaluate(models["LFADS"], trials, random_state=0, n_samples=8, n_sampling_seeds=2)
+    again = again["summary"]
     reported = comparison["models"]["LFADS"]["summary"]
     for key, value in again.items():
         if key != "evaluate_seconds":

@@ -132,7 +132,13 @@ def _add_evaluate(subparsers) -> None:
     evaluate.add_argument("runs", type=Path, nargs="+", help="run directories (from fit)")
     evaluate.add_argument("--data", required=True, type=Path, help="the trials file fitted on")
     evaluate.add_argument("--out", required=True, type=Path, help="output directory")
-    evaluate.add_argument("--n-samples", type=int, default=8, help="samples per code (K)")
+    evaluate.add_argument("--n-samples", type=int, default=32, help="samples per code (K)")
+    evaluate.add_argument(
+        "--sampling-seeds",
+        type=int,
+        default=5,
+        help="repeats of every generating step (mean ± s.d.)",
+    )
     evaluate.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 

@@ -140,7 +140,13 @@ def _evaluate(args) -> None:
     outputs = [args.out / "metrics.json", args.out / "report.html"]
     for path in outputs:
         _refuse_existing(path, args.overwrite)
-    comparison = evaluate_runs(args.runs, args.data, args.out, n_samples=args.n_samples)
+    comparison = evaluate_runs(
+        args.runs,
+        args.data,
+        args.out,
+        n_samples=args.n_samples,
+        n_sampling_seeds=args.sampling_seeds,
+    )
     print(comparison["markdown"])
     print(f"metrics: {outputs[0]}\nreport: {outputs[1]}")
 

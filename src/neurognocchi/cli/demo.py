@@ -22,9 +22,12 @@ __all__ = ["DEMO_SETTINGS", "OUTPUTS", "run_demo"]
 DEMO_SETTINGS = {
     "full": {
         "data": {"n_trials": 1000, "n_neurons": 100, "n_time": 120, "bin_size_s": 0.02},
-        "gnocchi": {"code_dim": 8, "max_epochs": 150, "channels": 64, "rec_weight": 4.0},
+        "gnocchi": {"code_dim": 8, "max_epochs": 150, "channels": 64, "rec_weight": 4.0,
+                    "n_sample_steps": 20},
         "lfads": {"code_dim": 8, "max_epochs": 200},
-        "n_samples": 4,
+        "ppca": {"code_dim": 8},
+        "n_samples": 32,
+        "n_sampling_seeds": 3,
     },
     "quick": {
         "data": {"n_trials": 300, "n_neurons": 50, "n_time": 120, "bin_size_s": 0.04},
@@ -32,11 +35,14 @@ DEMO_SETTINGS = {
                     "rec_weight": 4.0, "n_sample_steps": 10},
         "lfads": {"code_dim": 8, "max_epochs": 100, "encoder_dim": 32, "generator_dim": 32,
                   "factor_dim": 8},
-        "n_samples": 2,
+        "ppca": {"code_dim": 8},
+        "n_samples": 8,
+        "n_sampling_seeds": 2,
     },
 }  # fmt: skip
 
-OUTPUTS = ("data.npz", "gnocchi", "lfads", "metrics.json", "report.html")
+OUTPUTS = ("data.npz", "gnocchi", "lfads", "ppca", "metrics.json", "report.html")
+MODELS = ("gnocchi", "lfads", "ppca")  # the first model is the one paired comparisons are about
 
 
 def _prepare(out_dir: Path, overwrite: bool) -> None:
@@ -99,13 +105,15 @@ def run_demo(
     data = trials.save(out_dir / "data.npz")
     print(f"reaching data: {trials!r}\n -> {data}")
     runs = []
-    for model in ("gnocchi", "lfads"):
+    for model in MODELS:
         params = settings[model] | {"random_state": random_state, "verbose": verbose}
         estimator = fit_run(data, out_dir / model, model=model, params=params)
         print(f"{type(estimator).__name__} fitted in {estimator.fit_seconds_:.0f} s")
         runs.append(out_dir / model)
-    print("evaluating (DESIGN §7) ...")
-    comparison = evaluate_runs(runs, data, out_dir, n_samples=settings["n_samples"])
+    print(f"evaluating (DESIGN §7, K = {settings['n_samples']}, "
+          f"{settings['n_sampling_seeds']} sampling seeds) ...")  # fmt: skip
+    comparison = evaluate_runs(runs, data, out_dir, n_samples=settings["n_samples"],
+                               n_sampling_seeds=settings["n_sampling_seeds"])  # fmt: skip
     print(comparison["markdown"])
     print(f"done in {time.perf_counter() - start:.0f} s; report: {out_dir / 'report.html'}")
     return comparison

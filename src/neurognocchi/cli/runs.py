@@ -249,11 +249,17 @@ def load_model(run_dir: str | os.PathLike, *, device: str | None = None):
 
 
 def evaluate_runs(
-    run_dirs, data: str | os.PathLike, out_dir: str | os.PathLike, *, n_samples: int = 8
+    run_dirs,
+    data: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    n_samples: int = 32,
+    n_sampling_seeds: int = 5,
 ) -> dict:
     """Run the evaluation protocol for fitted runs on their data file; write ``metrics.json``
     and ``report.html`` into ``out_dir`` and return the :func:`~neurognocchi.evaluation.compare`
-    result.
+    result (K = ``n_samples`` per code, every generating step repeated with
+    ``n_sampling_seeds`` seeds).
 
     The protocol's split is rebuilt from the runs' seed and must leave every trial a run was
     fitted on in the training part: a run fitted on validation or held-out trials (``fit
@@ -267,7 +273,8 @@ def evaluate_runs(
     seed = _common_seed(records)
     split = protocol_split(trials, random_state=seed)
     models = _scorable_models(run_dirs, records, train=split.train, digest=_sha256(data))
-    comparison = compare(models, trials, split=split, random_state=seed, n_samples=n_samples)
+    comparison = compare(models, trials, split=split, random_state=seed, n_samples=n_samples,
+                         n_sampling_seeds=n_sampling_seeds)  # fmt: skip
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "metrics.json", json.dumps(comparison, indent=1, allow_nan=False))
     write_report(

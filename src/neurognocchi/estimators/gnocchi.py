@@ -61,6 +61,8 @@ class GNOCCHI(TrialEstimator):
     is read one batch at a time.
     """
 
+    output_kind = "samples"  # generate returns activity-like samples (see evaluation.generation)
+
     _model_class = GnocchiModel
     _config_class = GnocchiConfig
     _model_params = (

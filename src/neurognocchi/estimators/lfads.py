@@ -77,6 +77,8 @@ class LFADS(TrialEstimator):
     fastest with one torch thread (``torch.set_num_threads(1)``).
     """
 
+    output_kind = "rates"  # generate returns noise-free rates (see evaluation.generation)
+
     _model_class = LfadsModel
     _config_class = LfadsConfig
     _model_params = (

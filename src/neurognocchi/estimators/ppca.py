@@ -93,6 +93,8 @@ class PPCA(FittedInputChecks, BaseEstimator):
     True
     """
 
+    output_kind = "samples"  # generate returns activity-like samples (see evaluation.generation)
+
     def __init__(
         self, code_dim: int = 16, *, random_state: int | None = None, verbose: bool = False
     ):

@@ -4,26 +4,44 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from neurognocchi._checks import check_random_state
 from neurognocchi._deprecation import renamed_keywords
-from neurognocchi.evaluation.protocol import RENAMED, VARIABLES, evaluate
+from neurognocchi.evaluation.paired import paired_fraction
+from neurognocchi.evaluation.protocol import CODE_ONLY_VARIABLES, RENAMED, VARIABLES, evaluate
 
 # (summary key, label, format): the rows of the comparison table, in order.
+CODE_VARIABLES = (*VARIABLES, *CODE_ONLY_VARIABLES)
 TABLE_ROWS = [
-    *[(f"snr_db_{v}", f"code SNR {v} (dB)", ".2f") for v in VARIABLES],
-    *[(f"code_r2_{v}", f"code → {v} linear R² (validation)", ".3f") for v in VARIABLES],
+    *[(f"snr_db_{v}", f"code SNR {v} (dB)", ".2f") for v in CODE_VARIABLES],
+    *[(f"code_r2_{v}", f"code → {v} linear R² (validation)", ".3f") for v in CODE_VARIABLES],
+    ("condition_participation_ratio", "participation ratio of condition-mean codes", ".2f"),
+    ("orthogonality_cos", "|cos| target_x vs target_y, encoding directions", ".3f"),
+    ("decoding_cos", "|cos| target_x vs target_y, decoding directions", ".3f"),
     ("heldout_error", "held-out target error (data units)", ".3f"),
     ("heldout_error_grid", "held-out target error (grid spacings)", ".3f"),
     ("heldout_r2", "held-out target R²", ".3f"),
-    ("reconstruction_r2", "reconstruction R² (pooled, valid)", ".3f"),
-    ("reconstruction_median_neuron_r2", "reconstruction R² (median neuron)", ".3f"),
+    ("reconstruction_r2", "reconstruction R² vs reference (valid)", ".3f"),
+    ("reconstruction_r2_data", "reconstruction R² vs activity (valid)", ".3f"),
+    ("reconstruction_median_neuron_r2", "reconstruction R² vs reference (median neuron)", ".3f"),
+    ("bits_per_spike", "bits/spike (rate models, valid)", ".3f"),
     ("decoder_r2_valid", "behaviour decoder R² (real, valid)", ".3f"),
-    ("orthogonality_cos", "abs. cosine, target_x vs target_y directions", ".3f"),
-    ("navigation_endpoint_error", "navigation endpoint error (data units)", ".3f"),
-    ("navigation_endpoint_error_grid", "navigation endpoint error (grid spacings)", ".3f"),
-    ("navigation_start_error", "navigation decoded start error (data units)", ".3f"),
+    ("navigation_bias", "navigation bias ‖mean endpoint − goal‖ (data units)", ".3f"),
+    ("navigation_bias_grid", "navigation bias (grid spacings)", ".3f"),
+    ("navigation_spread", "navigation spread of sample endpoints (data units)", ".3f"),
+    ("navigation_start_bias", "navigation decoded start bias (data units)", ".3f"),
     ("navigation_psth_r2", "navigation PSTH R² (held-out conditions)", ".3f"),
-    *[(f"unintended_{v}", f"unintended movement, traversing {v}", ".3f") for v in VARIABLES],
+    *[
+        row
+        for v in VARIABLES
+        for row in (
+            (f"unintended_{v}", f"unintended movement, traversing {v}", ".3f"),
+            (f"intended_gain_{v}", f"intended gain, traversing {v}", ".2f"),
+            (f"unintended_per_gain_{v}", f"unintended movement per unit gain, {v}", ".3f"),
+            (f"traversal_spread_{v}", f"sample spread of endpoints, traversing {v}", ".3f"),
+        )
+    ],
     *[
         (f"{kind}_{key}", f"{label}: {name}", fmt)
         for kind, label in (
@@ -38,38 +56,96 @@ TABLE_ROWS = [
             ("corr_rmse", "correlation RMSE", ".3f"),
         )
     ],
+    ("paired_neurons", "paired: fraction of neurons where {first} reconstructs better", ".2f"),
+    ("paired_trials", "paired: fraction of held-out trials where {first} is closer", ".2f"),
     ("fit_seconds", "fit time (s)", ".1f"),
     ("evaluate_seconds", "evaluation time (s)", ".1f"),
 ]
+FLOOR_COLUMNS = {
+    "single_trial": "floor: real trials (K-matched)",
+    "noise_free": "floor: noise-free",
+}
 
 
-def format_value(value, fmt: str) -> str:
-    """How a summary number is displayed: ``format(value, fmt)``, "n/a" for None/NaN.
+def format_value(value, fmt: str, sd=None) -> str:
+    """How a summary number is displayed: ``format(value, fmt)``, "n/a" for None/NaN, and
+    ``"value ± sd"`` when an s.d. (over seeds) is given.
 
     Examples
     --------
     >>> format_value(0.12345, ".3f"), format_value(None, ".3f"), format_value(float("nan"), ".1f")
     ('0.123', 'n/a', 'n/a')
+    >>> format_value(0.5, ".2f", sd=0.04)
+    '0.50 ± 0.04'
     """
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
-    return format(value, fmt)
+    if sd is None or (isinstance(sd, float) and not math.isfinite(sd)):
+        return format(value, fmt)
+    return f"{format(value, fmt)} ± {format(sd, fmt)}"
+
+
+def _columns(results: dict[str, dict]) -> dict[str, dict]:
+    """Summary of each column: the models, then the floors of the first model's evaluation
+    (every model is scored on the same split and seeds, so the floors are shared)."""
+    columns = {name: result["summary"] for name, result in results.items()}
+    first = next(iter(results.values()))
+    floors = first.get("floor_summaries", {})
+    source = first.get("floors", {}).get("noise_free_source", "")
+    for kind, label in FLOOR_COLUMNS.items():
+        if kind in floors:
+            columns[f"{label} ({source})" if kind == "noise_free" else label] = floors[kind]
+    return columns
 
 
 def summary_table(results: dict[str, dict]) -> dict:
-    """Rows of the side-by-side table from each model's ``evaluate`` result.
+    """Rows of the side-by-side table from each model's ``evaluate`` result (with
+    :func:`paired_summaries` merged in by :func:`compare`), plus floor columns.
 
-    Returns ``{"columns": ["metric", *models], "rows": [{"key", "label", "format",
+    Returns ``{"columns": ["metric", *models, *floors], "rows": [{"key", "label", "format",
     "cells"}]}``; a row appears when at least one model's summary has its key.
     """
-    names = list(results)
+    columns = _columns(results)
+    names, first = list(columns), next(iter(results))
     rows = []
     for key, label, fmt in TABLE_ROWS:
-        if not any(key in results[name]["summary"] for name in names):
+        if not any(key in results[name]["summary"] for name in results):
             continue
-        cells = [format_value(results[name]["summary"].get(key), fmt) for name in names]
-        rows.append({"key": key, "label": label, "format": fmt, "cells": cells})
+        cells = [
+            format_value(columns[name].get(key), fmt, columns[name].get(f"{key}_sd"))
+            if name in results or key in columns[name]
+            else "—"
+            for name in names
+        ]
+        rows.append({"key": key, "label": label.format(first=first), "format": fmt,
+                     "cells": cells})  # fmt: skip
     return {"columns": ["metric", *names], "rows": rows}
+
+
+def paired_summaries(results: dict[str, dict]) -> dict[str, dict]:
+    """The paper's paired comparisons of the first model against each other model: fraction
+    of neurons where its reconstruction R² is higher (Fig. 4D) and of held-out trials where
+    its predicted target is closer (Fig. 4F); ties count one half."""
+    names = list(results)
+    first = results[names[0]]
+    out = {}
+    for name in names[1:]:
+        other = results[name]
+        neurons = paired_fraction(
+            _array(first["reconstruction"]["per_neuron_r2"]),
+            _array(other["reconstruction"]["per_neuron_r2"]),
+        )
+        trials = paired_fraction(
+            _array(first["heldout_targets"]["errors"]),
+            _array(other["heldout_targets"]["errors"]),
+            higher_is_better=False,
+        )
+        out[name] = {"paired_neurons": neurons._asdict(), "paired_trials": trials._asdict()}
+    return out
+
+
+def _array(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
 def table_markdown(table: dict) -> str:
@@ -112,5 +188,10 @@ def compare(models: dict, trials, **options) -> dict:
     # One seed for all models (None draws it once), so that every model sees the same split.
     options["random_state"] = check_random_state(options.get("random_state", 0))
     results = {str(name): evaluate(model, trials, **options) for name, model in models.items()}
+    paired = paired_summaries(results)
+    for name, fractions in paired.items():
+        summary = results[name]["summary"]
+        summary |= {key: value["fraction"] for key, value in fractions.items()}
     table = summary_table(results)
-    return {"models": results, "table": table, "markdown": table_markdown(table)}
+    return {"models": results, "paired": paired, "table": table,
+            "markdown": table_markdown(table)}  # fmt: skip

@@ -294,14 +294,17 @@ FIGURE_CAPTIONS = {
     "code_pcs": "Top-3 principal components of the codes, coloured by target x and target y; "
     "held-out trials in black.",
     "code_snr": "Code SNR per behavioural variable (dB).",
-    "reconstruction": "Reconstruction R² on validation trials: pooled, and per neuron with the "
-    "unity line.",
+    "reconstruction": "Reconstruction R² on validation trials (conditional means against the "
+    "reference): pooled, and per neuron, second model on x against the first on y, with the unity "
+    "line (the paper's Fig. 4D; the table gives the fraction of neurons above it).",
     "navigation": "Decoded hand trajectories of codes moved along the target-x and target-y "
     "directions (colour: step).",
-    "disentanglement": "Unintended movement of the variables that should stay fixed, and "
-    "orthogonality of the target-x and target-y directions (lower is better).",
-    "heldout_prediction": "Held-out targets predicted from codes, and per-trial errors with the "
-    "unity line.",
+    "disentanglement": "Unintended movement of the variables that should stay fixed (mean over "
+    "sampling seeds), and |cos| of the target-x and target-y encoding directions in the frame "
+    "whitened on training codes (lower is better).",
+    "heldout_prediction": "Held-out targets predicted from codes, and per-trial errors, first "
+    "model on x against the second on y, with the unity line (the paper's Fig. 4F; the table "
+    "gives the fraction of trials where the first model is closer).",
     "generated_pca": "Top-2 PCs of real activity: real, conditional and unconditional samples.",
 }
 
@@ -327,6 +330,8 @@ def comparison_figures(comparison: Mapping, *, bin_size_s=None) -> dict[str, Fig
     (reconstruction) and the first on x and the last on y (held-out errors)."""
     models = comparison["models"]
     first = next(iter(models.values()))["figure_data"]  # data figures: the same for all models
+    names = list(models)
+    pair = {"x_model": names[min(1, len(names) - 1)], "y_model": names[0]}  # e.g. LFADS, GNOCCHI
     units, traversals = first["unit_responses"], _each(models, "unintended_movement")
     return {
         "unit_responses": unit_responses_figure(
@@ -345,6 +350,7 @@ def comparison_figures(comparison: Mapping, *, bin_size_s=None) -> dict[str, Fig
         "reconstruction": reconstruction_figure(
             _each(models, "reconstruction", "pooled_r2"),
             _each(models, "reconstruction", "per_neuron_r2"),
+            **pair,
         ),
         "navigation": navigation_trajectories_figure(_per_variable(traversals, "trajectories")),
         "disentanglement": disentanglement_figure(
@@ -354,6 +360,8 @@ def comparison_figures(comparison: Mapping, *, bin_size_s=None) -> dict[str, Fig
             next(iter(models.values()))["heldout_targets"]["true"],
             _each(models, "heldout_targets", "predicted"),
             _each(models, "heldout_targets", "errors"),
+            x_model=pair["y_model"],
+            y_model=pair["x_model"],
         ),
         "generated_pca": generated_pca_figure(
             _each(models, "figure_data", "activity_pcs"), first["activity_pcs"]["angles"]

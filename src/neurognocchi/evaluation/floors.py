@@ -30,8 +30,10 @@ from neurognocchi._checks import (
     check_positive_int,
     check_random_state,
 )
+from neurognocchi.evaluation import stochastic
+from neurognocchi.evaluation.stochastic import NavigationPlan
 
-__all__ = ["resample_trials"]
+__all__ = ["noise_free_floor", "resample_trials", "single_trial_floor"]
 
 
 def resample_trials(
@@ -112,3 +114,75 @@ def _positions(keys: np.ndarray, n: int, k: int, replace: bool) -> np.ndarray:
     if replace:
         return np.minimum((keys[:k] * n).astype(np.int64), n - 1)  # (k,)
     return np.argsort(keys[:n], kind="stable")[:k]  # (k,) the k smallest keys
+
+
+# ---------------------------------------------------------------------- the floors of a table
+def _same_condition(data, index, trial=None) -> np.ndarray:
+    """Trials among ``index`` of ``trial``'s condition (without ``trial`` itself)."""
+    return index[(data.conditions[index] == data.conditions[trial]) & (index != trial)]
+
+
+def _nearest_condition_trials(data, requested) -> list[np.ndarray]:
+    """For each row of ``requested`` (n, 4) the trials of the condition (any, held-in or
+    held-out) whose mean variables are nearest (Euclidean): what a noise-free model that
+    knew every condition would generate for those variables."""
+    everything = np.arange(data.trials.n_trials)
+    labels, means = stochastic.condition_means(data, everything)
+    nearest = np.argmin(np.linalg.norm(means[None] - requested[:, None], axis=-1), axis=1)
+    return [everything[data.conditions == labels[i]] for i in nearest]
+
+
+def _draw(pools, data, kind: str, sampling_seed: int) -> np.ndarray:
+    """K trials of each pool (with replacement when a pool is smaller than K)."""
+    short = min(map(len, pools)) < data.n_samples
+    seed = stochastic.step_seed(data, kind, sampling_seed)
+    return resample_trials(pools, data.n_samples, random_state=seed, replace=short)
+
+
+def _goal_plan(plan: NavigationPlan) -> NavigationPlan:
+    """The navigation plan with one stand-in per goal condition."""
+    return plan._replace(codes=None, goal_of_code=np.arange(len(plan.goals)))
+
+
+def _scores(data, decoder, nav_plan, traversals, activity_of) -> dict:
+    """The floor's numbers from ``activity_of(pools, kind)`` -> (n_pools, K, T, N) activity
+    standing in for K samples of each pool's code."""
+    valid, heldout = data.split.valid, data.split.heldout
+    pools = [_same_condition(data, data.heldin, trial) for trial in valid]
+    out, _ = stochastic.reconstruction_scores(activity_of(pools, "reconstruction").mean(1), data)
+    goals = [heldout[data.conditions[heldout] == label] for label in nav_plan.labels]
+    activity = activity_of(goals, "navigation")
+    decoded = stochastic.decode_variables(decoder, activity, data.window_bins)
+    out |= stochastic.navigation_scores(decoded, activity.mean(1), _goal_plan(nav_plan), data)[0]
+    for plan, name in zip(traversals, data.variable_names, strict=True):
+        activity = activity_of(_nearest_condition_trials(data, plan.requested), "traversal")
+        decoded = stochastic.decode_variables(decoder, activity, data.window_bins)
+        decoded_mean = stochastic.decode_variables(decoder, activity.mean(1), data.window_bins)
+        out |= stochastic.traversal_scores(decoded_mean, decoded, plan, name)
+    return out
+
+
+def single_trial_floor(data, decoder, nav_plan, traversals, sampling_seed: int) -> dict:
+    """The K-matched single-trial floor: every code replaced by K real trials of its
+    condition (validation trial -> other held-in trials of its condition; held-out goal ->
+    its held-out trials; traversal step -> trials of the nearest condition),
+    drawn with common random numbers, scored exactly as the model's samples. The navigated
+    PSTH R² is left out (the drawn trials are those it is scored against)."""
+
+    def activity_of(pools, kind):
+        return data.trials.activity[_draw(pools, data, kind, sampling_seed)]  # (n, K, T, N)
+
+    out = _scores(data, decoder, nav_plan, traversals, activity_of)
+    out.pop("navigation_psth_r2")
+    return out
+
+
+def noise_free_floor(data, decoder, nav_plan, traversals) -> dict:
+    """The noise-free floor: every code replaced by the mean of the reference (truth smoothed
+    like the data; activity when the trials hold no truth) over its pool's trials, as one
+    noise-free sample."""
+
+    def activity_of(pools, kind):
+        return np.stack([data.reference[pool].mean(0) for pool in pools])[:, None]
+
+    return _scores(data, decoder, nav_plan, traversals, activity_of)

@@ -15,17 +15,26 @@ from typing import NamedTuple
 
 import numpy as np
 
-from neurognocchi._checks import check_int, check_random_state, check_real
+from neurognocchi._checks import (
+    InvalidArgumentError,
+    check_bool,
+    check_int,
+    check_random_state,
+    check_real,
+)
 from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.data.splits import split_indices
 from neurognocchi.data.trials import Trials
 from neurognocchi.evaluation import sections
 from neurognocchi.evaluation.behavior import position_channels, window_bins
+from neurognocchi.evaluation.codes import whiten_codes
+from neurognocchi.evaluation.generation import Smoothing, infer_smoothing, output_kind
 from neurognocchi.evaluation.metrics import infer_grid_spacing
 from neurognocchi.evaluation.serialize import jsonable
 
 # The behavioural variables V of DESIGN §7, in the order of every (..., 4) array of them.
 VARIABLES = ("target_x", "target_y", "start_x", "start_y")
+CODE_ONLY_VARIABLES = ("go_time",)  # also read out of the codes when the trials have them
 REQUIRED_INFO = (*VARIABLES, "condition")  # and "heldout" unless a split is given
 RENAMED = {"seed": "random_state", "n_steps": "n_traversal_steps"}  # old -> new keyword (0.2)
 MIN_TRAVERSAL_STEPS = 5  # §7.6: a traversal spans the grid in at least 5 steps
@@ -105,8 +114,10 @@ class ProtocolData:
 
     trials: Trials
     split: ProtocolSplit
-    codes: np.ndarray  # (n_trials, code_dim)
+    codes: np.ndarray  # (n_trials, code_dim) in the model's frame (what generate takes)
+    white: np.ndarray  # (n_trials, code_dim) whitened on the training trials' codes
     variables: np.ndarray  # (n_trials, 4): one column per name of `variable_names`
+    code_variables: dict  # name -> (n_trials,): the variables read out of the codes
     conditions: np.ndarray  # (n_trials,)
     positions: np.ndarray  # (n_trials, n_time, 2)
     position_names: tuple[str, str]
@@ -115,16 +126,17 @@ class ProtocolData:
     n_samples: int
     n_traversal_steps: int
     seed: int  # the int seed resolved from random_state
+    n_sampling_seeds: int
+    common_noise: bool
+    smoothing: Smoothing | None  # how activity was made from spikes (None: unknown)
+    output_kind: str  # "samples" or "rates" (see neurognocchi.evaluation.generation)
+    reference: np.ndarray  # truth smoothed like the data when present, else activity
+    reference_name: str
     variable_names: tuple[str, ...] = VARIABLES
 
     @property
     def heldin(self) -> np.ndarray:
         return np.sort(np.concatenate([self.split.train, self.split.valid]))
-
-    @property
-    def reference(self) -> np.ndarray:
-        """Ground truth of reconstruction: ``truth`` when present, else ``activity``."""
-        return self.trials.activity if self.trials.truth is None else self.trials.truth
 
 
 def _check_trials(trials) -> None:
@@ -176,6 +188,9 @@ def prepare(
     position_names=None,
     grid_spacing=None,
     window_s=0.1,
+    n_sampling_seeds=5,
+    common_noise=True,
+    smooth_sigma_s="infer",
 ) -> ProtocolData:
     """Check the inputs, encode every trial and gather what the sections need."""
     for method in ("encode", "generate", "sample_prior"):
@@ -186,6 +201,9 @@ def prepare(
     n_traversal_steps = check_int(
         n_traversal_steps, "n_traversal_steps", minimum=MIN_TRAVERSAL_STEPS
     )
+    n_sampling_seeds = check_int(n_sampling_seeds, "n_sampling_seeds", minimum=1)
+    common_noise = check_bool(common_noise, "common_noise")
+    kind = output_kind(model)
     seed = check_random_state(random_state)
     if split is None:
         split = protocol_split(trials, valid_fraction=valid_fraction, random_state=seed)
@@ -196,11 +214,20 @@ def prepare(
         raise ValueError(f"trials.trial_info columns {list(VARIABLES)} must be finite")
     if grid_spacing is None:
         grid_spacing = infer_grid_spacing(variables[:, 0], variables[:, 1])
+    code_variables = {name: variables[:, j] for j, name in enumerate(VARIABLES)}
+    for name in CODE_ONLY_VARIABLES:
+        if name in trials.trial_info and np.all(np.isfinite(trials.info(name).astype(float))):
+            code_variables[name] = trials.info(name).astype(np.float64)
+    smoothing = _smoothing(trials, smooth_sigma_s)
+    codes = _encode(model, trials)
+    reference, reference_name = _reference(trials, smoothing)
     return ProtocolData(
         trials=trials,
         split=split,
-        codes=_encode(model, trials),
+        codes=codes,
+        white=whiten_codes(codes, codes[split.train]),
         variables=variables,
+        code_variables=code_variables,
         conditions=trials.info("condition"),
         positions=trials.behavior[:, :, channels].astype(np.float64),
         position_names=tuple(trials.behavior_names[i] for i in channels),
@@ -209,7 +236,35 @@ def prepare(
         n_samples=n_samples,
         n_traversal_steps=n_traversal_steps,
         seed=seed,
+        n_sampling_seeds=n_sampling_seeds,
+        common_noise=common_noise,
+        smoothing=smoothing,
+        output_kind=kind,
+        reference=reference,
+        reference_name=reference_name,
     )
+
+
+def _smoothing(trials: Trials, smooth_sigma_s) -> Smoothing | None:
+    """The data's smoothing: inferred from spikes and activity, given, or None (unknown)."""
+    if isinstance(smooth_sigma_s, str) and smooth_sigma_s == "infer":
+        return infer_smoothing(trials)
+    if smooth_sigma_s is None:
+        return None
+    sigma = check_real(smooth_sigma_s, "smooth_sigma_s", low=0.0)
+    if trials.bin_size_s is None:
+        raise InvalidArgumentError("smooth_sigma_s needs trials with a bin_size_s")
+    return Smoothing(sigma, float(trials.bin_size_s))
+
+
+def _reference(trials: Trials, smoothing: Smoothing | None) -> tuple[np.ndarray, str]:
+    """Ground truth of conditional means: truth smoothed like the data (E[activity]) when
+    the trials have truth, else the activity itself."""
+    if trials.truth is None:
+        return np.asarray(trials.activity, dtype=np.float64), "activity"
+    if smoothing is None:
+        return np.asarray(trials.truth, dtype=np.float64), "truth"
+    return smoothing.apply(trials.truth), "truth (smoothed like the data)"
 
 
 @renamed_keywords(**RENAMED)
@@ -220,11 +275,14 @@ def evaluate(
     split=None,
     valid_fraction: float = 0.2,
     random_state: int | None = 0,
-    n_samples: int = 8,
+    n_samples: int = 32,
+    n_sampling_seeds: int = 5,
+    common_noise: bool = True,
     n_traversal_steps: int = 5,
     position_names=None,
     grid_spacing: float | None = None,
     window_s: float = 0.1,
+    smooth_sigma_s: float | str | None = "infer",
 ) -> dict:
     """Run the whole protocol of DESIGN §7 on a fitted model; return a JSON-ready dict.
 
@@ -232,19 +290,27 @@ def evaluate(
     ----------
     model : fitted estimator with ``encode(trials) -> (n_trials, code_dim)``,
         ``generate(codes, n_samples=, random_state=) -> (n_codes, n_samples, T, N)`` and
-        ``sample_prior(n, random_state=) -> (n, T, N)``, outputs in the units of activity
+        ``sample_prior(n, random_state=) -> (n, T, N)``, outputs in the units of activity;
+        ``output_kind = "rates"`` marks a model whose outputs are noise-free rates (LFADS),
+        default "samples" (see `neurognocchi.evaluation.generation`).
     trials : Trials with ``behavior`` (hand position) and ``trial_info`` holding
-        ``target_x, target_y, start_x, start_y, condition, heldout``
+        ``target_x, target_y, start_x, start_y, condition, heldout`` (``go_time``: also read
+        out of the codes)
     split : (train, valid, heldout) index arrays, optional
         Default :func:`protocol_split` ``(trials, valid_fraction=valid_fraction,
         random_state=random_state)``.
     valid_fraction : float, default 0.2
     random_state : int or None, default 0
-        Seed of the split and of every generation (fixed offsets per section); None draws
-        one, recorded as ``config["seed"]``. ``seed=`` is accepted until 0.3 with a
-        DeprecationWarning.
-    n_samples : int, default 8
-        Samples K generated per code (reconstruction, navigation, traversal).
+        Seed of the split and of every generation (fixed offsets per step and sampling seed);
+        None draws one, recorded as ``config["seed"]``. ``seed=`` is accepted until 0.3 with
+        a DeprecationWarning.
+    n_samples : int, default 32
+        Samples K generated per code; behaviour is decoded from their mean.
+    n_sampling_seeds : int, default 5
+        Every generating step is repeated with this many seeds; its numbers are reported as
+        mean and s.d. (``summary[key]`` and ``summary[key + "_sd"]``).
+    common_noise : bool, default True
+        All codes of one traversal, and all navigated codes, share their random numbers.
     n_traversal_steps : int, default 5
         Steps of each traversal (§7.6), at least 5 (recorded as ``config["n_steps"]``).
         ``n_steps=`` is accepted until 0.3 with a DeprecationWarning.
@@ -255,25 +321,36 @@ def evaluate(
         Spacing of the target grid (default: inferred from the targets).
     window_s : float, default 0.1
         Window (s) of the decoded start (first bins) and endpoint (last bins).
+    smooth_sigma_s : "infer", float or None, default "infer"
+        S.d. (s) of the Gaussian that made ``activity`` from spikes; "infer" finds it from
+        ``spikes`` and ``activity``. Rates of a rate model are smoothed with it (and Poisson
+        sampled then smoothed for sample-level numbers), and truth is smoothed with it
+        before scoring conditional means. None: unknown, rates are used as returned.
 
     Returns
     -------
-    dict with ``summary`` (flat headline numbers), one entry per protocol step, ``figure_data``
-    and ``config``; non-finite numbers are None.
+    dict with ``summary`` (flat headline numbers, ``_sd`` over sampling seeds), ``floors``
+    (the same numbers for K-matched real trials and noise-free references), one entry per
+    protocol step, ``figure_data`` and ``config``; non-finite numbers are None. Every number
+    is invariant to an invertible affine map of the model's codes.
 
     Notes
     -----
     Trials each step uses (held-in = train + valid):
 
-    1. code SNR: ridge and SNR on held-in trials, conditions = ``condition`` (grid targets);
+    1. codes, in the frame whitened on training codes: SNR on held-in trials (conditions =
+       ``condition``); read-out R² (ridge on train, R² on valid); |cos| of encoding and
+       decoding directions; participation ratio of the condition-mean codes;
     2. held-out targets: ridge on held-in trials, scored on held-out trials;
-    3. reconstruction: validation trials, mean of ``n_samples`` generations from each own code;
+    3. reconstruction: validation trials, mean of K generations from each own code, against
+       the reference and against activity; NLB bits/spike for rate models with spikes;
     4. behaviour decoder: fitted on real training trials, R² on real validation trials;
     5. navigation: directions from held-in trials; each held-out condition is synthesised from
        the mean code of its nearest held-in condition(s) (ties all used), moved by the
-       difference in target and in mean start; scored against the real held-out trials;
-    6. unintended movement: traversals from the mean held-in code over the 5th-95th
-       percentile of each variable among held-in trials;
+       difference in target and in mean start; bias ||mean decoded endpoint - goal|| and
+       spread of the samples, PSTH R² against the real held-out trials;
+    6. traversals from the mean held-in code over the 5th-95th percentile of each variable:
+       unintended movement, intended gain, unintended movement per unit gain;
     7. sample statistics: validation trials vs as many prior samples, and vs the first
        generation from each validation code.
     """
@@ -289,8 +366,13 @@ def evaluate(
         window_s=window_s,
         random_state=random_state,
         n_traversal_steps=n_traversal_steps,
+        n_sampling_seeds=n_sampling_seeds,
+        common_noise=common_noise,
+        smooth_sigma_s=smooth_sigma_s,
     )
     results = sections.run_all(model, data)
     results["config"] = sections.config(model, data)
     results["summary"] = sections.summary(results, model, time.perf_counter() - start)
+    results["floor_summaries"] = sections.floor_summaries(results)
+    results["flags"] = sections.flags(results)
     return jsonable(results)

@@ -79,6 +79,27 @@ def metrics_table_html(table: Mapping) -> str:
     )
 
 
+def _metrics_intro(results: Mapping) -> str:
+    config = next(iter(results.values()))["config"]
+    return (
+        "<p>Validation trials of held-in conditions or held-out conditions, as labelled "
+        f"(DESIGN §7). Generating steps use K = {config['n_samples']} samples per code "
+        f"({'shared' if config['common_noise'] else 'independent'} noise across the codes of "
+        "a traversal or navigation) and show mean ± s.d. over "
+        f"{config['n_sampling_seeds']} sampling seeds. Floors: the same numbers with real "
+        "trials in place of samples (K of them per code, drawn from its condition) and with "
+        "noise-free references (condition means of the truth, smoothed like the data, or of "
+        "the activity). Code read-outs use codes whitened on the training trials, so no number "
+        "depends on how a model scales its codes. n/a: undefined; —: no floor.</p>"
+    )
+
+
+def _flags_html(results: Mapping) -> str:
+    items = [f"<li>{_esc(name)}: {_esc(flag)}</li>" for name, result in results.items()
+             for flag in result.get("flags", [])]  # fmt: skip
+    return f'<ul id="flags">{"".join(items)}</ul>' if items else ""
+
+
 def _models_html(results: Mapping) -> str:
     parts = []
     for name, result in results.items():
@@ -110,6 +131,10 @@ def _protocol_html(results: Mapping, run_seconds) -> str:
         "seed": config["seed"],
         "seed offsets": json.dumps(config["seed_offsets"]),
         "samples per code (K)": config["n_samples"],
+        "sampling seeds": config["n_sampling_seeds"],
+        "common noise": config["common_noise"],
+        "data smoothing s.d. (s)": config["smoothing_sigma_s"],
+        "reconstruction reference": config["reference"],
         "traversal steps": config["n_steps"],
         "start/end window (bins)": config["window_bins"],
         "run time (s)": "n/a" if run_seconds is None else f"{run_seconds:.1f}",
@@ -154,9 +179,9 @@ def report_html(
     sections = [
         f"<h1>{_esc(title)}</h1>",
         "<h2>Metrics</h2>",
-        "<p>Validation trials of held-in conditions or held-out conditions, as labelled "
-        "(DESIGN §7); n/a: undefined.</p>",
+        _metrics_intro(results),
         metrics_table_html(comparison["table"]),
+        _flags_html(results),
         "<h2>Figures</h2>",
         _figures_html(
             figures, None if figures_dir is None else Path(figures_dir), Path(html_dir), dpi

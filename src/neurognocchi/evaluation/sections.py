@@ -1,88 +1,58 @@
-"""The steps of the evaluation protocol (DESIGN §7), each from a `ProtocolData` and a model.
+"""The steps of the evaluation protocol (DESIGN §7), gathered into one result.
 
-`neurognocchi.evaluation.protocol` gathers the data (``data`` below: codes, variables named by
-``data.variable_names``, split, seeds) and calls `run_all`, `config` and `summary`; the steps
-call the plain metric functions of `metrics`, `behavior` and `navigation`.
-
-Generation seeds are ``seed + offset`` with one fixed offset per step (plus 1000 per
-synthesised condition or traversed variable), so every step is reproducible on its own.
+`neurognocchi.evaluation.protocol` gathers the data (``data`` below: raw and whitened codes,
+variables named by ``data.variable_names``, split, seeds, K, smoothing) and calls `run_all`,
+`config` and `summary`. The read-outs of the codes (§7.1-7.2) are deterministic and use the
+codes whitened on the training trials, so that they do not depend on how a model scales or
+rotates its codes; the generating steps (`neurognocchi.evaluation.stochastic`) and the floors
+(`neurognocchi.evaluation.floors`) run once per sampling seed and are reported as mean ± s.d.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from neurognocchi.evaluation import behavior, metrics, navigation
+from neurognocchi.evaluation import behavior, floors, metrics, navigation, stochastic
+from neurognocchi.evaluation.codes import code_direction_cosines, participation_ratio
 from neurognocchi.evaluation.figure_data import figure_data
-
-SEED_OFFSETS = {"reconstruction": 0, "navigation": 1, "traversal": 2, "prior": 3, "poisson": 4}
-
-
-def _generate(model, codes, n_samples: int, seed: int) -> np.ndarray:
-    """Model samples (n_codes, n_samples, n_time, n_neurons) as float64, checked finite."""
-    samples = np.asarray(model.generate(codes, n_samples=n_samples, random_state=seed), float)
-    if samples.ndim != 4 or samples.shape[:2] != (len(codes), n_samples):
-        raise ValueError(
-            f"model.generate returned shape {samples.shape}; expected "
-            f"({len(codes)}, {n_samples}, n_time, n_neurons)"
-        )
-    if not np.all(np.isfinite(samples)):
-        raise ValueError("model.generate returned NaN or infinite values")
-    return samples
+from neurognocchi.evaluation.uncertainty import mean_and_sd
 
 
-def _seed(data, step: str) -> int:
-    return data.seed + SEED_OFFSETS[step]
-
-
-def code_snr_section(data) -> dict:
-    """§7.1 on all held-in trials (train + valid), conditions = grid targets; also the linear
-    read-out of each variable: ridge code -> variable fitted on the training trials, R² on the
-    held-in validation trials."""
+def code_section(data) -> dict:
+    """§7.1 in the whitened frame: code SNR on held-in trials (conditions = grid targets) and
+    the linear read-out R² (ridge on training, R² on validation trials) of every variable
+    (``go_time`` too when the trials have it); |cos| between the variables' encoding and
+    decoding directions; participation ratio of the between-condition code covariance."""
     heldin, train, valid = data.heldin, data.split.train, data.split.valid
     out = {}
-    for j, name in enumerate(data.variable_names):
-        snr = metrics.code_snr(
-            data.codes[heldin], data.variables[heldin, j], data.conditions[heldin]
-        )
-        r2 = metrics.code_regression_r2(
-            data.codes[train], data.variables[train, j], data.codes[valid], data.variables[valid, j]
-        )
+    for name, values in data.code_variables.items():
+        snr = metrics.code_snr(data.white[heldin], values[heldin], data.conditions[heldin])
+        r2 = metrics.code_regression_r2(data.white[train], values[train], data.white[valid],
+                                        values[valid])  # fmt: skip
         out[name] = {"snr": snr, "snr_db": metrics.to_db(snr), "r2_valid": r2}
-    return out
+    cosines = code_direction_cosines(data.codes[heldin], data.variables[heldin],
+                                     reference=data.codes[train])  # fmt: skip
+    _, condition_codes = stochastic.condition_means(data, heldin, data.white)
+    return {
+        "variables": out,
+        "encoding_cosines": cosines.encoding,
+        "decoding_cosines": cosines.decoding,
+        "condition_participation_ratio": participation_ratio(condition_codes),
+    }
 
 
 def heldout_section(data) -> dict:
-    """§7.2: ridge code -> target on all held-in trials, applied to held-out trials."""
+    """§7.2: ridge whitened code -> target on all held-in trials, applied to held-out trials."""
     heldin, heldout = data.heldin, data.split.heldout
     result = metrics.target_prediction(
-        data.codes[heldin],
+        data.white[heldin],
         data.variables[heldin, :2],
-        data.codes[heldout],
+        data.white[heldout],
         data.variables[heldout, :2],
         grid_spacing=data.grid_spacing,
     )
     result["true"] = data.variables[heldout, :2]
     return result
-
-
-def reconstruction_section(model, data) -> tuple[dict, np.ndarray]:
-    """§7.3 on validation trials: the mean of K samples from each trial's own code vs the
-    reference (truth or activity). Also returns the samples (n_valid, K, T, N)."""
-    valid = data.split.valid
-    samples = _generate(model, data.codes[valid], data.n_samples, _seed(data, "reconstruction"))
-    mean = samples.mean(axis=1)
-    reference = data.reference[valid]
-    per_neuron = metrics.per_neuron_r2(mean, reference)
-    section = {
-        "reference": "truth" if data.trials.truth is not None else "activity",
-        "pooled_r2": metrics.pooled_r2(mean, reference),
-        "per_neuron_r2": per_neuron,
-        "median_neuron_r2": float(np.nanmedian(per_neuron))
-        if np.any(np.isfinite(per_neuron))
-        else float("nan"),
-    }
-    return section, samples
 
 
 def decoder_section(data):
@@ -99,144 +69,84 @@ def decoder_section(data):
     return section, decoder
 
 
-def _decoded_variables(decoder, samples, window_bins: int) -> np.ndarray:
-    """Decoded (end x, end y, start x, start y) of samples (..., T, N): shape (..., 4)."""
-    flat = samples.reshape(-1, *samples.shape[-2:])
-    start, end = behavior.start_and_end(decoder.decode(flat), window_bins)
-    return np.concatenate([end, start], axis=1).reshape(*samples.shape[:-2], 4)
-
-
-def _condition_means(data, index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Condition labels of ``index`` and the mean code and variables of each."""
-    labels = np.unique(data.conditions[index])
-    codes = np.stack([data.codes[index][data.conditions[index] == c].mean(0) for c in labels])
-    values = np.stack([data.variables[index][data.conditions[index] == c].mean(0) for c in labels])
-    return labels, codes, values
-
-
-def _synthesise(model, data, decoder, directions, sources, goal, seed: int) -> dict:
-    """Generate a goal condition from the nearest held-in conditions (§7.5); decode it.
-
-    ``sources`` = (mean codes, mean variables) of the held-in conditions; ``goal`` (4,) holds
-    the goal target and mean start. Returns decoded endpoint/start errors and the PSTH."""
-    source_codes, source_values = sources
-    nearest = navigation.nearest_conditions(source_values[:, :2], goal[:2])
-    codes = navigation.navigated_codes(
-        source_codes[nearest], source_values[nearest], goal, directions
-    )
-    samples = _generate(model, codes, data.n_samples, seed)  # (n_nearest, K, T, N)
-    decoded = _decoded_variables(decoder, samples, data.window_bins).reshape(-1, 4)
+def _aggregate(per_seed: list[dict]) -> dict:
+    """{"mean": {key: m}, "sd": {key: s}, "per_seed": {key: [values]}} over sampling seeds."""
+    keys = list(per_seed[0])
+    values = {key: [seed[key] for seed in per_seed] for key in keys}
+    stats = {key: mean_and_sd(values[key]) for key in keys}
     return {
-        "endpoint_error": np.linalg.norm(decoded[:, :2] - goal[:2], axis=1).mean(),
-        "start_error": np.linalg.norm(decoded[:, 2:] - goal[2:], axis=1).mean(),
-        "endpoint": decoded[:, :2].mean(0),
-        "n_sources": len(nearest),
-        "psth": samples.mean(axis=(0, 1)),  # (T, N)
+        "mean": {key: stats[key].mean for key in keys},
+        "sd": {key: stats[key].sd for key in keys},
+        "per_seed": values,
     }
 
 
-def navigation_section(model, data, decoder) -> dict:
-    """§7.5: code directions, orthogonality, and synthesis of each held-out condition."""
-    directions, _ = navigation.navigation_directions(
-        data.codes[data.heldin], data.variables[data.heldin]
-    )
-    cosines = navigation.direction_cosines(directions)
-    sources = _condition_means(data, data.heldin)[1:]  # (mean codes, mean variables)
-    heldout, base_seed = data.split.heldout, _seed(data, "navigation")
-    labels, _, goals = _condition_means(data, heldout)
-    synthesised = [
-        _synthesise(model, data, decoder, directions, sources, goal, base_seed + 1000 * i)
-        for i, goal in enumerate(goals)
-    ]
-    real_psth = [
-        data.trials.activity[heldout[data.conditions[heldout] == c]].mean(0) for c in labels
-    ]
-    errors = np.array([item["endpoint_error"] for item in synthesised])
-    start_errors = np.array([item["start_error"] for item in synthesised])
+def generated_sections(model, data, decoder, directions) -> dict:
+    """§7.3 and 7.5-7.7 for every sampling seed, and the floors (K-matched real trials per
+    seed, noise-free once): aggregated numbers, and the arrays of the first seed."""
+    nav_plan = stochastic.navigation_plan(data, directions)
+    traversals = stochastic.traversal_plans(data, directions)
+    per_seed, single_trial, per_neuron, first = [], [], [], {}
+    for s in range(data.n_sampling_seeds):
+        recon, recon_detail = stochastic.reconstruction_metrics(model, data, s)
+        nav, nav_detail = stochastic.navigation_metrics(model, data, decoder, nav_plan, s)
+        trav, trav_detail = stochastic.traversal_metrics(model, data, decoder, traversals, s)
+        conditional = (recon_detail["samples"][:, 0], recon_detail["rates"])
+        stats, stats_detail = stochastic.sample_statistics_metrics(model, data, conditional, s)
+        per_seed.append(recon | nav | trav | stats)
+        per_neuron.append(recon_detail["per_neuron_r2"])
+        single_trial.append(floors.single_trial_floor(data, decoder, nav_plan, traversals, s))
+        if s == 0:
+            first = {"samples": recon_detail["samples"], "prior": stats_detail["prior"],
+                     "navigation": nav_detail, "traversal": trav_detail}  # fmt: skip
     return {
-        "directions": directions,
-        "cosines": cosines,
-        "orthogonality": cosines[0, 1],
-        "conditions": labels,
-        "intended_targets": goals[:, :2],
-        "intended_starts": goals[:, 2:],
-        "decoded_endpoints": np.array([item["endpoint"] for item in synthesised]),
-        "n_sources": [item["n_sources"] for item in synthesised],
-        "condition_endpoint_errors": errors,
-        "endpoint_error": errors.mean(),
-        "endpoint_error_grid": errors.mean() / data.grid_spacing,
-        "start_error": start_errors.mean(),
-        "psth_r2": metrics.pooled_r2(
-            np.array([item["psth"] for item in synthesised]), np.array(real_psth)
-        ),
+        "numbers": _aggregate(per_seed),
+        "per_neuron_r2": np.mean(per_neuron, axis=0),
+        "navigation_plan": nav_plan,
+        "first": first,
+        "floors": {
+            "single_trial": _aggregate(single_trial),
+            "noise_free": floors.noise_free_floor(data, decoder, nav_plan, traversals),
+            "noise_free_source": "truth" if data.trials.truth is not None else "condition means",
+        },
     }
-
-
-def traversal_section(model, data, decoder, directions: np.ndarray) -> dict:
-    """§7.6: traverse each variable from the mean held-in code over its 5th-95th percentile
-    range in ``n_traversal_steps`` steps; unintended movement of the other decoded variables."""
-    heldin = data.heldin
-    base_code, base_values = data.codes[heldin].mean(0), data.variables[heldin].mean(0)
-    out = {}
-    for j, name in enumerate(data.variable_names):
-        low_high = np.percentile(data.variables[heldin, j], [5, 95])
-        values = np.linspace(*low_high, data.n_traversal_steps)
-        codes = navigation.traversal_codes(base_code, directions[:, j], values - base_values[j])
-        samples = _generate(model, codes, data.n_samples, _seed(data, "traversal") + 1000 * j)
-        decoded = _decoded_variables(decoder, samples, data.window_bins).mean(axis=1)
-        flat = samples.reshape(-1, *samples.shape[2:])
-        trajectory = decoder.decode(flat).reshape(*samples.shape[:2], -1, 2).mean(axis=1)
-        out[name] = {
-            "values": values,
-            "decoded": decoded,
-            "unintended": navigation.unintended_movement(decoded, j),
-            "intended_change": decoded[-1, j] - decoded[0, j],
-            "requested_change": values[-1] - values[0],
-            "trajectories": trajectory,  # (n_steps, T, 2): mean decoded position per step
-        }
-    return out
-
-
-def sample_statistics_section(model, data, conditional: np.ndarray) -> tuple[dict, np.ndarray]:
-    """§7.7 against the validation trials: unconditional samples (prior codes) and
-    conditional ones (first sample of each validation code); with spikes, Poisson counts of
-    the generated rates against the real counts. Also returns the unconditional samples."""
-    valid = data.split.valid
-    real = data.trials.activity[valid]
-    prior = np.asarray(model.sample_prior(len(valid), random_state=_seed(data, "prior")), float)
-    if prior.shape != real.shape or not np.all(np.isfinite(prior)):
-        raise ValueError(
-            f"model.sample_prior returned shape {prior.shape} (finite values "
-            f"expected, shape {real.shape})"
-        )
-    generated = {"unconditional": prior, "conditional": conditional}
-    out = {name: metrics.sample_statistics(samples, real) for name, samples in generated.items()}
-    if data.trials.spikes is not None:
-        for name, samples in generated.items():
-            counts = metrics.poisson_counts(
-                samples, bin_size_s=data.trials.bin_size_s, random_state=_seed(data, "poisson")
-            )
-            out[f"{name}_spikes"] = metrics.sample_statistics(counts, data.trials.spikes[valid])
-    return out, prior
 
 
 def run_all(model, data) -> dict:
     """Every step of the protocol, in order."""
-    reconstruction, samples = reconstruction_section(model, data)
     decoder, behavior_decoder = decoder_section(data)
-    navigated = navigation_section(model, data, behavior_decoder)
-    statistics, prior = sample_statistics_section(model, data, samples[:, 0])
+    directions, _ = navigation.navigation_directions(
+        data.codes[data.heldin], data.variables[data.heldin]
+    )
+    codes = code_section(data)
+    found = generated_sections(model, data, behavior_decoder, directions)
+    mean, first, plan = found["numbers"]["mean"], found["first"], found["navigation_plan"]
     return {
-        "code_snr": code_snr_section(data),
+        "code_snr": codes.pop("variables"),
+        "codes": codes,
         "heldout_targets": heldout_section(data),
-        "reconstruction": reconstruction,
+        "reconstruction": {
+            "reference": data.reference_name,
+            "pooled_r2": mean["reconstruction_r2"],
+            "per_neuron_r2": found["per_neuron_r2"],
+        },
         "behavior_decoder": decoder,
-        "navigation": navigated,
-        "unintended_movement": traversal_section(
-            model, data, behavior_decoder, navigated["directions"]
-        ),
-        "sample_statistics": statistics,
-        "figure_data": figure_data(data, samples, prior),
+        "navigation": {
+            "directions": directions,
+            "orthogonality": codes["encoding_cosines"][0, 1],
+            "conditions": plan.labels,
+            "intended_targets": plan.goals[:, :2],
+            "intended_starts": plan.goals[:, 2:],
+            "n_sources": np.bincount(plan.goal_of_code, minlength=len(plan.goals)),
+            **first["navigation"],
+        },
+        "unintended_movement": {
+            name: first["traversal"][name] | {"unintended": mean[f"unintended_{name}"]}
+            for name in data.variable_names
+        },
+        "sampling": found["numbers"],
+        "floors": found["floors"],
+        "figure_data": figure_data(data, first["samples"], first["prior"]),
     }
 
 
@@ -245,14 +155,19 @@ def _plain(value):
 
 
 def config(model, data) -> dict:
-    """What was evaluated and how: model class and parameters, split sizes, seeds."""
+    """What was evaluated and how: model class and parameters, split sizes, seeds, K."""
     params = model.get_params() if hasattr(model, "get_params") else {}
     return {
         "model": type(model).__name__,
         "model_params": {key: _plain(value) for key, value in params.items()},
+        "output_kind": data.output_kind,
         "seed": data.seed,
-        "seed_offsets": SEED_OFFSETS,
+        "seed_offsets": stochastic.SEED_OFFSETS,
         "n_samples": data.n_samples,
+        "n_sampling_seeds": data.n_sampling_seeds,
+        "common_noise": data.common_noise,
+        "smoothing_sigma_s": None if data.smoothing is None else data.smoothing.sigma_s,
+        "reference": data.reference_name,
         "n_steps": data.n_traversal_steps,
         "window_bins": data.window_bins,
         "bin_size_s": data.trials.bin_size_s,
@@ -267,30 +182,57 @@ def config(model, data) -> dict:
 
 
 def summary(results: dict, model, evaluate_seconds: float) -> dict:
-    """The flat headline numbers of one model (the rows of the comparison table)."""
-    names = list(results["code_snr"])  # the protocol's variables, in order
-    out = {f"snr_db_{name}": results["code_snr"][name]["snr_db"] for name in names}
-    out |= {f"code_r2_{name}": results["code_snr"][name]["r2_valid"] for name in names}
-    heldout, navigated = results["heldout_targets"], results["navigation"]
+    """The flat headline numbers of one model (the rows of the comparison table); a number
+    averaged over sampling seeds has its s.d. under ``<key>_sd``."""
+    out = {}
+    for name, item in results["code_snr"].items():
+        out[f"snr_db_{name}"] = item["snr_db"]
+        out[f"code_r2_{name}"] = item["r2_valid"]
+    heldout, codes = results["heldout_targets"], results["codes"]
     out |= {
         "heldout_error": heldout["mean_error"],
         "heldout_error_grid": heldout["mean_error_grid"],
         "heldout_r2": heldout["r2"],
-        "reconstruction_r2": results["reconstruction"]["pooled_r2"],
-        "reconstruction_median_neuron_r2": results["reconstruction"]["median_neuron_r2"],
         "decoder_r2_valid": results["behavior_decoder"]["r2_valid"],
-        "orthogonality_cos": navigated["orthogonality"],
-        "navigation_endpoint_error": navigated["endpoint_error"],
-        "navigation_endpoint_error_grid": navigated["endpoint_error_grid"],
-        "navigation_start_error": navigated["start_error"],
-        "navigation_psth_r2": navigated["psth_r2"],
+        "orthogonality_cos": codes["encoding_cosines"][0, 1],
+        "decoding_cos": codes["decoding_cosines"][0, 1],
+        "condition_participation_ratio": codes["condition_participation_ratio"],
     }
-    out |= {
-        f"unintended_{name}": results["unintended_movement"][name]["unintended"] for name in names
-    }
-    for kind, stats in results["sample_statistics"].items():
-        for key in ("mean_rel_error", "sd_rel_error", "corr_rmse"):
-            out[f"{kind}_{key}"] = stats[key]
+    sampled = results["sampling"]
+    for key, value in sampled["mean"].items():
+        out[key] = value
+        out[f"{key}_sd"] = sampled["sd"][key]
     out["fit_seconds"] = getattr(model, "fit_seconds_", None)
     out["evaluate_seconds"] = evaluate_seconds
+    return out
+
+
+def floor_summaries(results: dict) -> dict:
+    """The floors as two summaries (keys as in :func:`summary`): K-matched real trials
+    (mean and ``_sd`` over sampling seeds) and noise-free references."""
+    single = results["floors"]["single_trial"]
+    trials = {key: value for key, value in single["mean"].items()}
+    trials |= {f"{key}_sd": value for key, value in single["sd"].items()}
+    return {"single_trial": trials, "noise_free": dict(results["floors"]["noise_free"])}
+
+
+MIN_GAIN = 0.1  # below this intended gain a traversal's unintended movement means nothing
+
+
+def flags(results: dict) -> list[str]:
+    """Warnings a reader of the numbers needs: traversals whose output barely follows the
+    code (intended gain below 0.1, while real trials of the nearest conditions move)."""
+    mean = results["sampling"]["mean"]
+    data_gain = results["floors"]["noise_free"]
+    out = []
+    for key, gain in mean.items():
+        if not key.startswith("intended_gain_") or not np.isfinite(gain) or gain >= MIN_GAIN:
+            continue
+        name = key.removeprefix("intended_gain_")
+        if data_gain.get(key, 0.0) >= MIN_GAIN:
+            out.append(
+                f"traversing {name}: intended gain {gain:.2f} < {MIN_GAIN} (noise-free "
+                f"conditions: {data_gain[key]:.2f}); the output barely follows the code, so "
+                "its small unintended movement is no evidence of disentanglement"
+            )
     return out

@@ -27,7 +27,6 @@ from neurognocchi.nn import ConvTrialEncoder, GRUTrialEncoder, NeuronScaler, UNe
 __all__ = ["GnocchiConfig", "GnocchiModel", "build_encoder"]
 
 
-
 def build_encoder(config: GnocchiConfig) -> nn.Module:
     """The auxiliary encoder named by ``config.encoder``: "conv" (``encoder_dim`` wide,
     ``encoder_layers`` deep) or "gru" (bidirectional, ``encoder_dim`` per direction)."""
