@@ -202,6 +202,32 @@ def test_demo_runs_the_whole_pipeline_on_tiny_settings(tmp_path, capsys, monkeyp
     assert (out / "notes.txt").read_text() == "keep me"
 
 
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("motornet") is None, reason="MotorNet not installed"
+)
+def test_reference_runs_the_demo_per_seed_and_resumes(tmp_path, capsys, monkeypatch):
+    import neurognocchi.cli.demo as demo
+
+    monkeypatch.setitem(demo.DEMO_SETTINGS, "quick", TINY_DEMO)
+    out = tmp_path / "ref"
+    argv = ["reference", "--quick", "--out", str(out), "--seeds", "0", "1"]
+    assert main([*argv, "--sampling-seeds", "2"]) == 0
+    text = (out / "reference.md").read_text()
+    assert "over 2 seeds" in text and "| metric | GNOCCHI | LFADS | PPCA | floor" in text
+    table = json.loads((out / "reference.json").read_text())["table"]
+    rows = {row["key"]: row["cells"] for row in table["rows"]}
+    assert " ± " in rows["heldout_error"][0]  # two training seeds: mean ± s.d.
+    first = json.loads((out / "seed0" / "metrics.json").read_text())
+    assert first["models"]["GNOCCHI"]["config"]["n_sampling_seeds"] == 2
+    # A second call reads the finished seeds back instead of fitting again.
+    stamp = (out / "seed1" / "metrics.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main([*argv, "--sampling-seeds", "2"]) == 0
+    assert "evaluating" not in capsys.readouterr().out
+    assert (out / "seed1" / "metrics.json").stat().st_mtime_ns == stamp
+    assert main([*argv[:-3], "--seeds", "1", "1"]) == 2  # repeated seed: a clear error
+
+
 # ---------------------------------------------------------------------- synth reaching
 needs_motornet = pytest.mark.skipif(
     __import__("importlib").util.find_spec("motornet") is None, reason="MotorNet not installed"

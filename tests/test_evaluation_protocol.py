@@ -222,7 +222,8 @@ def test_compare_builds_one_table_from_the_summaries(oracle, trials):
         for name, cell in zip(("oracle", "noisy"), row["cells"][:2], strict=True):
             summary = comparison["models"][name]["summary"]
             value, sd = summary.get(row["key"]), summary.get(f"{row['key']}_sd")
-            assert cell == format_value(value, row["format"], sd)
+            expected = format_value(value, row["format"], sd) if row["key"] in summary else "—"
+            assert cell == expected
     assert comparison["markdown"].count("\n") == len(comparison["table"]["rows"]) + 1
     with pytest.raises(ValueError, match="models"):
         compare({}, trials)

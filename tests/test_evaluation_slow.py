@@ -49,7 +49,10 @@ def test_report_numbers_equal_the_evaluate_dicts(comparison, fitted, tmp_path_fa
     for row in comparison["table"]["rows"]:
         for name, result in comparison["models"].items():
             value, sd = result["summary"].get(row["key"]), result["summary"].get(f"{row['key']}_sd")
-            assert parser.cells[(name, row["key"])] == format_value(value, row["format"], sd)
+            expected = format_value(value, row["format"], sd)
+            if row["key"] not in result["summary"]:
+                expected = "—"
+            assert parser.cells[(name, row["key"])] == expected
     assert json.loads(parser.summary_json) == {
         name: result["summary"] for name, result in comparison["models"].items()
     }

@@ -59,13 +59,22 @@ def _add_synth(subparsers) -> None:
 def _add_demo(subparsers) -> None:
     demo = subparsers.add_parser(
         "demo",
-        help="reaching data -> fit GNOCCHI and LFADS on held-in conditions -> evaluation "
-        "protocol -> HTML report (about 8 min on 2 cores; --quick under 1)",
+        help="reaching data -> fit GNOCCHI, LFADS and PPCA on held-in conditions -> evaluation "
+        "protocol -> HTML report (about 12 min on 2 cores; --quick under 1)",
     )
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="output directory")
     demo.add_argument("--quick", action="store_true", help="smaller data and models, same pipeline")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    reference = subparsers.add_parser(
+        "reference",
+        help="the README's reference table: the demo for several seeds, mean ± s.d. "
+        "(resumable; about 20 min per seed on 2 cores)",
+    )
+    reference.add_argument("--out", type=Path, default=Path("reference_output"))
+    reference.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    reference.add_argument("--sampling-seeds", type=int, default=5)
+    reference.add_argument("--quick", action="store_true", help="the quick demo's settings")
 
 
 def _add_fit(subparsers) -> None:

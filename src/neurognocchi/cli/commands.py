@@ -157,6 +157,14 @@ def _demo(args) -> None:
     run_demo(args.out, quick=args.quick, random_state=args.seed, overwrite=args.overwrite)
 
 
+def _reference(args) -> None:
+    from neurognocchi.cli.demo import run_reference
+
+    run_reference(
+        args.out, seeds=args.seeds, n_sampling_seeds=args.sampling_seeds, quick=args.quick
+    )
+
+
 # ---------------------------------------------------------------------- convert, info
 def _parse_value(text: str):
     """A value of a numeric condition column from the command line: an int or a float."""
@@ -213,5 +221,6 @@ COMMANDS = {
     "evaluate": _evaluate,
     "convert": _convert,
     "demo": _demo,
+    "reference": _reference,
     "info": _info,
 }

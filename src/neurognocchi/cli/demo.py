@@ -1,5 +1,6 @@
-"""The main job: reaching data -> GNOCCHI and LFADS fitted on held-in conditions -> the whole
-evaluation protocol -> one HTML report.
+"""The main job: reaching data -> GNOCCHI, LFADS and PPCA fitted on held-in conditions -> the
+whole evaluation protocol -> one HTML report; and the reference table (the same pipeline for
+several seeds, mean ± s.d.).
 
 It is exactly the command-line pipeline: ``synth reaching``, ``fit`` (twice, on the protocol's
 held-in training trials) and ``evaluate``; every number it reports is computed on trials the
@@ -8,15 +9,19 @@ models were not fitted on (validation trials of held-in conditions, or held-out 
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
 
+from neurognocchi._checks import InvalidArgumentError, check_int
 from neurognocchi._deprecation import renamed_keywords
+from neurognocchi._io import atomic_write_text
 from neurognocchi.cli.runs import RUN_FILE, evaluate_runs, fit_run
 from neurognocchi.data import make_reaching_dataset
+from neurognocchi.evaluation.comparison import seed_table, table_markdown
 
-__all__ = ["DEMO_SETTINGS", "OUTPUTS", "run_demo"]
+__all__ = ["DEMO_SETTINGS", "OUTPUTS", "run_demo", "run_reference"]
 
 # Both models get the same code size; epochs are each model's budget on 2 CPU cores.
 DEMO_SETTINGS = {
@@ -75,8 +80,8 @@ def run_demo(
 ) -> dict:
     """Run the reference pipeline into ``out_dir``; return the ``compare`` result.
 
-    Writes ``data.npz``, run directories ``gnocchi/`` and ``lfads/``, ``metrics.json`` and
-    ``report.html``.
+    Writes ``data.npz``, run directories ``gnocchi/``, ``lfads/`` and ``ppca/``,
+    ``metrics.json`` and ``report.html``.
 
     Parameters
     ----------
@@ -117,3 +122,75 @@ def run_demo(
     print(comparison["markdown"])
     print(f"done in {time.perf_counter() - start:.0f} s; report: {out_dir / 'report.html'}")
     return comparison
+
+
+def _fit_or_reuse(data: Path, run_dir: Path, model: str, params: dict) -> None:
+    """Fit a demo run, resume an interrupted one, or keep a finished one."""
+    record = run_dir / RUN_FILE
+    if record.is_file() and "finished" in json.loads(record.read_text()):
+        return
+    fit_run(data, run_dir, model=model, params=params, resume=record.is_file())
+
+
+def run_reference(
+    out_dir: str | Path = "reference_output",
+    *,
+    seeds=(0, 1, 2),
+    n_sampling_seeds: int = 5,
+    quick: bool = False,
+    verbose: bool = True,
+) -> dict:
+    """The README's reference table: the demo pipeline once per seed (data, all models and
+    the protocol's split drawn from that seed), then every number as mean ± s.d. over seeds.
+
+    Resumable: a seed whose ``seed<s>/metrics.json`` exists is read back, finished runs are
+    kept and interrupted ones resumed. Writes ``reference.json`` (the per-seed comparisons'
+    tables and the combined table) and ``reference.md`` into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path
+    seeds : sequence of int
+        Training seeds (at least 3 for a reported comparison).
+    n_sampling_seeds : int
+        Sampling seeds of the protocol in every seed's evaluation (the demo uses fewer).
+    quick : bool
+        The quick demo's data and models (for trying the pipeline).
+    verbose : bool
+        Progress bars while fitting.
+    """
+    settings = DEMO_SETTINGS["quick" if quick else "full"]
+    out_dir = Path(out_dir)
+    seeds = [check_int(seed, "seeds", minimum=0) for seed in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise InvalidArgumentError(f"seeds must be distinct non-negative ints; got {seeds}")
+    comparisons = []
+    for seed in seeds:
+        seed_dir = out_dir / f"seed{seed}"
+        metrics = seed_dir / "metrics.json"
+        if not metrics.is_file():
+            seed_dir.mkdir(parents=True, exist_ok=True)
+            data = seed_dir / "data.npz"
+            if not data.is_file():
+                make_reaching_dataset(**settings["data"], random_state=seed).save(data)
+            for model in MODELS:
+                params = settings[model] | {"random_state": seed, "verbose": verbose}
+                _fit_or_reuse(data, seed_dir / model, model, params)
+            print(f"seed {seed}: evaluating (K = {settings['n_samples']}, "
+                  f"{n_sampling_seeds} sampling seeds) ...")  # fmt: skip
+            evaluate_runs([seed_dir / model for model in MODELS], data, seed_dir,
+                          n_samples=settings["n_samples"],
+                          n_sampling_seeds=n_sampling_seeds)  # fmt: skip
+        comparisons.append(json.loads(metrics.read_text()))
+    table = seed_table(comparisons)
+    heading = (
+        f"Mean ± s.d. over {len(seeds)} seeds (data, fit and split; seeds {seeds}); each "
+        f"seed's number is its mean over {n_sampling_seeds} sampling seeds with K = "
+        f"{settings['n_samples']} samples per code."
+    )
+    text = f"{heading}\n\n{table_markdown(table)}\n"
+    atomic_write_text(out_dir / "reference.md", text)
+    result = {"seeds": seeds, "table": table, "per_seed": [c["table"] for c in comparisons]}
+    atomic_write_text(out_dir / "reference.json", json.dumps(result, indent=1))
+    print(text)
+    return result

@@ -10,6 +10,7 @@ from neurognocchi._checks import check_random_state
 from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.evaluation.paired import paired_fraction
 from neurognocchi.evaluation.protocol import CODE_ONLY_VARIABLES, RENAMED, VARIABLES, evaluate
+from neurognocchi.evaluation.uncertainty import mean_and_sd
 
 # (summary key, label, format): the rows of the comparison table, in order.
 CODE_VARIABLES = (*VARIABLES, *CODE_ONLY_VARIABLES)
@@ -112,9 +113,9 @@ def summary_table(results: dict[str, dict]) -> dict:
         if not any(key in results[name]["summary"] for name in results):
             continue
         cells = [
-            format_value(columns[name].get(key), fmt, columns[name].get(f"{key}_sd"))
-            if name in results or key in columns[name]
-            else "—"
+            format_value(columns[name][key], fmt, columns[name].get(f"{key}_sd"))
+            if key in columns[name]
+            else "—"  # not measured for this column (e.g. a floor of a code read-out)
             for name in names
         ]
         rows.append({"key": key, "label": label.format(first=first), "format": fmt,
@@ -195,3 +196,37 @@ def compare(models: dict, trials, **options) -> dict:
     table = summary_table(results)
     return {"models": results, "paired": paired, "table": table,
             "markdown": table_markdown(table)}  # fmt: skip
+
+
+def seed_table(comparisons: list[dict]) -> dict:
+    """One table from several :func:`compare` results of the same models (e.g. one per
+    training seed): each cell is the mean ± s.d. over the results of the per-result numbers
+    (themselves means over sampling seeds), with the floors' columns likewise.
+
+    Returns the :func:`summary_table` layout plus ``n_seeds``; ``markdown`` is not included
+    (use :func:`table_markdown`). A number missing (None) in some results is averaged over
+    the others.
+    """
+    if not comparisons:
+        raise ValueError("comparisons must hold at least one compare() result")
+    per_result = [_columns(comparison["models"]) for comparison in comparisons]
+    names = list(per_result[0])
+    if any(list(columns) != names for columns in per_result):
+        raise ValueError("every comparison must have the same models (and floors), in order")
+    first = names[0]
+    rows = []
+    for key, label, fmt in TABLE_ROWS:
+        if not any(key in columns[name] for columns in per_result for name in names):
+            continue
+        cells = []
+        for name in names:
+            values = [columns[name].get(key) for columns in per_result]
+            values = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            if np.all(np.isnan(values)):
+                cells.append("—" if key not in per_result[0][name] else "n/a")
+                continue
+            stats = mean_and_sd(values, ignore_nan=True)
+            cells.append(format_value(stats.mean, fmt, stats.sd if stats.n > 1 else None))
+        rows.append({"key": key, "label": label.format(first=first), "format": fmt,
+                     "cells": cells})  # fmt: skip
+    return {"columns": ["metric", *names], "rows": rows, "n_seeds": len(comparisons)}
