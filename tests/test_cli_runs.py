@@ -204,19 +204,37 @@ def test_evaluate_writes_the_api_numbers_and_a_report(workdir, tmp_path, capsys)
     assert main([*args, "--set", "max_epochs=1", "--set", "code_dim=3"]) == 0
     out = tmp_path / "eval"
     runs = [str(workdir / "run"), str(lfads), "--data", str(data)]
-    assert main(["evaluate", *runs, "--out", str(out), "--n-samples", "2"]) == 0
+    quick = ["--n-samples", "2", "--sampling-seeds", "1"]
+    assert main(["evaluate", *runs, "--out", str(out), *quick]) == 0
     assert "| metric | GNOCCHI | LFADS |" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert "<table" in (out / "report.html").read_text()
-    direct = evaluate(load_model(workdir / "run"), load_trials(data), random_state=0, n_samples=2)
+    direct = evaluate(
+        load_model(workdir / "run"),
+        load_trials(data),
+        random_state=0,
+        n_samples=2,
+        n_sampling_seeds=1,
+    )
     timing = {"fit_seconds", "evaluate_seconds"}
     cli_summary = metrics["models"]["GNOCCHI"]["summary"]
     assert {k: v for k, v in cli_summary.items() if k not in timing} == {
         k: v for k, v in direct["summary"].items() if k not in timing
     }
     # Outputs are never silently replaced.
-    assert main(["evaluate", *runs, "--out", str(out)]) == 2
+    assert main(["evaluate", *runs, "--out", str(out), *quick]) == 2
     assert "--overwrite" in one_line_error(capsys, "evaluate")
+    # Several evaluations (here the same one twice) combine into one mean ± s.d. table.
+    table = tmp_path / "table.md"
+    assert (
+        main(["table", str(out / "metrics.json"), str(out / "metrics.json"), "--out", str(table)])
+        == 0
+    )
+    text = table.read_text()
+    assert text == capsys.readouterr().out and "over 2 evaluations" in text
+    assert "| held-out target R² | " in text and " ± 0.000 |" in text
+    assert main(["table", str(tmp_path / "missing.json")]) == 2
+    assert "metrics" in one_line_error(capsys, "table")
 
 
 def test_evaluate_refuses_runs_fitted_on_scored_trials(workdir, tmp_path, capsys):

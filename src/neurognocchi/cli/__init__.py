@@ -149,6 +149,12 @@ def _add_evaluate(subparsers) -> None:
         help="repeats of every generating step (mean ± s.d.)",
     )
     evaluate.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    table = subparsers.add_parser(
+        "table",
+        help="one table of mean ± s.d. from several evaluate outputs (e.g. one per training seed)",
+    )
+    table.add_argument("metrics", type=Path, nargs="+", help="metrics.json files of evaluate")
+    table.add_argument("--out", type=Path, help="also write the table to this Markdown file")
 
 
 def _add_convert(subparsers) -> None:

@@ -151,6 +151,32 @@ def _evaluate(args) -> None:
     print(f"metrics: {outputs[0]}\nreport: {outputs[1]}")
 
 
+def _table(args) -> None:
+    import json
+
+    from neurognocchi._io import atomic_write_text
+    from neurognocchi.evaluation.comparison import seed_table, table_markdown
+
+    comparisons = []
+    for path in args.metrics:
+        if not path.is_file():
+            raise FileNotFoundError(f"metrics: {str(path)!r} does not exist")
+        comparison = json.loads(path.read_text())
+        if not isinstance(comparison, dict) or "models" not in comparison:
+            raise ValueError(f"metrics: {str(path)!r} is not a metrics.json of evaluate")
+        comparisons.append(comparison)
+    config = next(iter(comparisons[0]["models"].values()))["config"]
+    text = (
+        f"Mean ± s.d. over {len(comparisons)} evaluations ({', '.join(map(str, args.metrics))});"
+        f" each evaluation's number is its mean over {config.get('n_sampling_seeds', 1)} "
+        f"sampling seeds with K = {config['n_samples']}.\n\n"
+        f"{table_markdown(seed_table(comparisons))}\n"
+    )
+    if args.out is not None:
+        atomic_write_text(args.out, text)
+    print(text, end="")
+
+
 def _demo(args) -> None:
     from neurognocchi.cli.demo import run_demo
 
@@ -221,6 +247,7 @@ COMMANDS = {
     "evaluate": _evaluate,
     "convert": _convert,
     "demo": _demo,
+    "table": _table,
     "reference": _reference,
     "info": _info,
 }

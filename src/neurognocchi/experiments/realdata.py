@@ -1,43 +1,84 @@
-"""Real-data experiment: GNOCCHI and LFADS on the DataHigh reaching recording (monkey PMd,
-7 reach conditions x 30 trials, 61 neurons; Yu et al. 2009, via the DataHigh toolbox).
+"""Real-data experiment: GNOCCHI, LFADS and PPCA on the DataHigh reaching recording (monkey
+PMd, 7 reach conditions x 30 trials, 61 neurons; Yu et al. 2009, via the DataHigh toolbox),
+on the fair protocol's terms (issue 16).
 
-Protocol. The trials are split once, stratified by condition, into training trials (both
-models are fitted on them) and validation trials (never seen by either model). Reported:
+Protocol. The trials are split, stratified by condition, into training trials (every model
+is fitted on them) and validation trials (never seen by any model); the split, the models'
+initialisation and all sampling follow one seed (:func:`run_datahigh_seeds` repeats the run
+over seeds). Three models with codes of the same size (8): GNOCCHI, LFADS and PPCA (closed-form
+probabilistic PCA of the flattened trial, the linear baseline). Reported per model:
 
 * **code classification**: cross-validated accuracy (stratified k-fold, standardised
   multinomial logistic regression) of the reach condition from the codes: on the validation
   trials' codes only (``accuracy_valid``) and on every trial's codes (``accuracy_all``; the
-  encoders saw the training trials, without their labels). The same classifier on the whole
-  trial's smoothed activity gives a reference (``activity_baseline``).
-* **reconstruction R²** on validation trials against their smoothed activity (pooled over
-  neurons): GNOCCHI generates from each trial's own code (mean of ``n_samples`` DDIM samples,
-  fixed seed); LFADS runs its generator from the trial's ``g0`` (its posterior-mean rates).
-* **PSTH R²**: condition means of those generated validation trials against the condition
-  means of the real validation trials. ``psth_r2_ceiling`` is the R² of the training trials'
-  condition means against the same target: how well independent real trials do.
+  encoders saw the training trials, without their labels).
+* **reconstruction R²** (``reconstruction_r2_valid``), pooled over neurons, of each validation
+  trial's *conditional mean of activity* given its own code, against its smoothed activity
+  (real data have no ground truth). Every model goes the same way, code -> ``generate`` via
+  :func:`~neurognocchi.evaluation.generation.generate_activity`: GNOCCHI and PPCA give the
+  mean of K samples (``n_samples``, default 32); LFADS gives the rates generated from its
+  code (``generate(encode(valid))``, inferred inputs at their prior mean, *not* the
+  posterior-mean rates of ``reconstruct``) passed through the data's own Gaussian smoothing.
+* **PSTH R²** (``psth_r2_valid``): condition means of those reconstructions against the
+  condition means of the real validation trials.
+
+Reference rows, computed without any model:
+
+* ``activity_baseline``: the same classifier on the whole trial's smoothed activity;
+* ``pca_baseline``: the same classifier on the 8-dim PCA (fitted on the training trials'
+  flattened smoothed activity) of the validation / all trials;
+* ``floors``: real training trials standing in for a model. ``condition_mean_*``: each
+  validation trial replaced by the mean of its condition's training trials (reconstruction
+  R², and PSTH R², i.e. the PSTH ceiling of independent real trials). ``k_matched_*``: each
+  validation trial replaced by the mean of min(K, available) training trials of its condition
+  drawn at random (seeded); ``k_matched_n_trials`` is the smallest number averaged.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 
 import numpy as np
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from neurognocchi._checks import (
+    InvalidArgumentError,
+    check_int,
+    check_positive_int,
+    check_real,
+)
 from neurognocchi.data.mat import load_mat
 from neurognocchi.data.trials import Trials
-from neurognocchi.estimators import GNOCCHI, LFADS
+from neurognocchi.estimators import GNOCCHI, LFADS, PPCA
+from neurognocchi.evaluation.generation import Smoothing, generate_activity
 from neurognocchi.evaluation.metrics import pooled_r2
+from neurognocchi.evaluation.uncertainty import mean_and_sd
+
+__all__ = [
+    "DATAHIGH_FILE",
+    "classification_accuracy",
+    "condition_means",
+    "pca_baseline",
+    "real_data_floors",
+    "run_datahigh_experiment",
+    "run_datahigh_seeds",
+    "summarise_seeds",
+]
 
 DATAHIGH_FILE = "datahigh_ex1_spikecounts.mat"
 
 # Small enough to fit in about a minute each on one CPU core (147 trials of 20 x 61).
 GNOCCHI_PARAMS = dict(code_dim=8, channels=32, max_epochs=200, batch_size=32, rec_weight=4.0)
 LFADS_PARAMS = dict(code_dim=8, max_epochs=200)
+PPCA_PARAMS = dict(code_dim=8)
+N_SAMPLES = 32  # K: samples per code, and real trials per K-matched floor
+MODELS = ("gnocchi", "lfads", "ppca")
 
 
 def classification_accuracy(features, labels, *, n_folds: int = 5, random_state: int = 0) -> float:
@@ -56,20 +97,106 @@ def condition_means(activity: np.ndarray, labels: np.ndarray, conditions) -> np.
     return np.stack([activity[labels == condition].mean(axis=0) for condition in conditions])
 
 
-def _score_model(model, generated_valid, trials: Trials, valid: Trials, **folds) -> dict:
+def _flat(trials: Trials) -> np.ndarray:
+    return np.asarray(trials.activity, dtype=np.float64).reshape(trials.n_trials, -1)
+
+
+def pca_baseline(train: Trials, valid: Trials, trials: Trials, *, n_components: int,
+                 n_folds: int = 5, random_state: int = 0) -> dict:  # fmt: skip
+    """Condition accuracy of the ``n_components``-dim PCA of the flattened smoothed activity.
+
+    The PCA is fitted on ``train`` only; ``accuracy_valid`` classifies the projections of
+    ``valid``, ``accuracy_all`` those of ``trials`` (as for the models' codes).
+    """
+    n_components = check_positive_int(n_components, "n_components")
+    pca = PCA(n_components=n_components, random_state=random_state).fit(_flat(train))
+    folds = {"n_folds": n_folds, "random_state": random_state}
+    return {
+        "accuracy_valid": classification_accuracy(
+            pca.transform(_flat(valid)), valid.info("condition"), **folds
+        ),
+        "accuracy_all": classification_accuracy(
+            pca.transform(_flat(trials)), trials.info("condition"), **folds
+        ),
+    }
+
+
+def real_data_floors(train: Trials, valid: Trials, *, n_samples: int = N_SAMPLES,
+                     random_state: int = 0) -> dict:  # fmt: skip
+    """What real training trials score in a model's place (no model involved).
+
+    Parameters
+    ----------
+    train, valid : Trials
+        Training and validation trials with a ``condition`` column; every condition of
+        ``valid`` needs at least one training trial.
+    n_samples : int
+        K of the models: the K-matched floor averages min(K, available) training trials.
+    random_state : int
+        Seed of the K-matched draws (one independent draw per validation trial).
+
+    Returns
+    -------
+    dict: ``condition_mean_reconstruction_r2_valid``, ``condition_mean_psth_r2_valid`` (the
+    PSTH ceiling), ``k_matched_reconstruction_r2_valid`` and ``k_matched_n_trials``.
+    """
+    n_samples = check_positive_int(n_samples, "n_samples")
+    rng = np.random.default_rng(check_int(random_state, "random_state", minimum=0))
+    train_labels, valid_labels = train.info("condition"), valid.info("condition")
+    conditions = np.unique(valid_labels)
+    pools = {c: np.flatnonzero(train_labels == c) for c in conditions}
+    empty = [c.item() for c in conditions if len(pools[c]) == 0]
+    if empty:
+        raise InvalidArgumentError(f"train has no trials of valid's condition(s) {empty}")
+    activity = np.asarray(train.activity, dtype=np.float64)
+    means = {c: activity[pools[c]].mean(axis=0) for c in conditions}
+    condition_mean = np.stack([means[c] for c in valid_labels])
+    k_matched, sizes = [], []
+    for c in valid_labels:
+        k = min(n_samples, len(pools[c]))
+        k_matched.append(activity[rng.choice(pools[c], size=k, replace=False)].mean(axis=0))
+        sizes.append(k)
+    return {
+        "condition_mean_reconstruction_r2_valid": pooled_r2(condition_mean, valid.activity),
+        "condition_mean_psth_r2_valid": pooled_r2(
+            np.stack([means[c] for c in conditions]),
+            condition_means(valid.activity, valid_labels, conditions),
+        ),
+        "k_matched_reconstruction_r2_valid": pooled_r2(np.stack(k_matched), valid.activity),
+        "k_matched_n_trials": int(min(sizes)),
+    }
+
+
+def _score_model(model, trials: Trials, valid: Trials, *, smoothing: Smoothing, n_samples: int,
+                 random_state: int, n_folds: int) -> dict:  # fmt: skip
     """Classification, reconstruction and PSTH numbers of one fitted model."""
     labels, valid_labels = trials.info("condition"), valid.info("condition")
     conditions = np.unique(labels)
+    folds = {"n_folds": n_folds, "random_state": random_state}
+    valid_codes = model.encode(valid)
+    start = time.perf_counter()
+    mean = generate_activity(
+        model, valid_codes, n_samples=n_samples, random_state=random_state,
+        common_noise=False, smoothing=smoothing,
+    ).mean  # fmt: skip
+    generate_seconds = time.perf_counter() - start
     return {
-        "accuracy_valid": classification_accuracy(model.encode(valid), valid_labels, **folds),
+        "accuracy_valid": classification_accuracy(valid_codes, valid_labels, **folds),
         "accuracy_all": classification_accuracy(model.encode(trials), labels, **folds),
-        "reconstruction_r2_valid": pooled_r2(generated_valid, valid.activity),
+        "reconstruction_r2_valid": pooled_r2(mean, valid.activity),
         "psth_r2_valid": pooled_r2(
-            condition_means(generated_valid, valid_labels, conditions),
+            condition_means(mean, valid_labels, conditions),
             condition_means(valid.activity, valid_labels, conditions),
         ),
         "fit_seconds": float(model.fit_seconds_),
+        "generate_seconds": generate_seconds,
     }
+
+
+def _params(value, name: str, defaults: dict) -> dict:
+    if value is not None and not isinstance(value, dict):
+        raise InvalidArgumentError(f"{name} must be a dict or None; got {type(value).__name__}")
+    return defaults | (value or {})
 
 
 def run_datahigh_experiment(
@@ -80,60 +207,137 @@ def run_datahigh_experiment(
     valid_fraction: float = 0.3,
     gnocchi_params: dict | None = None,
     lfads_params: dict | None = None,
-    n_samples: int = 4,
+    ppca_params: dict | None = None,
+    n_samples: int = N_SAMPLES,
     n_folds: int = 5,
     random_state: int = 0,
 ) -> dict:
-    """Fit GNOCCHI and LFADS on the DataHigh recording at ``path``; return the numbers.
+    """Fit GNOCCHI, LFADS and PPCA on the DataHigh recording at ``path``; return the numbers.
 
     Parameters
     ----------
     path : the ``.mat`` file (see ``DATAHIGH_FILE``); read with :func:`load_mat`.
     bin_size_s, smooth_sigma_s : float
-        Bin width and s.d. of the Gaussian that smooths the counts into ``activity`` (Hz).
+        Bin width and s.d. of the Gaussian that smooths the counts into ``activity`` (Hz);
+        LFADS's rates are smoothed with the same kernel before they are scored.
     valid_fraction : float
         Fraction of trials (per condition) held back from fitting for validation.
-    gnocchi_params, lfads_params : dict, optional
-        Estimator settings, merged over ``GNOCCHI_PARAMS`` / ``LFADS_PARAMS``. LFADS fits the
-        binned spike counts (Poisson); GNOCCHI fits the smoothed activity.
+    gnocchi_params, lfads_params, ppca_params : dict, optional
+        Estimator settings, merged over ``GNOCCHI_PARAMS`` / ``LFADS_PARAMS`` /
+        ``PPCA_PARAMS``. LFADS fits the binned spike counts (Poisson); GNOCCHI and PPCA fit
+        the smoothed activity. ``pca_baseline`` uses PPCA's ``code_dim``.
     n_samples : int
-        GNOCCHI samples averaged per code for reconstruction and PSTHs.
+        K: GNOCCHI / PPCA samples averaged per code, and the K of the K-matched floor.
+    n_folds : int
+        Folds of the cross-validated classification.
+    random_state : int
+        Seed of the split, the models, the samples, the folds and the floors' draws.
 
     Returns
     -------
     dict, JSON-able: ``data`` (sizes and settings), ``chance``, ``activity_baseline``,
-    ``psth_r2_ceiling``, ``gnocchi`` and ``lfads`` (see the module docstring).
+    ``pca_baseline``, ``floors``, ``gnocchi``, ``lfads``, ``ppca`` (see the module
+    docstring) and ``seconds`` (the whole run).
     """
+    valid_fraction = check_real(valid_fraction, "valid_fraction", low=0, high=1,
+                                low_open=True, high_open=True)  # fmt: skip
+    n_samples = check_positive_int(n_samples, "n_samples")
+    n_folds = check_int(n_folds, "n_folds", minimum=2)
+    random_state = check_int(random_state, "random_state", minimum=0)
+    params = {
+        "gnocchi": _params(gnocchi_params, "gnocchi_params", GNOCCHI_PARAMS),
+        "lfads": _params(lfads_params, "lfads_params", LFADS_PARAMS),
+        "ppca": _params(ppca_params, "ppca_params", PPCA_PARAMS),
+    }
+    start = time.perf_counter()
     trials = load_mat(path, bin_size_s=bin_size_s, smooth_sigma_s=smooth_sigma_s)
     train, valid = trials.split((1 - valid_fraction, valid_fraction), random_state=random_state)
     labels, conditions = trials.info("condition"), np.unique(trials.info("condition"))
+    smoothing = Smoothing(float(smooth_sigma_s or 0.0), float(bin_size_s))
     seed = {"random_state": random_state, "verbose": False}
-    start = time.perf_counter()
-    gnocchi = GNOCCHI(**(seed | GNOCCHI_PARAMS | (gnocchi_params or {}))).fit(train)
-    lfads = LFADS(**(seed | LFADS_PARAMS | (lfads_params or {}))).fit(train)
-    generated = gnocchi.generate(gnocchi.encode(valid), n_samples=n_samples,
-                                 random_state=random_state).mean(axis=1)  # fmt: skip
-    valid_labels = valid.info("condition")
+    classes = {"gnocchi": GNOCCHI, "lfads": LFADS, "ppca": PPCA}
+    scores = {}
+    for name in MODELS:
+        model = classes[name](**(seed | params[name])).fit(train)
+        scores[name] = _score_model(model, trials, valid, smoothing=smoothing,
+                                    n_samples=n_samples, random_state=random_state,
+                                    n_folds=n_folds)  # fmt: skip
+    folds = {"n_folds": n_folds, "random_state": random_state}
     data = dict(
         n_trials=trials.n_trials, n_train=train.n_trials, n_valid=valid.n_trials,
         n_time=trials.n_time, n_neurons=trials.n_neurons, n_conditions=len(conditions),
-        bin_size_s=bin_size_s, smooth_sigma_s=smooth_sigma_s, gnocchi_samples=n_samples,
+        bin_size_s=bin_size_s, smooth_sigma_s=smooth_sigma_s, n_samples=n_samples,
+        n_folds=n_folds, random_state=random_state, params=params,
     )  # fmt: skip
-    folds = {"n_folds": n_folds, "random_state": random_state}
-    baseline = {
-        "accuracy_valid": classification_accuracy(valid.activity, valid_labels, **folds),
-        "accuracy_all": classification_accuracy(trials.activity, labels, **folds),
-    }
-    ceiling = pooled_r2(
-        condition_means(train.activity, train.info("condition"), conditions),
-        condition_means(valid.activity, valid_labels, conditions),
-    )
     return {
         "data": data,
         "chance": float(np.bincount(labels).max() / len(labels)),
-        "activity_baseline": baseline,
-        "psth_r2_ceiling": ceiling,
-        "gnocchi": _score_model(gnocchi, generated, trials, valid, **folds),
-        "lfads": _score_model(lfads, lfads.reconstruct(valid), trials, valid, **folds),
+        "activity_baseline": {
+            "accuracy_valid": classification_accuracy(
+                valid.activity, valid.info("condition"), **folds
+            ),
+            "accuracy_all": classification_accuracy(trials.activity, labels, **folds),
+        },
+        "pca_baseline": pca_baseline(
+            train, valid, trials, n_components=params["ppca"]["code_dim"], **folds
+        ),
+        "floors": real_data_floors(train, valid, n_samples=n_samples, random_state=random_state),
+        **scores,
         "seconds": time.perf_counter() - start,
     }
+
+
+def _json_number(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def summarise_seeds(per_seed: list[dict]) -> dict:
+    """Mean, s.d. (ddof 1, None for one seed) and count over seeds of every number.
+
+    ``per_seed`` holds results of :func:`run_datahigh_experiment`. Each entry that is a dict
+    of numbers (models, baselines, floors) gives ``{metric: {"mean", "sd", "n"}}``; the
+    top-level numbers (``chance``, ``seconds``) are summarised under ``"run"``.
+    """
+    if not per_seed:
+        raise InvalidArgumentError("per_seed must hold at least one result")
+    first = per_seed[0]
+    entries = {
+        key: list(value) for key, value in first.items()
+        if key != "data" and isinstance(value, dict)
+    }  # fmt: skip
+    entries["run"] = [key for key, value in first.items() if isinstance(value, (int, float))]
+    summary = {}
+    for entry, metrics in entries.items():
+        summary[entry] = {}
+        for metric in metrics:
+            values = [r[metric] if entry == "run" else r[entry][metric] for r in per_seed]
+            mean, sd, n = mean_and_sd(values)
+            summary[entry][metric] = {"mean": _json_number(mean), "sd": _json_number(sd), "n": n}
+    return summary
+
+
+def run_datahigh_seeds(path: str | os.PathLike, *, seeds=(0, 1, 2), **options) -> dict:
+    """:func:`run_datahigh_experiment` once per seed (its ``random_state``), and the summary.
+
+    Parameters
+    ----------
+    path : the DataHigh ``.mat`` file.
+    seeds : sequence of distinct non-negative ints
+        One run per seed: a different split, model initialisation and sampling each.
+    **options
+        Passed to :func:`run_datahigh_experiment` (not ``random_state``).
+
+    Returns
+    -------
+    dict, JSON-able: ``seeds``, ``per_seed`` (one result each) and ``summary``
+    (``{entry: {metric: {"mean", "sd", "n"}}}``, s.d. over seeds, see :func:`summarise_seeds`).
+    """
+    if "random_state" in options:
+        raise InvalidArgumentError("random_state is set per seed; pass seeds=... instead")
+    if isinstance(seeds, (int, str)) or not hasattr(seeds, "__iter__"):
+        raise InvalidArgumentError(f"seeds must be a sequence of ints; got {seeds!r}")
+    seeds = [check_int(seed, f"seeds[{i}]", minimum=0) for i, seed in enumerate(seeds)]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise InvalidArgumentError(f"seeds must be non-empty and distinct; got {seeds}")
+    per_seed = [run_datahigh_experiment(path, random_state=seed, **options) for seed in seeds]
+    return {"seeds": seeds, "per_seed": per_seed, "summary": summarise_seeds(per_seed)}
