@@ -25,6 +25,7 @@ from neurognocchi.evaluation.drawing import (
     save_figure,
     unity_scatter,
 )
+from neurognocchi.evaluation.paired import paired_fraction
 from neurognocchi.evaluation.protocol import VARIABLES
 
 __all__ = [
@@ -153,14 +154,16 @@ def reconstruction_figure(
     bars.bar(names, heights, color=[f"C{i}" for i in range(len(names))])
     bars.set_ylabel("reconstruction R² (pooled)")
     bars.axhline(0.0, color="grey", lw=0.5)
+    x = float_array("per_neuron_r2[x]", per_neuron_r2[x_model], 1)
+    y = float_array("per_neuron_r2[y]", per_neuron_r2[y_model], 1)
     unity_scatter(
-        scatter,
-        float_array("per_neuron_r2[x]", per_neuron_r2[x_model], 1),
-        float_array("per_neuron_r2[y]", per_neuron_r2[y_model], 1),
-        xlabel=f"{x_model} per-neuron R²",
-        ylabel=f"{y_model} per-neuron R²",
+        scatter, x, y, xlabel=f"{x_model} per-neuron R²", ylabel=f"{y_model} per-neuron R²"
     )
-    scatter.set_title("per-neuron R²")
+    if x_model != y_model:
+        share = paired_fraction(y, x).fraction
+        scatter.set_title(f"per-neuron R² ({y_model} higher for {share:.0%})")
+    else:
+        scatter.set_title("per-neuron R²")
     return fig
 
 
@@ -245,14 +248,14 @@ def heldout_prediction_figure(
         ax.set_xlabel("target x"), ax.set_ylabel("target y")
         ax.set_aspect("equal", adjustable="datalim")
     axes[0].legend(fontsize=8)
-    unity_scatter(
-        axes[-1],
-        float_array("errors[x]", errors[x_model], 1),
-        float_array("errors[y]", errors[y_model], 1),
-        xlabel=f"{x_model} error",
-        ylabel=f"{y_model} error",
-    )
-    axes[-1].set_title("per-trial error")
+    x = float_array("errors[x]", errors[x_model], 1)
+    y = float_array("errors[y]", errors[y_model], 1)
+    unity_scatter(axes[-1], x, y, xlabel=f"{x_model} error", ylabel=f"{y_model} error")
+    if x_model != y_model:
+        share = paired_fraction(x, y, higher_is_better=False).fraction
+        axes[-1].set_title(f"per-trial error ({x_model} closer for {share:.0%})")
+    else:
+        axes[-1].set_title("per-trial error")
     return fig
 
 
