@@ -117,9 +117,11 @@ def _positions(keys: np.ndarray, n: int, k: int, replace: bool) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- the floors of a table
-def _same_condition(data, index, trial=None) -> np.ndarray:
-    """Trials among ``index`` of ``trial``'s condition (without ``trial`` itself)."""
-    return index[(data.conditions[index] == data.conditions[trial]) & (index != trial)]
+def _same_condition(data, index, trial) -> np.ndarray:
+    """Trials among ``index`` of ``trial``'s condition other than ``trial`` itself (the trial
+    alone when its condition has no other)."""
+    others = index[(data.conditions[index] == data.conditions[trial]) & (index != trial)]
+    return others if others.size else np.array([trial])
 
 
 def _nearest_condition_trials(data, requested) -> list[np.ndarray]:
