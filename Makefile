@@ -5,10 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint clean
+.PHONY: demo reference test check lint clean
 
 demo: $(STAMP)
 	$(BIN)/neurognocchi demo
+
+# The README's reference table: the demo for seeds 0, 1, 2 (resumable; about an hour on 2 cores).
+reference: $(STAMP)
+	$(BIN)/neurognocchi reference --out reference_output --seeds 0 1 2
 
 test: $(STAMP)
 	$(BIN)/ruff check .
