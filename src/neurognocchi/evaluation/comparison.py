@@ -163,7 +163,10 @@ def table_markdown(table: dict) -> str:
         "| " + " | ".join(table["columns"]) + " |",
         "|---" + "|---:" * (len(table["columns"]) - 1) + "|",
     ]
-    lines += ["| " + " | ".join([row["label"], *row["cells"]]) + " |" for row in table["rows"]]
+    lines += [
+        "| " + " | ".join([row["label"].replace("|", "\\|"), *row["cells"]]) + " |"
+        for row in table["rows"]
+    ]  # a "|" in a label (|cos|) is escaped so that it does not split the row
     return "\n".join(lines)
 
 
