@@ -107,6 +107,7 @@ TRAVERSED = ("target_x", "target_y")
 def test_oracle_with_common_noise_scores_at_the_noise_free_floor(trials, split):
     result = evaluate(Oracle(trials), trials, split=split, **OPTIONS)
     summary, floor = result["summary"], result["floor_summaries"]["noise_free"]
+    assert "code_r2_go_time" in summary  # the reaching data's go cue varies by trial
     for name in TRAVERSED:
         for key in (f"unintended_{name}", f"intended_gain_{name}"):
             assert summary[key] == pytest.approx(floor[key], rel=1e-6, abs=1e-9), key

@@ -116,6 +116,7 @@ def test_evaluate_returns_strict_json_with_every_protocol_step(oracle_result):
     assert all(value is None or isinstance(value, float) for value in summary.values())
     assert summary["unintended_target_x_sd"] is not None  # mean ± s.d. over sampling seeds
     assert "conditional_spikes_corr_rmse" in summary  # the toy data have spikes
+    assert "code_r2_go_time" not in summary  # constant in the toy data: nothing to read out
     assert len(oracle_result["reconstruction"]["per_neuron_r2"]) == 20  # one per neuron
 
 

@@ -215,9 +215,11 @@ def prepare(
     if grid_spacing is None:
         grid_spacing = infer_grid_spacing(variables[:, 0], variables[:, 1])
     code_variables = {name: variables[:, j] for j, name in enumerate(VARIABLES)}
-    for name in CODE_ONLY_VARIABLES:
-        if name in trials.trial_info and np.all(np.isfinite(trials.info(name).astype(float))):
-            code_variables[name] = trials.info(name).astype(np.float64)
+    for name in CODE_ONLY_VARIABLES:  # read out when present, finite and not constant
+        values = trials.info(name).astype(np.float64) if name in trials.trial_info else None
+        if values is not None and np.all(np.isfinite(values)):
+            if np.ptp(values) > 1e-9 * max(1.0, float(np.abs(values).max())):
+                code_variables[name] = values
     smoothing = _smoothing(trials, smooth_sigma_s)
     codes = _encode(model, trials)
     reference, reference_name = _reference(trials, smoothing)
