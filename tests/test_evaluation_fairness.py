@@ -181,3 +181,23 @@ def test_compare_reports_floors_and_paired_fractions(trials, split):
     neurons = result["paired"]["blind"]["paired_neurons"]
     assert neurons["fraction"] > 0.9 and neurons["n_pairs"] == trials.n_neurons
     assert rows["paired_neurons"][1] == f"{neurons['fraction']:.2f}"
+
+
+class RateOracle(Oracle):
+    """The oracle as a rate model: noise-free PSTHs, Poisson-sampled by the protocol."""
+
+    output_kind = "rates"
+
+    def __init__(self, trials):
+        super().__init__(trials, noise_sd=0.0)
+        self.psth = np.stack(
+            [trials.truth[trials.info("condition") == c].mean(0) for c in self.labels]
+        )
+
+
+def test_rate_model_mean_numbers_have_no_sampling_noise(trials, split):
+    summary = evaluate(RateOracle(trials), trials, split=split, **OPTIONS)["summary"]
+    for key in ("navigation_bias", "unintended_target_x", "reconstruction_r2"):
+        assert summary[f"{key}_sd"] == pytest.approx(0.0, abs=1e-12), key
+    assert summary["navigation_spread"] > 0.1  # its Poisson samples do vary
+    assert summary["bits_per_spike"] > 0

@@ -155,7 +155,10 @@ def _scores(data, decoder, nav_plan, traversals, activity_of) -> dict:
     goals = [heldout[data.conditions[heldout] == label] for label in nav_plan.labels]
     activity = activity_of(goals, "navigation")
     decoded = stochastic.decode_variables(decoder, activity, data.window_bins)
-    out |= stochastic.navigation_scores(decoded, activity.mean(1), _goal_plan(nav_plan), data)[0]
+    means = activity.mean(1)
+    decoded_means = stochastic.decode_variables(decoder, means, data.window_bins)
+    out |= stochastic.navigation_scores(decoded, decoded_means, means, _goal_plan(nav_plan),
+                                        data)[0]  # fmt: skip
     for plan, name in zip(traversals, data.variable_names, strict=True):
         activity = activity_of(_nearest_condition_trials(data, plan.requested), "traversal")
         decoded = stochastic.decode_variables(decoder, activity, data.window_bins)

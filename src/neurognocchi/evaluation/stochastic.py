@@ -120,15 +120,18 @@ def navigation_plan(data, directions) -> NavigationPlan:
     return NavigationPlan(labels, goals, np.concatenate(codes), np.concatenate(owners))
 
 
-def navigation_scores(decoded, means, plan: NavigationPlan, data) -> dict:
-    """Bias, spread and PSTH R² of navigated activity: ``decoded`` (n_navigated, K, 4) of the
-    samples, ``means`` (n_navigated, T, N) their conditional means."""
+def navigation_scores(decoded, decoded_means, means, plan: NavigationPlan, data) -> dict:
+    """Bias, spread and PSTH R² of navigated activity: ``decoded`` (n_navigated, K, 4) the
+    decoded samples (for the spread), ``decoded_means`` (n_navigated, 4) the decoded
+    conditional means (for the bias; for a sampler the same as the mean of ``decoded``, for a
+    rate model its smoothed rates without Poisson noise), ``means`` (n_navigated, T, N) the
+    conditional means (for the PSTH). All sources of a goal are pooled as one distribution."""
     endpoint_bias, start_bias, psth = [], [], []
     for i, goal in enumerate(plan.goals):
-        mine = plan.goal_of_code == i  # all sources of this goal pooled as one distribution
-        pooled = decoded[mine].reshape(-1, 4)
-        endpoint_bias.append(navigation.bias_and_spread(pooled[:, :2], goal[:2]).bias)
-        start_bias.append(navigation.bias_and_spread(pooled[:, 2:], goal[2:]).bias)
+        mine = plan.goal_of_code == i
+        centre = decoded_means[mine].mean(0)  # (4,)
+        endpoint_bias.append(float(np.linalg.norm(centre[:2] - goal[:2])))
+        start_bias.append(float(np.linalg.norm(centre[2:] - goal[2:])))
         psth.append(means[mine].mean(0))
     _, real = condition_means(data, data.split.heldout, data.trials.activity)
     bias = float(np.mean(endpoint_bias))
@@ -145,8 +148,9 @@ def navigation_metrics(model, data, decoder, plan: NavigationPlan, sampling_seed
     """§7.5 for one sampling seed: every navigated code in one call (shared noise)."""
     generated = _generate(model, data, plan.codes, step_seed(data, "navigation", sampling_seed))
     decoded = decode_variables(decoder, generated.samples, data.window_bins)  # (n, K, 4)
-    scalars, per_goal = navigation_scores(decoded, generated.mean, plan, data)
-    endpoints = [decoded[plan.goal_of_code == i, :, :2].reshape(-1, 2).mean(0)
+    decoded_means = decode_variables(decoder, generated.mean, data.window_bins)  # (n, 4)
+    scalars, per_goal = navigation_scores(decoded, decoded_means, generated.mean, plan, data)
+    endpoints = [decoded_means[plan.goal_of_code == i, :2].mean(0)
                  for i in range(len(plan.goals))]  # fmt: skip
     return scalars, {"condition_bias": per_goal, "decoded_endpoints": np.array(endpoints)}
 
