@@ -1,21 +1,18 @@
-"""The K-matched single-trial floor (issue 16, item 5a): real trials drawn K per condition, so
-that a metric of generated samples can be computed on real trials "as if they were samples".
+"""The floors of every table (issue 16, item 5): the protocol's numbers with real trials in a
+model's place, so that each model number has references computed the same way.
 
-How the protocol uses it. For each table row computed from K samples per code, map every code
-to a real condition and draw K of its held-out or validation trials with
-:func:`resample_trials`; decode those trials exactly as the samples are decoded (mean over
-the K trials where the samples' mean is used) and feed the result to the same metric:
+* :func:`single_trial_floor`, the K-matched single-trial floor: every code replaced by K real
+  trials of its condition, drawn with :func:`resample_trials`;
+* :func:`noise_free_floor`: every code replaced by the condition mean of the reference (truth
+  smoothed like the data, or activity), as one noise-free sample.
 
-* traversals: one condition per step (e.g. the grid targets along a row), decoded means
-  (n_steps, n_variables) -> ``unintended_movement`` and ``intended_gain``;
-* navigation: for each held-out goal, its own trials, decoded endpoints (K, 2) ->
-  ``bias_and_spread`` against the goal.
-
-Repeat over the same sampling seeds as the model (one ``random_state`` each) and summarise
-with ``mean_and_sd``. With ``common=True`` (default) the draws use common random numbers:
-conditions holding the same trials get the same draw (so two traversal steps that map to one
-real condition show no spurious change, as shared initial noise gives a model), and each
-condition's draw does not depend on which other conditions are drawn.
+Both go through the scoring functions of `neurognocchi.evaluation.stochastic` on the model's
+own plans (the same navigation goals and traversal steps), so a floor and a model number are
+computed by one piece of code. The single-trial floor is repeated over the model's sampling
+seeds. With ``common=True`` (default) the draws use common random numbers: conditions holding
+the same trials get the same draw (so two traversal steps that map to one real condition show
+no spurious change, as shared initial noise gives a model), and each condition's draw does not
+depend on which other conditions are drawn.
 """
 
 from __future__ import annotations
@@ -154,16 +151,12 @@ def _scores(data, decoder, nav_plan, traversals, activity_of) -> dict:
     out, _ = stochastic.reconstruction_scores(activity_of(pools, "reconstruction").mean(1), data)
     goals = [heldout[data.conditions[heldout] == label] for label in nav_plan.labels]
     activity = activity_of(goals, "navigation")
-    decoded = stochastic.decode_variables(decoder, activity, data.window_bins)
-    means = activity.mean(1)
-    decoded_means = stochastic.decode_variables(decoder, means, data.window_bins)
-    out |= stochastic.navigation_scores(decoded, decoded_means, means, _goal_plan(nav_plan),
-                                        data)[0]  # fmt: skip
+    out |= stochastic.navigation_scores(decoder, activity, activity.mean(1),
+                                        _goal_plan(nav_plan), data)[0]  # fmt: skip
     for plan, name in zip(traversals, data.variable_names, strict=True):
         activity = activity_of(_nearest_condition_trials(data, plan.requested), "traversal")
-        decoded = stochastic.decode_variables(decoder, activity, data.window_bins)
-        decoded_mean = stochastic.decode_variables(decoder, activity.mean(1), data.window_bins)
-        out |= stochastic.traversal_scores(decoded_mean, decoded, plan, name)
+        out |= stochastic.traversal_scores(decoder, activity, activity.mean(1), plan, name,
+                                           data)[0]  # fmt: skip
     return out
 
 

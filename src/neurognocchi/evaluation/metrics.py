@@ -54,6 +54,19 @@ def per_neuron_r2(pred, truth) -> np.ndarray:
     return np.where(varies, 1.0 - sse / sst, np.nan)
 
 
+def condition_means(activity, labels, conditions) -> np.ndarray:
+    """Mean over the trials of each condition: ``(n_conditions, ...)`` for ``activity``
+    ``(n_trials, ...)``, ``labels`` (n_trials,) and the ``conditions`` in output order.
+
+    Examples
+    --------
+    >>> condition_means(np.array([1.0, 3.0, 10.0]), np.array([0, 0, 1]), [1, 0]).tolist()
+    [10.0, 2.0]
+    """
+    activity, labels = np.asarray(activity), np.asarray(labels)
+    return np.stack([activity[labels == condition].mean(axis=0) for condition in conditions])
+
+
 def code_regression_r2(train_codes, train_values, test_codes, test_values) -> float:
     """R^2 on test trials of a ridge regression code -> value fitted on training trials.
 

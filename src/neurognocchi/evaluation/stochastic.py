@@ -51,8 +51,8 @@ def _generate(model, data, codes, seed: int):
 
 def _spread(decoded: np.ndarray) -> float:
     """Mean over codes of the RMS distance of the decoded endpoints (..., K, 4) to their mean."""
-    ends = decoded[..., :2]
-    return float(np.sqrt(((ends - ends.mean(-2, keepdims=True)) ** 2).sum(-1).mean(-1)).mean())
+    ends = decoded[..., :2]  # (n_codes, K, 2)
+    return float(navigation.bias_and_spread(ends, ends.mean(-2)).spread.mean())
 
 
 # ---------------------------------------------------------------------- reconstruction (§7.3)
@@ -100,8 +100,7 @@ def condition_means(data, index, values=None) -> tuple[np.ndarray, np.ndarray]:
     the variables) over each condition's trials."""
     values = data.variables if values is None else values
     labels = np.unique(data.conditions[index])
-    means = [values[index[data.conditions[index] == c]].mean(0) for c in labels]
-    return labels, np.stack(means)
+    return labels, metrics.condition_means(values[index], data.conditions[index], labels)
 
 
 def navigation_plan(data, directions) -> NavigationPlan:
@@ -120,39 +119,35 @@ def navigation_plan(data, directions) -> NavigationPlan:
     return NavigationPlan(labels, goals, np.concatenate(codes), np.concatenate(owners))
 
 
-def navigation_scores(decoded, decoded_means, means, plan: NavigationPlan, data) -> dict:
-    """Bias, spread and PSTH R² of navigated activity: ``decoded`` (n_navigated, K, 4) the
-    decoded samples (for the spread), ``decoded_means`` (n_navigated, 4) the decoded
-    conditional means (for the bias; for a sampler the same as the mean of ``decoded``, for a
-    rate model its smoothed rates without Poisson noise), ``means`` (n_navigated, T, N) the
-    conditional means (for the PSTH). All sources of a goal are pooled as one distribution."""
-    endpoint_bias, start_bias, psth = [], [], []
-    for i, goal in enumerate(plan.goals):
-        mine = plan.goal_of_code == i
-        centre = decoded_means[mine].mean(0)  # (4,)
-        endpoint_bias.append(float(np.linalg.norm(centre[:2] - goal[:2])))
-        start_bias.append(float(np.linalg.norm(centre[2:] - goal[2:])))
-        psth.append(means[mine].mean(0))
+def navigation_scores(decoder, samples, means, plan: NavigationPlan, data):
+    """Bias, spread and PSTH R² of navigated activity: ``samples`` (n_navigated, K, T, N)
+    (their decoded endpoints give the spread) and ``means`` (n_navigated, T, N), the
+    conditional means (decoded, they give the bias: for a sampler the mean of the decoded
+    samples, for a rate model its smoothed rates without Poisson noise; and the PSTH). All
+    sources of a goal are pooled as one distribution. Returns (scalars, details)."""
+    decoded = decode_variables(decoder, samples, data.window_bins)  # (n, K, 4)
+    decoded_means = decode_variables(decoder, means, data.window_bins)  # (n, 4)
+    centres = np.stack([decoded_means[plan.goal_of_code == i].mean(0)
+                        for i in range(len(plan.goals))])  # fmt: skip
+    psth = np.stack([means[plan.goal_of_code == i].mean(0) for i in range(len(plan.goals))])
+    endpoint_bias = np.linalg.norm(centres[:, :2] - plan.goals[:, :2], axis=1)  # (n_goals,)
+    start_bias = np.linalg.norm(centres[:, 2:] - plan.goals[:, 2:], axis=1)
     _, real = condition_means(data, data.split.heldout, data.trials.activity)
-    bias = float(np.mean(endpoint_bias))
-    return {
+    bias = float(endpoint_bias.mean())
+    scalars = {
         "navigation_bias": bias,
         "navigation_bias_grid": bias / data.grid_spacing,
         "navigation_spread": _spread(decoded),
-        "navigation_start_bias": float(np.mean(start_bias)),
-        "navigation_psth_r2": metrics.pooled_r2(np.stack(psth), real),
-    }, np.array(endpoint_bias)
+        "navigation_start_bias": float(start_bias.mean()),
+        "navigation_psth_r2": metrics.pooled_r2(psth, real),
+    }
+    return scalars, {"condition_bias": endpoint_bias, "decoded_endpoints": centres[:, :2]}
 
 
 def navigation_metrics(model, data, decoder, plan: NavigationPlan, sampling_seed: int):
     """§7.5 for one sampling seed: every navigated code in one call (shared noise)."""
     generated = _generate(model, data, plan.codes, step_seed(data, "navigation", sampling_seed))
-    decoded = decode_variables(decoder, generated.samples, data.window_bins)  # (n, K, 4)
-    decoded_means = decode_variables(decoder, generated.mean, data.window_bins)  # (n, 4)
-    scalars, per_goal = navigation_scores(decoded, decoded_means, generated.mean, plan, data)
-    endpoints = [decoded_means[plan.goal_of_code == i, :2].mean(0)
-                 for i in range(len(plan.goals))]  # fmt: skip
-    return scalars, {"condition_bias": per_goal, "decoded_endpoints": np.array(endpoints)}
+    return navigation_scores(decoder, generated.samples, generated.mean, plan, data)
 
 
 # ---------------------------------------------------------------------- traversals (§7.6)
@@ -181,9 +176,12 @@ def traversal_plans(data, directions) -> list[TraversalPlan]:
     return plans
 
 
-def traversal_scores(decoded_mean, decoded, plan: TraversalPlan, name: str) -> dict:
-    """Unintended movement, intended gain and spread of one traversal from the decoded
-    variables of the mean (n_steps, 4) and of the samples (n_steps, K, 4)."""
+def traversal_scores(decoder, samples, means, plan: TraversalPlan, name: str, data):
+    """Unintended movement, intended gain and spread of one traversal from its samples
+    (n_steps, K, T, N) and conditional means (n_steps, T, N). Returns (scalars, the decoded
+    variables of the means (n_steps, 4))."""
+    decoded = decode_variables(decoder, samples, data.window_bins)
+    decoded_mean = decode_variables(decoder, means, data.window_bins)
     unintended = navigation.unintended_movement(decoded_mean, plan.variable)
     if np.ptp(plan.values) > 0:
         gain = navigation.intended_gain(decoded_mean[:, plan.variable], plan.values)
@@ -195,7 +193,7 @@ def traversal_scores(decoded_mean, decoded, plan: TraversalPlan, name: str) -> d
         f"intended_gain_{name}": gain,
         f"unintended_per_gain_{name}": per_gain,
         f"traversal_spread_{name}": _spread(decoded),
-    }
+    }, decoded_mean
 
 
 def traversal_metrics(model, data, decoder, plans, sampling_seed: int):
@@ -204,9 +202,10 @@ def traversal_metrics(model, data, decoder, plans, sampling_seed: int):
     for plan, name in zip(plans, data.variable_names, strict=True):
         seed = step_seed(data, "traversal", sampling_seed) + 100 * plan.variable
         generated = _generate(model, data, plan.codes, seed)
-        decoded = decode_variables(decoder, generated.samples, data.window_bins)
-        decoded_mean = decode_variables(decoder, generated.mean, data.window_bins)
-        scalars |= traversal_scores(decoded_mean, decoded, plan, name)
+        numbers, decoded_mean = traversal_scores(
+            decoder, generated.samples, generated.mean, plan, name, data
+        )
+        scalars |= numbers
         details[name] = {
             "values": plan.values,
             "decoded": decoded_mean,

@@ -57,7 +57,7 @@ from neurognocchi.data.mat import load_mat
 from neurognocchi.data.trials import Trials
 from neurognocchi.estimators import GNOCCHI, LFADS, PPCA
 from neurognocchi.evaluation.generation import Smoothing, generate_activity
-from neurognocchi.evaluation.metrics import pooled_r2
+from neurognocchi.evaluation.metrics import condition_means, pooled_r2
 from neurognocchi.evaluation.uncertainty import mean_and_sd
 
 __all__ = [
@@ -90,11 +90,6 @@ def classification_accuracy(features, labels, *, n_folds: int = 5, random_state:
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
     folds = StratifiedKFold(n_folds, shuffle=True, random_state=random_state)
     return float(cross_val_score(classifier, features, labels, cv=folds).mean())
-
-
-def condition_means(activity: np.ndarray, labels: np.ndarray, conditions) -> np.ndarray:
-    """Mean over the trials of each condition: (n_conditions, n_time, n_neurons)."""
-    return np.stack([activity[labels == condition].mean(axis=0) for condition in conditions])
 
 
 def _flat(trials: Trials) -> np.ndarray:
