@@ -78,6 +78,23 @@ def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
     return int(value)
 
 
+def check_seeds(value: object, name: str = "seeds") -> list[int]:
+    """Return ``value`` as a non-empty list of distinct non-negative ints (e.g. training
+    seeds), else raise naming ``name`` (an entry as ``name[i]``).
+
+    Examples
+    --------
+    >>> check_seeds((0, 1, 2))
+    [0, 1, 2]
+    """
+    if isinstance(value, (int, str, bytes)) or not hasattr(value, "__iter__"):
+        raise InvalidArgumentError(f"{name} must be a sequence of ints; got {value!r}")
+    seeds = [check_int(seed, f"{name}[{i}]", minimum=0) for i, seed in enumerate(value)]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise InvalidArgumentError(f"{name} must be non-empty and distinct; got {seeds}")
+    return seeds
+
+
 def check_positive_int(value: object, name: str) -> int:
     """Return ``value`` if it is an int >= 1 (not a bool), else raise naming ``name``."""
     return check_int(value, name, minimum=1)

@@ -14,7 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
-from neurognocchi._checks import InvalidArgumentError, check_int
+from neurognocchi._checks import check_seeds
 from neurognocchi._deprecation import renamed_keywords
 from neurognocchi._io import atomic_write_text
 from neurognocchi.cli.runs import RUN_FILE, evaluate_runs, fit_run
@@ -161,9 +161,7 @@ def run_reference(
     """
     settings = DEMO_SETTINGS["quick" if quick else "full"]
     out_dir = Path(out_dir)
-    seeds = [check_int(seed, "seeds", minimum=0) for seed in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise InvalidArgumentError(f"seeds must be distinct non-negative ints; got {seeds}")
+    seeds = check_seeds(seeds)
     comparisons = []
     for seed in seeds:
         seed_dir = out_dir / f"seed{seed}"

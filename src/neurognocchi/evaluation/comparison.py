@@ -223,8 +223,7 @@ def seed_table(comparisons: list[dict]) -> dict:
             continue
         cells = []
         for name in names:
-            values = [columns[name].get(key) for columns in per_result]
-            values = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            values = _array([columns[name].get(key) for columns in per_result])
             if np.all(np.isnan(values)):
                 cells.append("—" if key not in per_result[0][name] else "n/a")
                 continue

@@ -52,6 +52,7 @@ from neurognocchi._checks import (
     check_int,
     check_positive_int,
     check_real,
+    check_seeds,
 )
 from neurognocchi.data.mat import load_mat
 from neurognocchi.data.trials import Trials
@@ -329,10 +330,6 @@ def run_datahigh_seeds(path: str | os.PathLike, *, seeds=(0, 1, 2), **options) -
     """
     if "random_state" in options:
         raise InvalidArgumentError("random_state is set per seed; pass seeds=... instead")
-    if isinstance(seeds, (int, str)) or not hasattr(seeds, "__iter__"):
-        raise InvalidArgumentError(f"seeds must be a sequence of ints; got {seeds!r}")
-    seeds = [check_int(seed, f"seeds[{i}]", minimum=0) for i, seed in enumerate(seeds)]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise InvalidArgumentError(f"seeds must be non-empty and distinct; got {seeds}")
+    seeds = check_seeds(seeds)
     per_seed = [run_datahigh_experiment(path, random_state=seed, **options) for seed in seeds]
     return {"seeds": seeds, "per_seed": per_seed, "summary": summarise_seeds(per_seed)}
