@@ -75,6 +75,22 @@ def _add_demo(subparsers) -> None:
     reference.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     reference.add_argument("--sampling-seeds", type=int, default=5)
     reference.add_argument("--quick", action="store_true", help="the quick demo's settings")
+    study = subparsers.add_parser(
+        "study",
+        help="variants of estimator parameters × training seeds, each fitted and scored with "
+        "the protocol; resumable (Optuna storage); CSV + JSON + HTML",
+        description="Run (or resume, or join as a worker) the study a JSON config describes; "
+        "see the guide's 'Studies' section for the file.",
+    )
+    study.add_argument("config", type=Path, help="study config (JSON)")
+    study.add_argument("--out", type=Path, default=None, help="output folder (default: CONFIG "
+                       "without .json)")  # fmt: skip
+    study.add_argument(
+        "--storage",
+        help="SQLAlchemy URL of the Optuna storage shared by workers, e.g. "
+        "postgresql://user@host/db (default: sqlite:///OUT/study.db)",
+    )
+    study.add_argument("--check", action="store_true", help="check the config; fit nothing")
 
 
 def _add_fit(subparsers) -> None:

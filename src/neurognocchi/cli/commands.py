@@ -191,6 +191,23 @@ def _reference(args) -> None:
     )
 
 
+def _study(args) -> None:
+    from neurognocchi.study import read_study_config, run_study, study_markdown
+
+    config = read_study_config(args.config)  # every error before any fit
+    out = args.out if args.out is not None else args.config.with_suffix("")
+    n_fits = len(config.variants) * len(config.seeds)
+    if config.search is not None:
+        n_fits += config.search["n_variants"] * len(config.seeds)
+    print(f"study {config.name!r}: {n_fits} fits ({len(config.seeds)} seeds) -> {out}")
+    if args.check:
+        return
+    results = run_study(config, out, storage=args.storage)
+    print(study_markdown(results))
+    print(f"best ({results['objective']['metric']}): {results['objective']['best']}")
+    print(f"outputs: {out / 'study.csv'}, {out / 'study.json'}, {out / 'study.html'}")
+
+
 # ---------------------------------------------------------------------- convert, info
 def _parse_value(text: str):
     """A value of a numeric condition column from the command line: an int or a float."""
@@ -249,5 +266,6 @@ COMMANDS = {
     "demo": _demo,
     "table": _table,
     "reference": _reference,
+    "study": _study,
     "info": _info,
 }

@@ -15,6 +15,7 @@ from neurognocchi._checks import (
     check_int,
     check_positive_int,
     check_random_state,
+    check_real,
 )
 from neurognocchi.estimators.base import PARAMETERS_DOC, TRAINING_DOC, TrialEstimator
 from neurognocchi.models.gnocchi import GnocchiConfig, GnocchiModel
@@ -45,6 +46,21 @@ class GNOCCHI(TrialEstimator):
         towards N(0, I); on the toy data a weight of 1 bent the code -> variable map enough to
         cost 0.02-0.07 of linear R² (0.876 mean over the four variables vs 0.917 at 0.01, seed
         0), so it is light by default and ``whiten_codes`` supplies the prior's moments.
+    mmd_bandwidth : {{"code_dim", "code_dim_squared"}}
+        The MMD kernel's width: ``exp(-d² / 2L)`` or InfoDiffusion's ``exp(-d² / L²)``.
+    encoder_pooling : {{"mean_max", "flatten"}}
+        Head of the conv encoder: mean and max over time, or every time bin flattened
+        (InfoDiffusion).
+    code_noise : float
+        Training only: Gaussian noise added to the codes the denoiser sees, with s.d.
+        ``code_noise`` times the batch's code s.d. (0: none).
+    code_dropout : float
+        Training only: the probability that a trial's code is replaced by a learned null
+        code, so that the model can also sample without a code; needed by
+        ``guidance_scale``.
+    guidance_scale : float
+        Classifier-free guidance of ``generate``: ``v_null + w (v_code - v_null)``; 1 is
+        plain conditioning (needs ``code_dropout > 0`` otherwise).
     whiten_codes : bool
         After fitting, make codes zero-mean with identity covariance over the training trials
         (an affine map stored in the model; ``generate`` inverts it), so that codes drawn from
@@ -68,6 +84,7 @@ class GNOCCHI(TrialEstimator):
     _model_params = (
         "code_dim", "channels", "channel_mults", "n_res_blocks", "encoder", "encoder_dim",
         "encoder_layers", "dropout", "schedule", "n_train_steps", "rec_weight", "mmd_weight",
+        "mmd_bandwidth", "encoder_pooling", "code_noise", "code_dropout",
     )  # fmt: skip
 
     def __init__(
@@ -91,6 +108,11 @@ class GNOCCHI(TrialEstimator):
         n_train_steps: int = 1000,
         rec_weight: float = 4.0,
         mmd_weight: float = 0.01,
+        mmd_bandwidth: str = "code_dim",
+        encoder_pooling: str = "mean_max",
+        code_noise: float = 0.0,
+        code_dropout: float = 0.0,
+        guidance_scale: float = 1.0,
         whiten_codes: bool = True,
         weight_decay: float = 1e-4,
         ema_decay: float | None = 0.995,
@@ -120,6 +142,11 @@ class GNOCCHI(TrialEstimator):
         self.n_train_steps = n_train_steps
         self.rec_weight = rec_weight
         self.mmd_weight = mmd_weight
+        self.mmd_bandwidth = mmd_bandwidth
+        self.encoder_pooling = encoder_pooling
+        self.code_noise = code_noise
+        self.code_dropout = code_dropout
+        self.guidance_scale = guidance_scale
         self.whiten_codes = whiten_codes
         self.weight_decay = weight_decay
         self.ema_decay = ema_decay
@@ -134,6 +161,12 @@ class GNOCCHI(TrialEstimator):
     def check_params(self) -> None:
         super().check_params()
         check_bool(self.whiten_codes, "whiten_codes")
+        guidance = check_real(self.guidance_scale, "guidance_scale", low=0.0)
+        if guidance != 1.0 and not self.code_dropout:
+            raise ValueError(
+                f"guidance_scale={guidance} needs code_dropout > 0 (the null code it guides "
+                "against is learned only then)"
+            )
         n_sample_steps = check_int(self.n_sample_steps, "n_sample_steps")
         if not 1 <= n_sample_steps <= self.n_train_steps:
             raise ValueError(
@@ -211,7 +244,8 @@ class GNOCCHI(TrialEstimator):
         check_bool(common_noise, "common_noise")
         seed = check_random_state(random_state)
         self.model_.eval()
-        options = {"n_steps": n_steps, "method": method, "eta": eta}
+        options = {"n_steps": n_steps, "method": method, "eta": eta,
+                   "guidance": float(self.guidance_scale)}  # fmt: skip
         if common_noise:
             out = self._generate_common(code, n_samples, seed, batch_size, options)
         else:

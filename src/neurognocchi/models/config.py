@@ -57,12 +57,19 @@ class GnocchiConfig(JsonConfig):
     n_train_steps: int = 1000  # DESIGN §5: 1000 training steps
     rec_weight: float = 4.0  # weight of the x0 MSE; raised from 1 (reason not recorded)
     mmd_weight: float = 0.01  # light: at 1 it bent the code map (toy R² 0.876 vs 0.917 at 0.01)
+    mmd_bandwidth: str = "code_dim"  # the MMD kernel's width (models.priors.MMD_BANDWIDTHS)
+    encoder_pooling: str = "mean_max"  # conv encoder head: "mean_max" or "flatten" (InfoDiffusion)
+    code_noise: float = 0.0  # training: codes + N(0, (code_noise * batch code s.d.)²); 0: off
+    code_dropout: float = 0.0  # training: P(code -> learned null code), for guidance; 0: off
 
     def __post_init__(self):
         for name in ("n_neurons", "n_time", "code_dim", "n_train_steps"):
             check_positive_int(getattr(self, name), name)
-        for name in ("rec_weight", "mmd_weight", "dropout"):
+        for name in ("rec_weight", "mmd_weight", "dropout", "code_noise"):
             check_real(getattr(self, name), name, low=0.0)
+        check_dropout(self.code_dropout, "code_dropout")
+        check_choice(self.mmd_bandwidth, "mmd_bandwidth", ("code_dim", "code_dim_squared"))
+        check_choice(self.encoder_pooling, "encoder_pooling", ("mean_max", "flatten"))
         object.__setattr__(self, "channel_mults", tuple(int(m) for m in self.channel_mults))
 
     @classmethod

@@ -37,6 +37,8 @@ def build_encoder(config: GnocchiConfig) -> nn.Module:
             code_dim=config.code_dim,
             channels=config.encoder_dim,
             n_layers=config.encoder_layers,
+            pooling=config.encoder_pooling,
+            n_time=config.n_time,
         )
     return GRUTrialEncoder(config.n_neurons, code_dim=config.code_dim, hidden=config.encoder_dim)
 
@@ -76,6 +78,9 @@ class GnocchiModel(ConfiguredModel):
         self.register_buffer("code_mean", torch.zeros(config.code_dim))
         self.register_buffer("code_whitening", torch.eye(config.code_dim))
         self.register_buffer("code_coloring", torch.eye(config.code_dim))
+        if config.code_dropout > 0:
+            # The raw code that stands for "no code" (classifier-free guidance).
+            self.null_code = nn.Parameter(torch.zeros(config.code_dim))
 
     # ------------------------------------------------------------------ TrialModel members
     @property
@@ -167,12 +172,47 @@ class GnocchiModel(ConfiguredModel):
         ).to(x0.device)
         noise = torch.randn(x0.shape, generator=generator, device="cpu").to(x0.device)
         x_t = self.scheduler.add_noise(x0, noise, t)  # (B, T, N)
-        noise_pred, x0_pred = self.predict(x_t, t, code)
+        noise_pred, x0_pred = self.predict(x_t, t, self._training_code(code, generator))
         score = (noise_pred - noise).pow(2).mean()
         reconstruction = (x0_pred - x0).pow(2).mean()
-        mmd = mmd_to_standard_normal(code, generator=generator)
+        mmd = mmd_to_standard_normal(
+            code, generator=generator, bandwidth=self.config.mmd_bandwidth
+        )
         total = score + self.config.rec_weight * reconstruction + self.config.mmd_weight * mmd
         return {"loss": total, "score": score, "reconstruction": reconstruction, "mmd": mmd}
+
+    def _training_code(self, code: torch.Tensor, generator: torch.Generator | None):
+        """The code (B, L) the denoiser is trained on: with ``code_noise``, plus Gaussian
+        noise scaled by the batch's code s.d. (so that the denoiser cannot rely on code
+        details finer than that); with ``code_dropout``, replaced by the null code at that
+        rate (so that the same network also learns the unconditional model)."""
+        if self.config.code_noise > 0:
+            scale = self.config.code_noise * code.detach().std(dim=0)  # (L,)
+            draw = torch.randn(code.shape, generator=generator, device="cpu").to(code)
+            code = code + scale * draw
+        if self.config.code_dropout > 0:
+            drop = torch.rand(len(code), generator=generator, device="cpu").to(code.device)
+            code = torch.where((drop < self.config.code_dropout)[:, None], self.null_code, code)
+        return code
+
+    def _guided(self, raw: torch.Tensor, guidance: float):
+        """The denoiser as the sampler calls it: conditioned on raw codes (B, L), or with
+        classifier-free guidance ``v_null + guidance (v_code - v_null)`` (Ho & Salimans
+        2022; linear in the output, so the same for v as for noise predictions)."""
+        if guidance == 1.0:
+            return lambda x_t, t: self.denoiser(x_t, t, raw)
+        if not hasattr(self, "null_code"):
+            raise ValueError(
+                f"guidance {guidance} needs a model fitted with code_dropout > 0 (it has none)"
+            )
+
+        def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            null = self.null_code.expand_as(raw)  # (B, L)
+            both = self.denoiser(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([raw, null]))
+            v_code, v_null = both.chunk(2)  # each (B, T, N)
+            return v_null + guidance * (v_code - v_null)
+
+        return denoise
 
     @torch.no_grad()
     def generate(
@@ -186,9 +226,11 @@ class GnocchiModel(ConfiguredModel):
         progress: bool = False,
         noise_index: torch.Tensor | None = None,
         n_noise: int | None = None,
+        guidance: float = 1.0,
     ) -> torch.Tensor:
         """Denoise from noise conditioned on ``code`` (B, L), a code as :meth:`encode` returns
-        it; returns (B, T, N) in data units.
+        it; returns (B, T, N) in data units. ``guidance`` != 1 applies classifier-free
+        guidance (a model fitted with ``code_dropout``).
 
         At each step the clean-data prediction is clipped to ``+-x0_bound`` (1.5 times the
         largest normalised training value) before the sampler uses it, a guard against rare
@@ -198,7 +240,7 @@ class GnocchiModel(ConfiguredModel):
         shape = (code.shape[0], self.config.n_time, self.config.n_neurons)
         raw = code @ self.code_coloring.T + self.code_mean  # (B, L): the denoiser reads raw codes
         x0 = sample(
-            lambda x_t, t: self.denoiser(x_t, t, raw),
+            self._guided(raw, guidance),
             self.scheduler,
             shape,
             n_steps=n_steps,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["mmd_to_standard_normal", "rbf_kernel"]
+__all__ = ["MMD_BANDWIDTHS", "mmd_to_standard_normal", "rbf_kernel"]
 
 
 def rbf_kernel(a: torch.Tensor, b: torch.Tensor, *, bandwidth_sq: float) -> torch.Tensor:
@@ -18,21 +18,33 @@ def rbf_kernel(a: torch.Tensor, b: torch.Tensor, *, bandwidth_sq: float) -> torc
     return torch.exp(-torch.cdist(a, b).pow(2) / (2.0 * bandwidth_sq))
 
 
+#: Squared bandwidths of the MMD's RBF kernel ``exp(-d² / (2 bandwidth_sq))`` for codes of
+#: length L: "code_dim" (bandwidth_sq = L, so the denominator 2L is the expected squared
+#: distance between two prior draws) or "code_dim_squared" (bandwidth_sq = L² / 2, i.e.
+#: ``exp(-d² / L²)``, the kernel of the InfoVAE/InfoDiffusion code: wider for L > 2).
+MMD_BANDWIDTHS = {"code_dim": lambda dim: float(dim), "code_dim_squared": lambda dim: dim**2 / 2}
+
+
 def mmd_to_standard_normal(
-    code: torch.Tensor, *, generator: torch.Generator | None = None
+    code: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    bandwidth: str = "code_dim",
 ) -> torch.Tensor:
     """Unbiased estimate of MMD^2 between codes (B, L) and as many draws from N(0, I_L).
 
-    Kernel: RBF with squared bandwidth ``L`` (half the expected squared distance ``2L``
-    between two prior draws), the InfoVAE convention, so the kernel neither saturates nor
-    vanishes for codes on the prior's scale whatever the code dimension. The estimate can be
-    slightly negative when the batch matches the prior.
+    Kernel: RBF with the squared bandwidth :data:`MMD_BANDWIDTHS` names; both scale with L so
+    that the kernel neither saturates nor vanishes for codes on the prior's scale whatever
+    the code dimension. The estimate can be slightly negative when the batch matches the
+    prior.
     """
     n, dim = code.shape
     if n < 2:
         raise ValueError(f"MMD needs at least 2 codes in the batch; got {n}")
+    if bandwidth not in MMD_BANDWIDTHS:
+        raise ValueError(f"bandwidth must be one of {sorted(MMD_BANDWIDTHS)}; got {bandwidth!r}")
     prior = torch.randn((n, dim), generator=generator, device="cpu").to(code)
-    bandwidth_sq = float(dim)
+    bandwidth_sq = MMD_BANDWIDTHS[bandwidth](dim)
     off_diagonal = 1.0 - torch.eye(n, device=code.device, dtype=code.dtype)
     k_cc = (rbf_kernel(code, code, bandwidth_sq=bandwidth_sq) * off_diagonal).sum() / (n * (n - 1))
     k_pp = (rbf_kernel(prior, prior, bandwidth_sq=bandwidth_sq) * off_diagonal).sum() / (

@@ -10,6 +10,7 @@ from torch import nn
 from neurognocchi._checks import (
     InvalidArgumentError,
     check_activity,
+    check_choice,
     check_int,
     check_positive_int,
 )
@@ -29,8 +30,10 @@ class ConvTrialEncoder(nn.Module):
     the others use stride 2 (kernel ``kernel_size``, padding ``kernel_size // 2``), which gives
     ``ceil(T / 2)`` bins and so works down to ``T = 1`` while every input bin stays inside some
     receptive field. The mean and the max over time are concatenated (so the code sees the whole
-    trial) and a two-layer MLP maps them to the code. No dropout or sampling: the same input always
-    gives the same code.
+    trial) and a two-layer MLP maps them to the code; or, with ``pooling="flatten"`` (the
+    InfoDiffusion encoder's head), every channel at every remaining time bin goes to the MLP,
+    which then needs a fixed ``n_time``. No dropout or sampling: the same input always gives
+    the same code.
 
     Parameters
     ----------
@@ -48,6 +51,10 @@ class ConvTrialEncoder(nn.Module):
         Maximum number of GroupNorm groups.
     n_position_channels : int, default 8
         Even number of relative-time channels appended to the input (0 for none).
+    pooling : {"mean_max", "flatten"}, default "mean_max"
+        How the last convolution's output becomes the MLP's input.
+    n_time : int, optional
+        The trials' length T; needed (and then enforced) by ``pooling="flatten"``.
 
     Attributes
     ----------
@@ -65,6 +72,8 @@ class ConvTrialEncoder(nn.Module):
         kernel_size: int = 5,
         groups: int = 8,
         n_position_channels: int = 8,
+        pooling: str = "mean_max",
+        n_time: int | None = None,
     ) -> None:
         super().__init__()
         self.config: dict[str, Any] = {
@@ -83,6 +92,10 @@ class ConvTrialEncoder(nn.Module):
                 f"n_position_channels must be an even int >= 0; got {n_position_channels!r}"
             )
         self.config["n_position_channels"] = int(n_position_channels)
+        self.pooling = check_choice(pooling, "pooling", ("mean_max", "flatten"))
+        if pooling == "flatten":
+            self.config |= {"pooling": pooling, "n_time": check_positive_int(n_time, "n_time")}
+        self.n_time = n_time
         self.n_neurons = n_neurons
         self.code_dim = code_dim
         self.n_position_channels = n_position_channels
@@ -101,9 +114,17 @@ class ConvTrialEncoder(nn.Module):
                 nn.SiLU(),
             ]
         self.convs = nn.Sequential(*layers)
+        n_features = 2 * channels if pooling == "mean_max" else channels * self._n_bins(n_layers)
         self.to_code = nn.Sequential(
-            nn.Linear(2 * channels, channels), nn.SiLU(), nn.Linear(channels, code_dim)
+            nn.Linear(n_features, channels), nn.SiLU(), nn.Linear(channels, code_dim)
         )
+
+    def _n_bins(self, n_layers: int) -> int:
+        """Time bins left after the convolutions: each stride-2 one gives ceil(T / 2)."""
+        n_bins = self.n_time
+        for _ in range(n_layers - 1):
+            n_bins = (n_bins + 1) // 2
+        return n_bins
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Encode whole trials.
@@ -121,6 +142,12 @@ class ConvTrialEncoder(nn.Module):
         check_activity(x, self.n_neurons, "x")
         h = torch.cat([x.transpose(1, 2), self._positions(x)], dim=1)  # (B, N + P, T)
         h = self.convs(h)  # (B, C, T')
+        if self.pooling == "flatten":
+            if x.shape[1] != self.n_time:
+                raise InvalidArgumentError(
+                    f"x has {x.shape[1]} time bins; this encoder flattens {self.n_time}"
+                )
+            return self.to_code(h.flatten(1))  # (B, C T') -> (B, code_dim)
         pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)  # (B, 2 C)
         return self.to_code(pooled)  # (B, code_dim)
 

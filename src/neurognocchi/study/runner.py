@@ -1,0 +1,303 @@
+"""Run a study: every variant × training seed fitted, scored with the protocol, stored.
+
+One Optuna trial is one variant over all the study's seeds; its value is the objective's mean
+over seeds and its user attributes hold every fit's metrics, so the storage alone is enough to
+write the outputs (:mod:`neurognocchi.study.outputs`). The storage is a SQLite file in the
+output folder by default; any SQLAlchemy URL (PostgreSQL, MySQL) lets workers on several
+machines share one study (each worker runs ``neurognocchi study`` with the same ``--storage``).
+
+Resuming: a finished variant (a COMPLETE trial) is never run again; each fit is a run
+directory ``runs/<variant>/seed<s>/`` (see :mod:`neurognocchi.cli.runs`) whose protocol
+numbers are cached in ``protocol.json``, so a killed study refits nothing that finished and an
+interrupted fit continues from its last checkpoint. A trial left RUNNING by a dead process on
+this machine is marked FAIL when the study starts again; one from another machine is failed by
+Optuna's heartbeat after ``HEARTBEAT_GRACE_S`` without news.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from neurognocchi._io import atomic_write_text
+from neurognocchi.study.config import StudyConfig, Variant
+from neurognocchi.study.search import search_variant_name
+
+__all__ = ["HEARTBEAT_GRACE_S", "default_storage", "fit_and_score", "open_study", "run_study"]
+
+HEARTBEAT_INTERVAL_S = 60
+HEARTBEAT_GRACE_S = 600
+METRICS_FILE = "protocol.json"
+
+
+def default_storage(out_dir: str | os.PathLike) -> str:
+    """``sqlite:///<out_dir>/study.db``, the storage of a study without ``--storage``."""
+    return f"sqlite:///{Path(out_dir).resolve() / 'study.db'}"
+
+
+def open_study(config: StudyConfig, out_dir: Path, storage: str | None = None):
+    """The Optuna study named ``config.name`` in ``storage`` (created if new)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = storage or config.storage or default_storage(out_dir)
+    with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 3-5
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        rdb = optuna.storages.RDBStorage(
+            url, heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=HEARTBEAT_GRACE_S
+        )
+    return optuna.create_study(
+        study_name=config.name,
+        storage=rdb,
+        load_if_exists=True,
+        direction=config.direction,
+    )
+
+
+# ---------------------------------------------------------------------- one fit
+def data_file(config: StudyConfig, out_dir: Path, seed: int) -> Path:
+    """The data file of training seed ``seed``: the recording, or synthetic data drawn with
+    ``data.random_state`` (if given) or ``seed``, written once into ``out_dir/data``."""
+    data = dict(config.data)
+    source = data.pop("source")
+    if source == "file":
+        return Path(data["path"])
+    from neurognocchi.study.config import DATA_SOURCES
+
+    draw = data.pop("random_state", seed)
+    path = out_dir / "data" / f"{source}-seed{draw}.npz"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        DATA_SOURCES[source](**data, random_state=draw).save(path)  # atomic
+    return path
+
+
+def _flatten(result: dict) -> dict[str, float | None]:
+    """The protocol's numbers of one fit: ``summary`` keys, then ``floor.<kind>.<key>``."""
+
+    def number(value):
+        return None if value is None or not math.isfinite(float(value)) else float(value)
+
+    metrics = {key: number(value) for key, value in result["summary"].items()
+               if isinstance(value, int | float) or value is None}  # fmt: skip
+    for kind, summary in result.get("floor_summaries", {}).items():
+        for key, value in summary.items():
+            if isinstance(value, int | float) or value is None:
+                metrics[f"floor.{kind}.{key}"] = number(value)
+    metrics["flags"] = len(result.get("flags", []))
+    return metrics
+
+
+def _fitted_model(config: StudyConfig, variant: Variant, seed: int, data: Path, run_dir: Path):
+    """Fit (or resume, or reload) the run directory of ``variant`` with ``seed``."""
+    from neurognocchi.cli.runs import RUN_FILE, fit_run, load_model
+
+    params = config.estimator_params(variant, seed)
+    record_path = run_dir / RUN_FILE
+    if record_path.is_file():
+        record = json.loads(record_path.read_text())
+        _check_same_variant(record, variant, params, run_dir)
+        if "finished" in record:
+            return load_model(run_dir)
+    return fit_run(data, run_dir, model=variant.model, params=params,
+                   resume=record_path.is_file())  # fmt: skip
+
+
+def _check_same_variant(record: dict, variant: Variant, params: dict, run_dir: Path) -> None:
+    from neurognocchi.cli.params import build_estimator
+
+    wanted = build_estimator(variant.model, dict(params)).get_params()
+    recorded = record["params"]
+    changed = sorted(k for k, v in wanted.items() if k != "verbose" and
+                     json.dumps(recorded.get(k)) != json.dumps(v))  # fmt: skip
+    if record["model"] != variant.model or changed:
+        raise ValueError(
+            f"variant {variant.name!r} has changed since {str(run_dir)!r} was fitted "
+            f"(model or parameters {changed}); rename the variant or delete that folder"
+        )
+
+
+def fit_and_score(config: StudyConfig, variant: Variant, seed: int, out_dir: Path) -> dict:
+    """The protocol's numbers for ``variant`` fitted with ``seed``, from the cache when the
+    fit was scored before; otherwise fitted (or resumed), evaluated and cached."""
+    from neurognocchi.data import load_trials
+    from neurognocchi.evaluation import evaluate
+
+    run_dir = out_dir / "runs" / variant.name / f"seed{seed}"
+    cached = run_dir / METRICS_FILE
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    data = data_file(config, out_dir, seed)
+    model = _fitted_model(config, variant, seed, data, run_dir)
+    model.set_params(verbose=False)
+    result = evaluate(model, load_trials(data), random_state=seed, n_samples=config.n_samples,
+                      n_sampling_seeds=config.n_sampling_seeds)  # fmt: skip
+    metrics = _flatten(result)
+    atomic_write_text(cached, json.dumps(metrics, indent=1))
+    return metrics
+
+
+# ---------------------------------------------------------------------- trials
+def objective_value(config: StudyConfig, per_seed: dict) -> float:
+    """Mean of the objective over seeds; the worst value (inf) when it is n/a for all."""
+    values = [m.get(config.metric) for m in per_seed.values()]
+    values = [v for v in values if v is not None]
+    if not values:
+        return math.inf if config.direction == "minimize" else -math.inf
+    return float(np.mean(values))
+
+
+def _run_variant(trial, config: StudyConfig, variant: Variant, out_dir: Path, bar) -> float:
+    trial.set_user_attr("variant", variant.name)
+    trial.set_user_attr("model", variant.model)
+    trial.set_user_attr("params", variant.params)
+    trial.set_user_attr("host", socket.gethostname())
+    trial.set_user_attr("pid", os.getpid())
+    per_seed = {}
+    for seed in config.seeds:
+        bar.set_description(f"{variant.name} seed {seed}")
+        start = time.perf_counter()
+        per_seed[str(seed)] = fit_and_score(config, variant, seed, out_dir)
+        trial.set_user_attr("metrics", per_seed)
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        bar.update(1)
+    return objective_value(config, per_seed)
+
+
+def _trials_by_state(study):
+    from optuna.trial import TrialState
+
+    done, running = set(), set()
+    for trial in study.get_trials(deepcopy=False):
+        name = trial.user_attrs.get("variant")
+        if trial.state == TrialState.COMPLETE:
+            done.add(name)
+        elif trial.state == TrialState.RUNNING:
+            running.add(name)
+    return done, running
+
+
+def _fail_dead_local_trials(study) -> int:
+    """Mark FAIL the RUNNING trials whose process on this machine is gone (a killed study)."""
+    from optuna.trial import TrialState
+
+    host, failed = socket.gethostname(), 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        pid = trial.user_attrs.get("pid")
+        if trial.user_attrs.get("host") == host and pid is not None and not _alive(pid):
+            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            failed += 1
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _search_variant(config: StudyConfig, trial) -> Variant:
+    values = config.search["space"].suggest(trial)
+    params = config.search["base"] | values
+    return Variant(search_variant_name(values), config.search["model"], params)
+
+
+def _search_left(study, config: StudyConfig) -> int:
+    """How many more distinct proposals the search needs (0 without a search)."""
+    if config.search is None:
+        return 0
+    done = {name for name in _trials_by_state(study)[0] if name and name.startswith("search-")}
+    return max(config.search["n_variants"] - len(done), 0)
+
+
+def _run_search(study, config: StudyConfig, out_dir: Path, bar) -> None:
+    """Proposals until ``n_variants`` distinct ones have finished; a small discrete space
+    may propose a finished one again (its fits are read back), so tries are capped."""
+    import optuna
+
+    if not _search_left(study, config):
+        return
+    # Seeded by the study's length: reproducible, yet a resumed study does not replay the
+    # proposals it has already made.
+    study.sampler = optuna.samplers.TPESampler(seed=len(study.trials))
+    for _ in range(3 * config.search["n_variants"]):
+        if not _search_left(study, config):
+            break
+        study.optimize(
+            lambda t: _run_variant(t, config, _search_variant(config, t), out_dir, bar),
+            n_trials=1,
+        )
+
+
+def _requeue_failed_search(study, config: StudyConfig, done: set) -> None:
+    """Queue again the proposals of search trials that died, so their fits are reused."""
+    from optuna.trial import TrialState
+
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    queued = {search_variant_name(t.system_attrs.get("fixed_params", {})) for t in waiting}
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        name = trial.user_attrs.get("variant", "")
+        if name.startswith("search-") and name not in done | queued and trial.params:
+            # Not skip_if_exists: that would find the failed trial itself and queue nothing.
+            study.enqueue_trial(trial.params)
+            queued.add(name)
+
+
+def run_study(
+    config: StudyConfig,
+    out_dir: str | os.PathLike,
+    *,
+    storage: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Run every variant of ``config`` not yet finished in its storage (and the search's
+    remaining proposals), then write the outputs; return :func:`study_results`.
+
+    Parameters
+    ----------
+    config : StudyConfig
+        From :func:`~neurognocchi.study.read_study_config`.
+    out_dir : path
+        Run directories, synthetic data, the default SQLite storage and the outputs
+        (``study.csv``, ``study.json``, ``study.html``).
+    storage : str, optional
+        An SQLAlchemy URL shared by workers (default ``config.storage`` or
+        :func:`default_storage`).
+    progress : bool
+        One progress bar over the fits.
+    """
+    from neurognocchi.study.outputs import study_results, write_outputs
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    study = open_study(config, out_dir, storage)
+    _fail_dead_local_trials(study)
+    done, running = _trials_by_state(study)
+    todo = [v for v in config.variants if v.name not in done | running]
+    n_search = _search_left(study, config)
+    if n_search:
+        _requeue_failed_search(study, config, done)
+    total = (len(todo) + n_search) * len(config.seeds)
+    with tqdm(total=total, unit="fit", disable=not progress or None) as bar:
+        for variant in todo:
+            if variant.name in set().union(*_trials_by_state(study)):  # another worker's
+                bar.update(len(config.seeds))
+                continue
+            study.optimize(lambda t, v=variant: _run_variant(t, config, v, out_dir, bar),
+                           n_trials=1)  # fmt: skip
+        _run_search(study, config, out_dir, bar)
+    results = study_results(study, config)
+    write_outputs(results, out_dir)
+    return results

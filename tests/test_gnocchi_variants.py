@@ -1,0 +1,123 @@
+"""The GNOCCHI variants the study screens: MMD kernel width, code noise, code dropout with
+classifier-free guidance, and the flattening encoder head (wiring, not quality)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from neurognocchi import GNOCCHI
+from neurognocchi.data import make_toy_dataset
+from neurognocchi.models import GnocchiConfig, GnocchiModel
+from neurognocchi.models.priors import mmd_to_standard_normal, rbf_kernel
+from neurognocchi.nn import ConvTrialEncoder
+
+SMALL = {"n_neurons": 6, "n_time": 8, "code_dim": 3, "channels": 8, "channel_mults": (1, 2),
+         "encoder_dim": 8, "encoder_layers": 2, "n_train_steps": 50}  # fmt: skip
+
+
+def _loss(config: GnocchiConfig, x: torch.Tensor, seed: int = 0) -> dict:
+    torch.manual_seed(0)
+    model = GnocchiModel(config)
+    return model, model.loss(x, generator=torch.Generator().manual_seed(seed))
+
+
+def test_defaults_add_no_parameter_and_leave_the_loss_alone():
+    x = torch.randn(8, 8, 6)
+    model, plain = _loss(GnocchiConfig(**SMALL), x)
+    assert not hasattr(model, "null_code")
+    _, explicit = _loss(
+        GnocchiConfig(**SMALL, code_noise=0.0, code_dropout=0.0, mmd_bandwidth="code_dim"), x
+    )
+    assert all(torch.equal(plain[k], explicit[k]) for k in plain)
+
+
+def test_code_noise_changes_what_the_denoiser_sees_but_not_the_mmd():
+    x = torch.randn(8, 8, 6)
+    _, plain = _loss(GnocchiConfig(**SMALL), x)
+    _, noisy = _loss(GnocchiConfig(**SMALL, code_noise=0.3), x)
+    assert not torch.equal(plain["score"], noisy["score"])
+    # The MMD reads the clean codes; same generator order up to the MMD's draw.
+    assert torch.isfinite(noisy["loss"])
+
+
+def test_code_dropout_learns_a_null_code_and_guidance_changes_samples():
+    x = torch.randn(16, 8, 6)
+    model, parts = _loss(GnocchiConfig(**SMALL, code_dropout=0.5), x)
+    parts["loss"].backward()
+    assert model.null_code.grad is not None and model.null_code.grad.abs().sum() > 0
+    code = torch.randn(2, 3)
+    out = {w: model.generate(code, n_steps=5, generator=torch.Generator().manual_seed(1),
+                             guidance=w) for w in (1.0, 3.0)}  # fmt: skip
+    assert out[1.0].shape == (2, 8, 6)
+    assert not torch.allclose(out[1.0], out[3.0])
+    # guidance 0 is the unconditional model: the code no longer matters.
+    a, b = (model.generate(c, n_steps=5, generator=torch.Generator().manual_seed(1),
+                           guidance=0.0) for c in (code, -code))  # fmt: skip
+    torch.testing.assert_close(a, b)
+
+
+def test_guidance_without_code_dropout_is_refused():
+    model = GnocchiModel(GnocchiConfig(**SMALL))
+    with pytest.raises(ValueError, match="code_dropout"):
+        model.generate(torch.zeros(1, 3), n_steps=2, guidance=2.0)
+    with pytest.raises(ValueError, match="guidance_scale"):
+        GNOCCHI(3, guidance_scale=2.0).check_params()
+    with pytest.raises(ValueError, match="code_dropout"):
+        GNOCCHI(3, code_dropout=1.0).check_params()
+    with pytest.raises(ValueError, match="mmd_bandwidth"):
+        GNOCCHI(3, mmd_bandwidth="wide").check_params()
+    with pytest.raises(ValueError, match="encoder_pooling"):
+        GNOCCHI(3, encoder_pooling="attention").check_params()
+
+
+def test_mmd_bandwidths_are_the_documented_kernels():
+    code = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
+    for name, bandwidth_sq in (("code_dim", 4.0), ("code_dim_squared", 8.0)):
+        prior = torch.randn(6, 4, generator=torch.Generator().manual_seed(1))
+        off = 1.0 - torch.eye(6)
+        k = lambda a, b, s=bandwidth_sq: rbf_kernel(a, b, bandwidth_sq=s)  # noqa: E731
+        expected = ((k(code, code) * off).sum() + (k(prior, prior) * off).sum()) / 30
+        expected = expected - 2 * k(code, prior).mean()
+        got = mmd_to_standard_normal(
+            code, generator=torch.Generator().manual_seed(1), bandwidth=name
+        )
+        torch.testing.assert_close(got, expected)
+    # InfoDiffusion's exp(-d² / L²) for L = 4:
+    assert rbf_kernel(torch.zeros(1, 4), torch.ones(1, 4), bandwidth_sq=8.0).item() == (
+        pytest.approx(np.exp(-4 / 16))
+    )
+
+
+def test_flatten_head_sees_when_activity_happens():
+    encoder = ConvTrialEncoder(5, code_dim=3, channels=8, n_layers=3, pooling="flatten",
+                               n_time=11, n_position_channels=0)  # fmt: skip
+    x = torch.zeros(2, 11, 5)
+    x[0, 1, :] = 1.0
+    x[1, 9, :] = 1.0  # the same activity, late
+    code = encoder(x)
+    assert code.shape == (2, 3) and not torch.allclose(code[0], code[1])
+    assert encoder.to_code[0].in_features == 8 * 3  # 11 -> 6 -> 3 bins
+    with pytest.raises(ValueError, match="time bins"):
+        encoder(torch.zeros(1, 10, 5))
+    rebuilt = ConvTrialEncoder(**encoder.config)
+    assert rebuilt.to_code[0].in_features == 24
+
+
+def test_estimator_with_every_variant_fits_saves_and_loads(tmp_path):
+    trials = make_toy_dataset(60, n_neurons=6, n_time=8, random_state=0)
+    model = GNOCCHI(3, max_epochs=1, channels=8, channel_mults=(1, 2), encoder_dim=8,
+                    encoder_layers=2, n_train_steps=50, n_sample_steps=4, verbose=False,
+                    random_state=0, code_noise=0.2, code_dropout=0.2, guidance_scale=2.0,
+                    encoder_pooling="flatten", mmd_bandwidth="code_dim_squared")  # fmt: skip
+    model.fit(trials)
+    samples = model.generate(model.encode(trials[:2]), n_samples=2, random_state=0)
+    assert samples.shape == (2, 2, 8, 6) and np.isfinite(samples).all()
+    model.save(tmp_path / "m")
+    loaded = GNOCCHI.load(tmp_path / "m")
+    assert loaded.guidance_scale == 2.0
+    np.testing.assert_allclose(
+        loaded.generate(loaded.encode(trials[:2]), n_samples=2, random_state=0), samples,
+        rtol=1e-5, atol=1e-6,
+    )  # fmt: skip

@@ -1,0 +1,248 @@
+"""`neurognocchi study`: config checks before any fit, the runner, resuming, outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from neurognocchi.cli import main
+from neurognocchi.study import read_study_config, run_study, study_config_from_dict
+from neurognocchi.study import runner as study_runner
+
+pytest.importorskip("optuna")
+
+TINY_GNOCCHI = {
+    "code_dim": 3, "max_epochs": 2, "channels": 8, "channel_mults": [1, 2], "encoder_dim": 8,
+    "encoder_layers": 2, "n_sample_steps": 3, "batch_size": 32, "warmup_steps": 2,
+}  # fmt: skip
+TOY = {"source": "toy", "n_trials": 120, "n_neurons": 12, "n_time": 16}
+
+
+def _config(**changes) -> dict:
+    config = {
+        "name": "tiny",
+        "data": TOY,
+        "seeds": [0, 1],
+        "evaluation": {"n_samples": 3, "n_sampling_seeds": 1},
+        "base": {"gnocchi": TINY_GNOCCHI, "ppca": {"code_dim": 3}},
+        "variants": {"ppca": {"model": "ppca"}, "ppca-2": {"model": "ppca",
+                                                            "params": {"code_dim": 2}}},
+    }  # fmt: skip
+    return config | changes
+
+
+def _count_fits(monkeypatch) -> list:
+    """Record every fit the study starts (variant folder, seed folder)."""
+    from neurognocchi.cli import runs
+
+    fits, original = [], runs.fit_run
+
+    def counting(data, run_dir, **kwargs):
+        fits.append((run_dir.parent.name, run_dir.name))
+        return original(data, run_dir, **kwargs)
+
+    monkeypatch.setattr(runs, "fit_run", counting)
+    return fits
+
+
+# ---------------------------------------------------------------------- end to end
+def test_two_gnocchi_variants_two_seeds_end_to_end(tmp_path, monkeypatch):
+    """The issue's done-when: a 2-variant × 2-seed toy study, every output written, and a
+    second run refits nothing."""
+    fits = _count_fits(monkeypatch)
+    raw = _config(variants={}, grid={"model": "gnocchi", "params": {"mmd_weight": [0.01, 1.0]}})
+    config = study_config_from_dict(raw)
+    results = run_study(config, tmp_path, progress=False)
+    assert sorted(fits) == sorted(
+        (f"mmd_weight={w}", f"seed{s}") for w in ("0.01", "1.0") for s in (0, 1)
+    )
+    assert [v["name"] for v in results["variants"]] == ["mmd_weight=0.01", "mmd_weight=1.0"]
+    for variant in results["variants"]:
+        bias = variant["metrics"]["navigation_bias"]
+        assert bias["n"] == 2 and len(bias["values"]) == 2
+        assert bias["mean"] == pytest.approx(sum(bias["values"]) / 2)
+        assert variant["objective"] == pytest.approx(bias["mean"])
+        assert variant["metrics"]["fit_seconds"]["mean"] > 0
+    assert results["floors"]["floor.noise_free.navigation_spread"]["mean"] == 0.0
+    rows = list(csv.DictReader((tmp_path / "study.csv").open()))
+    assert [(r["variant"], r["seed"]) for r in rows] == [
+        ("mmd_weight=0.01", "0"), ("mmd_weight=0.01", "1"),
+        ("mmd_weight=1.0", "0"), ("mmd_weight=1.0", "1"),
+    ]  # fmt: skip
+    assert float(rows[0]["navigation_bias"]) == pytest.approx(
+        results["variants"][0]["metrics"]["navigation_bias"]["values"][0]
+    )
+    saved = json.loads((tmp_path / "study.json").read_text())
+    assert saved["objective"]["best"] in {"mmd_weight=0.01", "mmd_weight=1.0"}
+    page = (tmp_path / "study.html").read_text()
+    n_metrics = len([k for k in results["variants"][0]["metrics"] if k != "flags"])
+    assert page.count("<img") == n_metrics > 20
+    fits.clear()
+    again = run_study(config, tmp_path, progress=False)
+    assert fits == []
+    assert again["variants"] == results["variants"]
+
+
+def test_interrupted_study_resumes_without_refitting(tmp_path, monkeypatch):
+    """^C during the second variant: its trial fails; the next run refits only the fits that
+    had not finished (the first variant and the finished seed are kept)."""
+    fits = _count_fits(monkeypatch)
+    config = study_config_from_dict(_config())
+    original, calls = study_runner.fit_and_score, []
+
+    def interrupted(config, variant, seed, out_dir):
+        calls.append((variant.name, seed))
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return original(config, variant, seed, out_dir)
+
+    monkeypatch.setattr(study_runner, "fit_and_score", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, tmp_path, progress=False)
+    assert fits == [("ppca", "seed0"), ("ppca", "seed1"), ("ppca-2", "seed0")]
+    monkeypatch.setattr(study_runner, "fit_and_score", original)
+    fits.clear()
+    results = run_study(config, tmp_path, progress=False)
+    assert fits == [("ppca-2", "seed1")]
+    assert [v["name"] for v in results["variants"]] == ["ppca", "ppca-2"]
+
+
+def test_added_variant_runs_alone_and_changed_variant_is_refused(tmp_path, monkeypatch):
+    fits = _count_fits(monkeypatch)
+    run_study(study_config_from_dict(_config()), tmp_path, progress=False)
+    fits.clear()
+    more = _config()
+    more["variants"] = more["variants"] | {"ppca-1": {"model": "ppca", "params": {"code_dim": 1}}}
+    results = run_study(study_config_from_dict(more), tmp_path, progress=False)
+    assert sorted(fits) == [("ppca-1", "seed0"), ("ppca-1", "seed1")]
+    assert [v["name"] for v in results["variants"]] == ["ppca", "ppca-2", "ppca-1"]
+    # The same name with other parameters would silently mix two settings: refused.
+    changed = _config()
+    changed["variants"] = {"ppca-3": {"model": "ppca", "params": {"code_dim": 3}}}
+    run_study(study_config_from_dict(changed | {"name": "other"}), tmp_path, progress=False)
+    (tmp_path / "runs" / "ppca-3" / "seed0" / "protocol.json").unlink()
+    changed["variants"]["ppca-3"]["params"]["code_dim"] = 1
+    with pytest.raises(ValueError, match="'ppca-3' has changed"):
+        run_study(study_config_from_dict(changed | {"name": "third"}), tmp_path, progress=False)
+
+
+def test_search_proposes_variants_and_requeues_a_killed_one(tmp_path, monkeypatch):
+    raw = _config(variants={}, search={"model": "ppca", "n_variants": 3,
+                                       "params": {"code_dim": {"low": 1, "high": 10}}})  # fmt: skip
+    config = study_config_from_dict(raw)
+    fits = _count_fits(monkeypatch)
+    original, calls = study_runner.fit_and_score, []
+
+    def interrupted(config, variant, seed, out_dir):
+        calls.append(variant.name)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return original(config, variant, seed, out_dir)
+
+    monkeypatch.setattr(study_runner, "fit_and_score", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, tmp_path, progress=False)
+    killed = calls[-1]
+    monkeypatch.setattr(study_runner, "fit_and_score", original)
+    results = run_study(config, tmp_path, progress=False)
+    names = [v["name"] for v in results["variants"]]
+    # Three distinct proposals, the killed one among them (queued again), and no fit run
+    # twice over both runs: the killed proposal's finished seed was read back.
+    assert len(set(names)) == 3 and killed in names
+    assert all(name.startswith("search-") for name in names)
+    assert len(fits) == len(set(fits)) == 6
+    assert set(fits) == {(name, f"seed{s}") for name in names for s in (0, 1)}
+    for variant in results["variants"]:
+        assert 1 <= variant["params"]["code_dim"] <= 10
+
+
+# ---------------------------------------------------------------------- a real kill
+@pytest.mark.slow
+def test_killed_process_is_resumed(tmp_path, monkeypatch):
+    """SIGKILL in the middle of a study: its RUNNING trial is failed on restart (same host,
+    dead pid) and only the unfinished fits run again."""
+    path = tmp_path / "study.json"
+    raw = _config(variants={"a": {"model": "ppca"}, "b": {"model": "gnocchi", "params": {
+        "max_epochs": 400}}})  # fmt: skip
+    path.write_text(json.dumps(raw))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "neurognocchi", "study", str(path), "--out", str(out)]
+    process = subprocess.Popen(command, env=os.environ | {"OMP_NUM_THREADS": "1"})
+    checkpoint = out / "runs" / "b" / "seed0" / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert checkpoint.exists()
+    fits = _count_fits(monkeypatch)
+    results = run_study(read_study_config(path), out, progress=False)
+    assert ("a", "seed0") not in fits and ("a", "seed1") not in fits
+    assert ("b", "seed0") in fits  # resumed from its checkpoint
+    assert [v["name"] for v in results["variants"]] == ["a", "b"]
+
+
+# ---------------------------------------------------------------------- config errors
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour": 1}, "unknown key"),
+        ({"variants": {"x": {"model": "gnocchi", "params": {"code_sise": 3}}}},
+         "variant 'x'.*code_sise"),
+        ({"variants": {"x": {"model": "gnocchi", "params": {"code_dim": -1}}}},
+         "variant 'x'.*code_dim"),
+        ({"variants": {"x": {"model": "hmm"}}}, "model"),
+        ({"variants": {"a/b": {"model": "ppca"}}}, "variant name"),
+        ({"variants": {}}, "at least one of variants, grid or search"),
+        ({"data": {"source": "spikes"}}, "data.source"),
+        ({"data": {"source": "toy", "n_neurone": 3}}, "n_neurone"),
+        ({"data": {"source": "file"}}, "data.path"),
+        ({"seeds": []}, "seeds"),
+        ({"seeds": [0, 0]}, "seeds"),
+        ({"evaluation": {"n_samples": 0}}, "n_samples"),
+        ({"objective": {"metric": "beauty"}}, "objective.metric"),
+        ({"objective": {"direction": "up"}}, "objective.direction"),
+        ({"grid": {"params": {"mmd_weight": 0.1}}}, "grid.params"),
+        ({"search": {"params": {"mmd_weight": {"low": 1, "high": 0}}}}, "low < high"),
+        ({"search": {"params": {"mmd_weight": {"low": 0, "high": 1, "log": True}}}}, "log"),
+        ({"search": {"params": {"encoder": {"choices": []}}}}, "choices"),
+        ({"search": {"params": {"code_sise": {"low": 1, "high": 3}}}}, "code_sise"),
+    ],
+)  # fmt: skip
+def test_bad_config_is_refused_before_any_fit(tmp_path, capsys, change, message):
+    with pytest.raises((ValueError, TypeError, FileNotFoundError), match=message):
+        study_config_from_dict(_config(**change))
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(_config(**change)))
+    assert main(["study", str(path)]) == 2
+    assert not (tmp_path / "bad").exists()  # nothing written
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_cli_check_and_unreadable_config(tmp_path, capsys):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(_config()))
+    assert main(["study", str(path), "--check"]) == 0
+    assert "4 fits (2 seeds)" in capsys.readouterr().out
+    assert not (tmp_path / "s").exists()
+    (tmp_path / "broken.json").write_text("{")
+    assert main(["study", str(tmp_path / "broken.json")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main(["study", str(tmp_path / "absent.json")]) == 2
+
+
+def test_cli_runs_a_study_and_prints_its_table(tmp_path, capsys):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(_config(data=TOY | {"random_state": 5})))
+    assert main(["study", str(path), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "| ppca-2 | ppca |" in out and "best (navigation_bias):" in out
+    assert sorted(p.name for p in (tmp_path / "o" / "data").iterdir()) == ["toy-seed5.npz"]
