@@ -84,7 +84,7 @@ def test_two_gnocchi_variants_two_seeds_end_to_end(tmp_path, monkeypatch):
     assert saved["objective"]["best"] in {"mmd_weight=0.01", "mmd_weight=1.0"}
     page = (tmp_path / "study.html").read_text()
     n_metrics = len([k for k in results["variants"][0]["metrics"] if k != "flags"])
-    assert page.count("<img") == n_metrics > 20
+    assert page.count("<svg") == n_metrics > 20
     fits.clear()
     again = run_study(config, tmp_path, progress=False)
     assert fits == []
@@ -246,3 +246,24 @@ def test_cli_runs_a_study_and_prints_its_table(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| ppca-2 | ppca |" in out and "best (navigation_bias):" in out
     assert sorted(p.name for p in (tmp_path / "o" / "data").iterdir()) == ["toy-seed5.npz"]
+
+
+def test_runs_recorded_before_a_parameter_existed_are_reused(tmp_path, monkeypatch):
+    """A run directory written before a release added an estimator parameter (absent from
+    its run.json) is the same variant when the variant leaves that parameter at its default."""
+    raw = _config(variants={"g": {"model": "gnocchi"}}, seeds=[0])
+    run_study(study_config_from_dict(raw), tmp_path, progress=False)
+    run_dir = tmp_path / "runs" / "g" / "seed0"
+    record = json.loads((run_dir / "run.json").read_text())
+    del record["params"]["code_noise"]  # as written by 0.2.0.dev0 before the study issue
+    (run_dir / "run.json").write_text(json.dumps(record))
+    (run_dir / "protocol.json").unlink()
+    fits = _count_fits(monkeypatch)
+    run_study(study_config_from_dict(raw | {"name": "again"}), tmp_path, progress=False)
+    assert fits == []  # reloaded and re-scored, not refitted
+    assert (run_dir / "protocol.json").is_file()
+    noisy = {"g": {"model": "gnocchi", "params": {"code_noise": 0.1}}}
+    changed = raw | {"name": "third", "variants": noisy}
+    (run_dir / "protocol.json").unlink()
+    with pytest.raises(ValueError, match=r"'g' has changed.*code_noise"):
+        run_study(study_config_from_dict(changed), tmp_path, progress=False)

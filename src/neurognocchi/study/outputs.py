@@ -3,12 +3,11 @@
 ``study.csv`` has one row per fit (variant × seed) and one column per number of the protocol
 (floors as ``floor.<kind>.<key>``); ``study.json`` has every variant's mean, s.d. and per-seed
 values, the floors, and the config; ``study.html`` has the headline table and one figure per
-metric (mean ± s.d. over seeds per variant, seeds as dots, floors as lines).
+metric (inline SVG: mean ± s.d. over seeds per variant, seeds as dots, floors as lines).
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import io
@@ -132,32 +131,58 @@ def study_markdown(results: dict, metrics=HEADLINE_METRICS) -> str:
     return "\n".join(lines)
 
 
-def _metric_figure(results: dict, key: str) -> str:
-    """One metric: a dot per seed, mean ± s.d. per variant, the floors as vertical lines;
-    returned as a base64 PNG."""
-    from matplotlib.figure import Figure
-
-    from neurognocchi.evaluation.drawing import figure_png
-
-    variants = [v for v in results["variants"] if key in v["metrics"]]
-    fig = Figure(figsize=(6.0, 0.45 * len(variants) + 1.2), layout="constrained")
-    ax = fig.add_subplot()
-    for row, variant in enumerate(variants):
-        stats = variant["metrics"][key]
-        values = [v for v in stats["values"] if v is not None]
-        ax.plot(values, [row] * len(values), "o", color="0.6", markersize=4)
-        if stats["mean"] is not None:
-            ax.errorbar(stats["mean"], row, xerr=stats["sd"] or 0, fmt="s", color="C0",
-                        capsize=3)  # fmt: skip
-    for kind, style in (("single_trial", "--"), ("noise_free", ":")):
+def _axis(results: dict, key: str, variants: list) -> tuple[float, float]:
+    values = [x for v in variants for x in v["metrics"][key]["values"] if x is not None]
+    for kind in ("single_trial", "noise_free"):
         floor = results["floors"].get(f"floor.{kind}.{key}")
         if floor and floor["mean"] is not None:
-            ax.axvline(floor["mean"], linestyle=style, color="C3", label=f"floor: {kind}")
-    ax.set_yticks(range(len(variants)), [v["name"] for v in variants])
-    ax.set_xlabel(LABELS.get(key, key))
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="best")
-    return base64.b64encode(figure_png(fig, dpi=80)).decode("ascii")
+            values.append(floor["mean"])
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = 0.05 * (high - low) if high > low else 0.5 * abs(low) or 1.0
+    return low - pad, high + pad
+
+
+def _metric_figure(results: dict, key: str) -> str:
+    """One metric as an inline SVG: a grey dot per seed, mean ± s.d. per variant (blue), the
+    floors as red lines (dashed: real trials, dotted: noise-free). Drawn directly, not with
+    matplotlib: a study has ~90 metrics and the page is written after every run."""
+    variants = [v for v in results["variants"] if key in v["metrics"]]
+    left, width, row_h = 170, 380, 18
+    height = row_h * len(variants) + 40
+    low, high = _axis(results, key, variants)
+
+    def x(value: float) -> float:
+        return left + width * (value - low) / (high - low)
+
+    esc, parts = html.escape, []
+    for row, variant in enumerate(variants):
+        y, stats = 14 + row * row_h, variant["metrics"][key]
+        parts.append(f"<text x='{left - 6}' y='{y + 4}' text-anchor='end'>{esc(variant['name'])}"
+                     "</text>")  # fmt: skip
+        for value in (v for v in stats["values"] if v is not None):
+            parts.append(f"<circle cx='{x(value):.1f}' cy='{y}' r='2.5' fill='#999'/>")
+        if stats["mean"] is not None:
+            sd = stats["sd"] or 0.0
+            parts.append(f"<line x1='{x(stats['mean'] - sd):.1f}' x2='{x(stats['mean'] + sd):.1f}'"
+                         f" y1='{y}' y2='{y}' stroke='#1f77b4' stroke-width='2'/>"
+                         f"<rect x='{x(stats['mean']) - 3:.1f}' y='{y - 3}' width='6' height='6'"
+                         " fill='#1f77b4'/>")  # fmt: skip
+    bottom = height - 26
+    for kind, dash in (("single_trial", "5,3"), ("noise_free", "2,2")):
+        floor = results["floors"].get(f"floor.{kind}.{key}")
+        if floor and floor["mean"] is not None:
+            parts.append(f"<line x1='{x(floor['mean']):.1f}' x2='{x(floor['mean']):.1f}' y1='4' "
+                         f"y2='{bottom}' stroke='#d62728' stroke-dasharray='{dash}'>"
+                         f"<title>floor: {kind}</title></line>")  # fmt: skip
+    parts.append(
+        f"<line x1='{left}' x2='{left + width}' y1='{bottom}' y2='{bottom}' stroke='#333'/>"
+        f"<text x='{left}' y='{bottom + 14}'>{low:.3g}</text><text x='{left + width}' "
+        f"y='{bottom + 14}' text-anchor='end'>{high:.3g}</text>"
+    )
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 20}' "
+        f"height='{height}' font-size='11' font-family='sans-serif'>{''.join(parts)}</svg>"
+    )
 
 
 def _html_text(results: dict) -> str:
@@ -169,9 +194,7 @@ def _html_text(results: dict) -> str:
     keys = list(dict.fromkeys(k for v in results["variants"] for k in v["metrics"]))
     keys = [k for k in keys if k != "flags"]
     figures = "".join(
-        f"<h3>{esc(LABELS.get(k, k))}</h3><img alt='{esc(k)}' "
-        f"src='data:image/png;base64,{_metric_figure(results, k)}'>"
-        for k in keys
+        f"<h3 id='{esc(k)}'>{esc(LABELS.get(k, k))}</h3>{_metric_figure(results, k)}" for k in keys
     )
     objective = results["objective"]
     return (
@@ -181,7 +204,9 @@ def _html_text(results: dict) -> str:
         f"<h1>Study {esc(results['name'])}</h1><p>Seeds {results['seeds']}; data "
         f"{esc(json.dumps(results['data']))}; evaluation {esc(json.dumps(results['evaluation']))}"
         f"; objective {esc(objective['metric'])} ({objective['direction']}), best: "
-        f"{esc(str(objective['best']))}. Mean ± s.d. over seeds.</p>{table}{figures}"
+        f"{esc(str(objective['best']))}. Mean ± s.d. over seeds. Figures: grey dots are seeds, "
+        "blue the mean ± s.d., red lines the floors (dashed: K-matched real trials; dotted: "
+        f"noise-free).</p>{table}{figures}"
         "</body></html>"
     )
 
