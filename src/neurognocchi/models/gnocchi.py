@@ -175,9 +175,7 @@ class GnocchiModel(ConfiguredModel):
         noise_pred, x0_pred = self.predict(x_t, t, self._training_code(code, generator))
         score = (noise_pred - noise).pow(2).mean()
         reconstruction = (x0_pred - x0).pow(2).mean()
-        mmd = mmd_to_standard_normal(
-            code, generator=generator, bandwidth=self.config.mmd_bandwidth
-        )
+        mmd = mmd_to_standard_normal(code, generator=generator, bandwidth=self.config.mmd_bandwidth)
         total = score + self.config.rec_weight * reconstruction + self.config.mmd_weight * mmd
         return {"loss": total, "score": score, "reconstruction": reconstruction, "mmd": mmd}
 
