@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -267,3 +268,9 @@ def test_runs_recorded_before_a_parameter_existed_are_reused(tmp_path, monkeypat
     (run_dir / "protocol.json").unlink()
     with pytest.raises(ValueError, match=r"'g' has changed.*code_noise"):
         run_study(study_config_from_dict(changed), tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "studies").glob("*.json")))
+def test_shipped_study_configs_are_valid(path):
+    config = read_study_config(path)
+    assert config.variants and config.seeds == [0, 1, 2]
