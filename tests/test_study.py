@@ -246,7 +246,32 @@ def test_cli_runs_a_study_and_prints_its_table(tmp_path, capsys):
     assert main(["study", str(path), "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     assert "| ppca-2 | ppca |" in out and "best (navigation_bias):" in out
-    assert sorted(p.name for p in (tmp_path / "o" / "data").iterdir()) == ["toy-seed5.npz"]
+    names = [p.name for p in (tmp_path / "o" / "data").iterdir()]
+    assert len(names) == 1 and names[0].startswith("toy-") and names[0].endswith("-seed5.npz")
+
+
+def test_new_evaluation_settings_rescore_and_new_data_settings_redraw(tmp_path, monkeypatch):
+    from neurognocchi.evaluation import protocol
+
+    raw = _config(seeds=[0], variants={"p": {"model": "ppca"}})
+    run_study(study_config_from_dict(raw), tmp_path, progress=False)
+    fits, evaluations, original = _count_fits(monkeypatch), [], protocol.evaluate
+
+    def counting(model, trials, **kwargs):
+        evaluations.append(kwargs["n_samples"])
+        return original(model, trials, **kwargs)
+
+    monkeypatch.setattr("neurognocchi.evaluation.evaluate", counting)
+    more = raw | {"name": "k4", "evaluation": {"n_samples": 4, "n_sampling_seeds": 1}}
+    results = run_study(study_config_from_dict(more), tmp_path, progress=False)
+    assert fits == [] and evaluations == [4]  # scored again, not refitted
+    assert "evaluation.n_samples" not in results["variants"][0]["metrics"]
+    cached = json.loads((tmp_path / "runs" / "p" / "seed0" / "protocol.json").read_text())
+    assert cached["evaluation.n_samples"] == 4
+    bigger = raw | {"name": "big", "variants": {"q": {"model": "ppca"}},
+                    "data": TOY | {"n_trials": 140}}  # fmt: skip
+    run_study(study_config_from_dict(bigger), tmp_path, progress=False)
+    assert len(list((tmp_path / "data").glob("toy-*-seed0.npz"))) == 2
 
 
 def test_runs_recorded_before_a_parameter_existed_are_reused(tmp_path, monkeypatch):

@@ -45,6 +45,7 @@ def _stats(values: list) -> dict:
 def _variant_entry(trial, seeds: list[str]) -> dict:
     per_seed = trial.user_attrs["metrics"]
     keys = list(dict.fromkeys(k for s in seeds for k in per_seed.get(s, {})))
+    keys = [key for key in keys if not key.startswith("evaluation.")]  # settings, not results
     metrics = {key: _stats([per_seed.get(s, {}).get(key) for s in seeds]) for key in keys}
     value = trial.value if trial.value is not None and math.isfinite(trial.value) else None
     return {

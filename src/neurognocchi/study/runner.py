@@ -16,6 +16,7 @@ Optuna's heartbeat after ``HEARTBEAT_GRACE_S`` without news.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -65,7 +66,8 @@ def open_study(config: StudyConfig, out_dir: Path, storage: str | None = None):
 # ---------------------------------------------------------------------- one fit
 def data_file(config: StudyConfig, out_dir: Path, seed: int) -> Path:
     """The data file of training seed ``seed``: the recording, or synthetic data drawn with
-    ``data.random_state`` (if given) or ``seed``, written once into ``out_dir/data``."""
+    ``data.random_state`` (if given) or ``seed``, written once into ``out_dir/data`` under a
+    name that carries a hash of the data settings (changed settings, new data)."""
     data = dict(config.data)
     source = data.pop("source")
     if source == "file":
@@ -73,7 +75,8 @@ def data_file(config: StudyConfig, out_dir: Path, seed: int) -> Path:
     from neurognocchi.study.config import DATA_SOURCES
 
     draw = data.pop("random_state", seed)
-    path = out_dir / "data" / f"{source}-seed{draw}.npz"
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
+    path = out_dir / "data" / f"{source}-{digest}-seed{draw}.npz"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         DATA_SOURCES[source](**data, random_state=draw).save(path)  # atomic
@@ -94,6 +97,12 @@ def _flatten(result: dict) -> dict[str, float | None]:
                 metrics[f"floor.{kind}.{key}"] = number(value)
     metrics["flags"] = len(result.get("flags", []))
     return metrics
+
+
+def _evaluation_settings(config: StudyConfig) -> dict[str, int]:
+    """What a cached ``protocol.json`` must have been computed with to be reused."""
+    return {"evaluation.n_samples": config.n_samples,
+            "evaluation.n_sampling_seeds": config.n_sampling_seeds}  # fmt: skip
 
 
 def _fitted_model(config: StudyConfig, variant: Variant, seed: int, data: Path, run_dir: Path):
@@ -133,15 +142,17 @@ def fit_and_score(config: StudyConfig, variant: Variant, seed: int, out_dir: Pat
     from neurognocchi.evaluation import evaluate
 
     run_dir = out_dir / "runs" / variant.name / f"seed{seed}"
-    cached = run_dir / METRICS_FILE
+    cached, settings = run_dir / METRICS_FILE, _evaluation_settings(config)
     if cached.is_file():
-        return json.loads(cached.read_text())
+        metrics = json.loads(cached.read_text())
+        if all(metrics.get(key) == value for key, value in settings.items()):
+            return metrics  # else scored with other settings: evaluate again (no refit)
     data = data_file(config, out_dir, seed)
     model = _fitted_model(config, variant, seed, data, run_dir)
     model.set_params(verbose=False)
     result = evaluate(model, load_trials(data), random_state=seed, n_samples=config.n_samples,
                       n_sampling_seeds=config.n_sampling_seeds)  # fmt: skip
-    metrics = _flatten(result)
+    metrics = _flatten(result) | settings
     atomic_write_text(cached, json.dumps(metrics, indent=1))
     return metrics
 
@@ -162,13 +173,12 @@ def _run_variant(trial, config: StudyConfig, variant: Variant, out_dir: Path, ba
     trial.set_user_attr("params", variant.params)
     trial.set_user_attr("host", socket.gethostname())
     trial.set_user_attr("pid", os.getpid())
-    per_seed = {}
+    per_seed, start = {}, time.perf_counter()
     for seed in config.seeds:
         bar.set_description(f"{variant.name} seed {seed}")
-        start = time.perf_counter()
         per_seed[str(seed)] = fit_and_score(config, variant, seed, out_dir)
         trial.set_user_attr("metrics", per_seed)
-        trial.set_user_attr("seconds", time.perf_counter() - start)
+        trial.set_user_attr("seconds", time.perf_counter() - start)  # this trial's, all seeds
         bar.update(1)
     return objective_value(config, per_seed)
 
