@@ -243,9 +243,15 @@ def test_cli_check_and_unreadable_config(tmp_path, capsys):
 def test_cli_runs_a_study_and_prints_its_table(tmp_path, capsys):
     path = tmp_path / "s.json"
     path.write_text(json.dumps(_config(data=TOY | {"random_state": 5})))
+    assert main(["study", str(path), "--out", str(tmp_path / "o"), "--report"]) == 2
+    assert "no study storage" in capsys.readouterr().err
     assert main(["study", str(path), "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     assert "| ppca-2 | ppca |" in out and "best (navigation_bias):" in out
+    (tmp_path / "o" / "study.csv").unlink()
+    assert main(["study", str(path), "--out", str(tmp_path / "o"), "--report"]) == 0
+    assert "| ppca-2 | ppca |" in capsys.readouterr().out
+    assert (tmp_path / "o" / "study.csv").is_file()
     names = [p.name for p in (tmp_path / "o" / "data").iterdir()]
     assert len(names) == 1 and names[0].startswith("toy-") and names[0].endswith("-seed5.npz")
 

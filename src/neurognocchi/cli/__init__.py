@@ -91,6 +91,10 @@ def _add_demo(subparsers) -> None:
         "postgresql://user@host/db (default: sqlite:///OUT/study.db)",
     )
     study.add_argument("--check", action="store_true", help="check the config; fit nothing")
+    study.add_argument(
+        "--report", action="store_true", help="write the outputs of the variants finished so "
+        "far (e.g. while workers run); fit nothing",
+    )  # fmt: skip
 
 
 def _add_fit(subparsers) -> None:

@@ -192,7 +192,7 @@ def _reference(args) -> None:
 
 
 def _study(args) -> None:
-    from neurognocchi.study import read_study_config, run_study, study_markdown
+    from neurognocchi.study import read_study_config, report_study, run_study, study_markdown
 
     config = read_study_config(args.config)  # every error before any fit
     out = args.out if args.out is not None else args.config.with_suffix("")
@@ -202,7 +202,10 @@ def _study(args) -> None:
     print(f"study {config.name!r}: {n_fits} fits ({len(config.seeds)} seeds) -> {out}")
     if args.check:
         return
-    results = run_study(config, out, storage=args.storage)
+    if args.report:
+        results = report_study(config, out, storage=args.storage)
+    else:
+        results = run_study(config, out, storage=args.storage)
     print(study_markdown(results))
     print(f"best ({results['objective']['metric']}): {results['objective']['best']}")
     print(f"outputs: {out / 'study.csv'}, {out / 'study.json'}, {out / 'study.html'}")

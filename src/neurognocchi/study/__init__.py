@@ -10,7 +10,7 @@ from neurognocchi.study.config import (
     study_config_from_dict,
 )
 from neurognocchi.study.outputs import study_markdown, study_results, write_outputs
-from neurognocchi.study.runner import default_storage, fit_and_score, run_study
+from neurognocchi.study.runner import default_storage, fit_and_score, report_study, run_study
 
 __all__ = [
     "StudyConfig",
@@ -18,6 +18,7 @@ __all__ = [
     "default_storage",
     "fit_and_score",
     "read_study_config",
+    "report_study",
     "run_study",
     "study_config_from_dict",
     "study_markdown",

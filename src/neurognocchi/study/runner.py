@@ -32,7 +32,14 @@ from neurognocchi._io import atomic_write_text
 from neurognocchi.study.config import StudyConfig, Variant
 from neurognocchi.study.search import search_variant_name
 
-__all__ = ["HEARTBEAT_GRACE_S", "default_storage", "fit_and_score", "open_study", "run_study"]
+__all__ = [
+    "HEARTBEAT_GRACE_S",
+    "default_storage",
+    "fit_and_score",
+    "open_study",
+    "report_study",
+    "run_study",
+]
 
 HEARTBEAT_INTERVAL_S = 60
 HEARTBEAT_GRACE_S = 600
@@ -310,5 +317,21 @@ def run_study(
                            n_trials=1)  # fmt: skip
         _run_search(study, config, out_dir, bar)
     results = study_results(study, config)
+    write_outputs(results, out_dir)
+    return results
+
+
+def report_study(
+    config: StudyConfig, out_dir: str | os.PathLike, *, storage: str | None = None
+) -> dict:
+    """Write the outputs of the variants finished so far (fitting nothing), e.g. while
+    workers are still running; return :func:`study_results`."""
+    from neurognocchi.study.outputs import study_results, write_outputs
+
+    out_dir = Path(out_dir)
+    url = storage or config.storage or default_storage(out_dir)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise FileNotFoundError(f"--report: no study storage at {url!r}; run the study first")
+    results = study_results(open_study(config, out_dir, storage), config)
     write_outputs(results, out_dir)
     return results
