@@ -121,3 +121,22 @@ def test_estimator_with_every_variant_fits_saves_and_loads(tmp_path):
         loaded.generate(loaded.encode(trials[:2]), n_samples=2, random_state=0), samples,
         rtol=1e-5, atol=1e-6,
     )  # fmt: skip
+
+
+def test_time_channels_tell_the_denoiser_when():
+    from neurognocchi.nn import UNet1dDenoiser
+
+    torch.manual_seed(0)
+    net = UNet1dDenoiser(4, code_dim=2, channels=8, channel_mults=(1, 2), n_time_channels=4)
+    assert net.in_conv.in_channels == 8
+    assert UNet1dDenoiser(**net.config).in_conv.in_channels == 8
+    assert "n_time_channels" not in UNet1dDenoiser(4, code_dim=2).config  # old configs unchanged
+    # A time-shifted constant input: without time channels the interior output would shift too.
+    x = torch.ones(1, 9, 4)
+    out = net(x, torch.tensor([3]), torch.zeros(1, 2))
+    assert out.shape == (1, 9, 4) and not torch.allclose(out[0, 3], out[0, 5])
+    with pytest.raises(ValueError, match="n_time_channels"):
+        UNet1dDenoiser(4, code_dim=2, n_time_channels=3)
+    for bad in (-2, 3):
+        with pytest.raises(ValueError, match="time_channels"):
+            GNOCCHI(3, time_channels=bad).check_params()

@@ -58,6 +58,8 @@ class GNOCCHI(TrialEstimator):
         Training only: the probability that a trial's code is replaced by a learned null
         code, so that the model can also sample without a code; needed by
         ``guidance_scale``.
+    time_channels : int
+        Even number of relative-time channels appended to the denoiser's input (0: none).
     guidance_scale : float
         Classifier-free guidance of ``generate``: ``v_null + w (v_code - v_null)``; 1 is
         plain conditioning (needs ``code_dropout > 0`` otherwise).
@@ -84,7 +86,7 @@ class GNOCCHI(TrialEstimator):
     _model_params = (
         "code_dim", "channels", "channel_mults", "n_res_blocks", "encoder", "encoder_dim",
         "encoder_layers", "dropout", "schedule", "n_train_steps", "rec_weight", "mmd_weight",
-        "mmd_bandwidth", "encoder_pooling", "code_noise", "code_dropout",
+        "mmd_bandwidth", "encoder_pooling", "code_noise", "code_dropout", "time_channels",
     )  # fmt: skip
 
     def __init__(
@@ -112,6 +114,7 @@ class GNOCCHI(TrialEstimator):
         encoder_pooling: str = "mean_max",
         code_noise: float = 0.0,
         code_dropout: float = 0.0,
+        time_channels: int = 0,
         guidance_scale: float = 1.0,
         whiten_codes: bool = True,
         weight_decay: float = 1e-4,
@@ -146,6 +149,7 @@ class GNOCCHI(TrialEstimator):
         self.encoder_pooling = encoder_pooling
         self.code_noise = code_noise
         self.code_dropout = code_dropout
+        self.time_channels = time_channels
         self.guidance_scale = guidance_scale
         self.whiten_codes = whiten_codes
         self.weight_decay = weight_decay

@@ -61,6 +61,7 @@ class GnocchiConfig(JsonConfig):
     encoder_pooling: str = "mean_max"  # conv encoder head: "mean_max" or "flatten" (InfoDiffusion)
     code_noise: float = 0.0  # training: codes + N(0, (code_noise * batch code s.d.)²); 0: off
     code_dropout: float = 0.0  # training: P(code -> learned null code), for guidance; 0: off
+    time_channels: int = 0  # relative-time input channels of the denoiser (even); 0: none
 
     def __post_init__(self):
         for name in ("n_neurons", "n_time", "code_dim", "n_train_steps"):
@@ -68,6 +69,8 @@ class GnocchiConfig(JsonConfig):
         for name in ("rec_weight", "mmd_weight", "dropout", "code_noise"):
             check_real(getattr(self, name), name, low=0.0)
         check_dropout(self.code_dropout, "code_dropout")
+        if check_int(self.time_channels, "time_channels", minimum=0) % 2:
+            raise ValueError(f"time_channels must be an even int >= 0; got {self.time_channels}")
         check_choice(self.mmd_bandwidth, "mmd_bandwidth", ("code_dim", "code_dim_squared"))
         check_choice(self.encoder_pooling, "encoder_pooling", ("mean_max", "flatten"))
         object.__setattr__(self, "channel_mults", tuple(int(m) for m in self.channel_mults))

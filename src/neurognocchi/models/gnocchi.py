@@ -64,6 +64,7 @@ class GnocchiModel(ConfiguredModel):
             channel_mults=config.channel_mults,
             n_res_blocks=config.n_res_blocks,
             dropout=config.dropout,
+            n_time_channels=config.time_channels,
         )
         # The denoiser's output is a v-prediction: see Scheduler.split_prediction for why.
         self.scheduler = Scheduler(

@@ -19,10 +19,11 @@ from neurognocchi._checks import (
     InvalidArgumentError,
     check_activity,
     check_dropout,
+    check_int,
     check_positive_int,
 )
 from neurognocchi.nn.blocks import ConditionedResBlock1d, Downsample1d, Upsample1d, group_norm
-from neurognocchi.nn.embeddings import StepEmbedding
+from neurognocchi.nn.embeddings import StepEmbedding, relative_time_channels
 
 __all__ = ["UNet1dDenoiser"]
 
@@ -85,6 +86,10 @@ class UNet1dDenoiser(nn.Module):
         Dropout inside the residual blocks.
     groups : int, default 8
         Maximum number of GroupNorm groups.
+    n_time_channels : int, default 0
+        Even number of relative-time channels (:func:`relative_time_channels`) appended to
+        the input, so that the network knows where in the trial each bin is (0: none; the
+        U-Net then sees time only through its padding).
 
     Attributes
     ----------
@@ -106,6 +111,7 @@ class UNet1dDenoiser(nn.Module):
         code_embed_dim: int = 128,
         dropout: float = 0.0,
         groups: int = 8,
+        n_time_channels: int = 0,
     ) -> None:
         super().__init__()
         sizes = {
@@ -121,9 +127,16 @@ class UNet1dDenoiser(nn.Module):
             "channel_mults": list(mults),
             "dropout": check_dropout(dropout),
         }
+        if check_int(n_time_channels, "n_time_channels", minimum=0) % 2:
+            raise InvalidArgumentError(
+                f"n_time_channels must be an even int >= 0; got {n_time_channels!r}"
+            )
+        if n_time_channels:
+            self.config["n_time_channels"] = int(n_time_channels)
         self.n_neurons = n_neurons
         self.code_dim = code_dim
         self.n_levels = len(mults)
+        self.n_time_channels = n_time_channels
 
         self.step_embed = StepEmbedding(step_dim)
         self.code_embed = nn.Sequential(
@@ -132,7 +145,7 @@ class UNet1dDenoiser(nn.Module):
             nn.Linear(code_embed_dim, code_embed_dim),
         )
         block_kw = {"cond_dim": step_dim + code_embed_dim, "groups": groups, "dropout": dropout}
-        self.in_conv = nn.Conv1d(n_neurons, channels, kernel_size=3, padding=1)
+        self.in_conv = nn.Conv1d(n_neurons + n_time_channels, channels, kernel_size=3, padding=1)
         self._build_unet([channels * m for m in mults], n_res_blocks, block_kw)
         self.out_norm = group_norm(channels, groups)
         self.out_conv = nn.Conv1d(channels, n_neurons, kernel_size=3, padding=1)
@@ -185,6 +198,8 @@ class UNet1dDenoiser(nn.Module):
         cond = torch.cat([self.step_embed(t), self.code_embed(code)], dim=1)  # (B, cond_dim)
 
         h = x_t.transpose(1, 2)  # (B, N, T)
+        if self.n_time_channels:
+            h = torch.cat([h, relative_time_channels(x_t, self.n_time_channels)], dim=1)
         pad = -n_time % self.time_multiple
         if pad:
             # Edge replication rather than zeros: no artificial step at the end of the trial.

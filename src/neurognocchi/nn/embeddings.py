@@ -13,7 +13,7 @@ from torch import nn
 
 from neurognocchi._checks import check_positive_int, check_real
 
-__all__ = ["StepEmbedding", "sinusoidal_embedding"]
+__all__ = ["StepEmbedding", "relative_time_channels", "sinusoidal_embedding"]
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int, *, max_period: float = 10000.0) -> torch.Tensor:
@@ -56,6 +56,25 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int, *, max_period: float = 10000
     if dim % 2:
         emb = nn.functional.pad(emb, (0, 1))  # (B, dim)
     return emb
+
+
+def relative_time_channels(x: torch.Tensor, n_channels: int) -> torch.Tensor:
+    """``sin(pi k tau)`` and ``cos(pi k tau)``, k = 1 .. n_channels / 2, of the relative time
+    ``tau = (t + 0.5) / T`` of trials x (B, T, N): channels (B, n_channels, T) that tell a
+    convolution *when* in the trial it is.
+
+    Examples
+    --------
+    >>> relative_time_channels(torch.zeros(1, 2, 3), 2).round(decimals=3)
+    tensor([[[ 0.7070,  0.7070],
+             [ 0.7070, -0.7070]]])
+    """
+    n_batch, n_time, _ = x.shape
+    tau = (torch.arange(n_time, device=x.device, dtype=x.dtype) + 0.5) / n_time  # (T,)
+    k = torch.arange(1, n_channels // 2 + 1, device=x.device, dtype=x.dtype)  # (P / 2,)
+    angle = torch.pi * k[:, None] * tau[None, :]  # (P / 2, T)
+    channels = torch.cat([torch.sin(angle), torch.cos(angle)], dim=0)  # (P, T)
+    return channels.expand(n_batch, -1, -1)
 
 
 class StepEmbedding(nn.Module):

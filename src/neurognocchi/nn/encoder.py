@@ -15,6 +15,7 @@ from neurognocchi._checks import (
     check_positive_int,
 )
 from neurognocchi.nn.blocks import group_norm
+from neurognocchi.nn.embeddings import relative_time_channels
 
 __all__ = ["ConvTrialEncoder", "GRUTrialEncoder"]
 
@@ -140,7 +141,8 @@ class ConvTrialEncoder(nn.Module):
             One code per trial.
         """
         check_activity(x, self.n_neurons, "x")
-        h = torch.cat([x.transpose(1, 2), self._positions(x)], dim=1)  # (B, N + P, T)
+        positions = relative_time_channels(x, self.n_position_channels)  # (B, P, T)
+        h = torch.cat([x.transpose(1, 2), positions], dim=1)  # (B, N + P, T)
         h = self.convs(h)  # (B, C, T')
         if self.pooling == "flatten":
             if x.shape[1] != self.n_time:
@@ -150,15 +152,6 @@ class ConvTrialEncoder(nn.Module):
             return self.to_code(h.flatten(1))  # (B, C T') -> (B, code_dim)
         pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)  # (B, 2 C)
         return self.to_code(pooled)  # (B, code_dim)
-
-    def _positions(self, x: torch.Tensor) -> torch.Tensor:
-        """Relative-time channels (B, P, T) for trials x (B, T, N)."""
-        n_batch, n_time, _ = x.shape
-        tau = (torch.arange(n_time, device=x.device, dtype=x.dtype) + 0.5) / n_time  # (T,)
-        k = torch.arange(1, self.n_position_channels // 2 + 1, device=x.device, dtype=x.dtype)
-        angle = torch.pi * k[:, None] * tau[None, :]  # (P / 2, T)
-        positions = torch.cat([torch.sin(angle), torch.cos(angle)], dim=0)  # (P, T)
-        return positions.expand(n_batch, -1, -1)
 
 
 class GRUTrialEncoder(nn.Module):
