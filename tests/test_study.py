@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from neurognocchi.cli import main
@@ -305,3 +306,55 @@ def test_runs_recorded_before_a_parameter_existed_are_reused(tmp_path, monkeypat
 def test_shipped_study_configs_are_valid(path):
     config = read_study_config(path)
     assert config.variants and config.seeds == [0, 1, 2]
+
+
+def test_input_truth_and_resmoothed_spikes_are_fitted_on_and_scored_on_the_data(tmp_path):
+    """A variant fitted on the true rates (an oracle) or on re-smoothed spikes is scored
+    against the same data as the others; the oracle reconstructs the truth far better."""
+    variants = {
+        "data": {"model": "ppca"},
+        "oracle": {"model": "ppca", "input": "truth"},
+        "smooth": {"model": "ppca", "input": {"smooth_s": 0.08}},
+    }
+    raw = _config(seeds=[0], variants=variants, data=TOY | {"n_trials": 200})
+    results = run_study(study_config_from_dict(raw), tmp_path, progress=False)
+    r2 = {v["name"]: v["metrics"]["reconstruction_r2"]["mean"] for v in results["variants"]}
+    assert r2["oracle"] > r2["data"] + 0.1
+    assert [v["input"] for v in results["variants"]] == ["activity", "truth", {"smooth_s": 0.08}]
+    fitted_on = {
+        name: Path(json.loads((tmp_path / "runs" / name / "seed0" / "run.json").read_text())[
+            "data"]).name for name in variants
+    }  # fmt: skip
+    assert fitted_on["oracle"].endswith("-seed0-input-truth.npz")
+    assert fitted_on["smooth"].endswith("-seed0-input-smooth0.08.npz")
+    assert not fitted_on["data"].count("-input-")
+    from neurognocchi.data import load_trials
+
+    data = load_trials(tmp_path / "data" / fitted_on["data"])
+    oracle = load_trials(tmp_path / "data" / fitted_on["oracle"])
+    np.testing.assert_array_equal(oracle.spikes, data.spikes)
+    assert not np.allclose(oracle.activity, data.activity)
+    # The same name with another input would mix two settings: refused.
+    (tmp_path / "runs" / "oracle" / "seed0" / "protocol.json").unlink()
+    moved = raw | {"name": "moved", "variants": {"oracle": {"model": "ppca"}}}
+    with pytest.raises(ValueError, match="'oracle' was fitted on"):
+        run_study(study_config_from_dict(moved), tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("bad", ["rates", {"smooth_s": 0}, {"smooth_s": "x"}, {"sigma": 1}])
+def test_bad_input_is_refused(bad):
+    with pytest.raises(ValueError, match=r"variants\['x'\].input"):
+        study_config_from_dict(_config(variants={"x": {"model": "ppca", "input": bad}}))
+
+
+def test_input_truth_needs_true_rates(tmp_path):
+    from neurognocchi.data import Trials
+    from neurognocchi.study.inputs import fit_data_file
+
+    path = tmp_path / "d.npz"
+    Trials(np.ones((4, 3, 2))).save(path)
+    with pytest.raises(ValueError, match="true rates"):
+        fit_data_file(path, "truth")
+    with pytest.raises(ValueError, match="spikes"):
+        fit_data_file(path, {"smooth_s": 0.1})
+    assert fit_data_file(path, "activity") == path

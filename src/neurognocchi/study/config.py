@@ -13,7 +13,8 @@ A config (every key but ``variants``/``grid``/``search`` optional; at least one 
       "evaluation": {"n_samples": 32, "n_sampling_seeds": 1},
       "objective": {"metric": "navigation_bias", "direction": "minimize"},
       "base": {"gnocchi": {"code_dim": 8, "max_epochs": 150}, "lfads": {"code_dim": 8}},
-      "variants": {"baseline": {"model": "gnocchi"}, "lfads": {"model": "lfads"}},
+      "variants": {"baseline": {"model": "gnocchi"}, "lfads": {"model": "lfads"},
+                   "oracle": {"model": "gnocchi", "input": "truth"}},
       "grid": {"model": "gnocchi", "params": {"mmd_weight": [0.1, 1.0]}},
       "search": {"model": "gnocchi", "n_variants": 8,
                  "params": {"mmd_weight": {"low": 0.001, "high": 1.0, "log": true}}}
@@ -24,7 +25,8 @@ A config (every key but ``variants``/``grid``/``search`` optional; at least one 
 :func:`~neurognocchi.data.make_reaching_dataset` / :func:`~neurognocchi.data.make_toy_dataset`)
 or "file" with ``path`` (any file :func:`~neurognocchi.data.load_trials` reads; one recording
 for every seed). ``base`` holds each model's parameters shared by all its variants; a variant's
-``params`` override them. ``grid`` adds one variant per combination of its lists (named
+``params`` override them; its ``input`` says what it is fitted on (see
+:mod:`neurognocchi.study.inputs`). ``grid`` adds one variant per combination of its lists (named
 ``key=value,...``); ``search`` lets Optuna's TPE sampler propose ``n_variants`` variants from
 ranges (``low``/``high`` with optional ``log`` and ``step``) or ``choices``, each scored by the
 objective (mean over seeds).
@@ -44,6 +46,7 @@ from typing import Any
 from neurognocchi._checks import check_choice, check_positive_int, check_seeds
 from neurognocchi.cli.params import MODELS, build_estimator
 from neurognocchi.data import make_reaching_dataset, make_toy_dataset
+from neurognocchi.study.inputs import check_input
 
 __all__ = [
     "DATA_SOURCES",
@@ -77,6 +80,7 @@ class Variant:
     name: str
     model: str
     params: dict[str, Any]
+    input: str | dict = "activity"  # what it is fitted on (neurognocchi.study.inputs)
 
 
 @dataclass(frozen=True)
@@ -143,14 +147,15 @@ def _check_name(name, what: str) -> str:
 
 def _variant(name: str, spec: dict, base: dict) -> Variant:
     spec = _require_dict(spec, f"variants[{name!r}]")
-    _refuse_unknown(spec, ("model", "params"), f"variants[{name!r}]")
+    _refuse_unknown(spec, ("model", "params", "input"), f"variants[{name!r}]")
     model = check_choice(spec.get("model", "gnocchi"), f"variants[{name!r}].model", list(MODELS))
     params = base.get(model, {}) | _require_dict(spec.get("params", {}), f"{name}.params")
     try:
         build_estimator(model, dict(params))
     except (TypeError, ValueError) as error:
         raise ValueError(f"study config: variant {name!r}: {error}") from None
-    return Variant(_check_name(name, "variant"), model, params)
+    fitted_on = check_input(spec.get("input"), name)
+    return Variant(_check_name(name, "variant"), model, params, fitted_on)
 
 
 def _grid_variants(grid: dict, base: dict) -> list[Variant]:

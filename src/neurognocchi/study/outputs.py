@@ -52,6 +52,7 @@ def _variant_entry(trial, seeds: list[str]) -> dict:
         "name": trial.user_attrs["variant"],
         "model": trial.user_attrs["model"],
         "params": trial.user_attrs["params"],
+        "input": trial.user_attrs.get("input", "activity"),
         "objective": value,
         "seconds": trial.user_attrs.get("seconds"),
         "metrics": {k: v for k, v in metrics.items() if not k.startswith("floor.")},

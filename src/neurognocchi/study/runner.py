@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from neurognocchi._io import atomic_write_text
 from neurognocchi.study.config import StudyConfig, Variant
+from neurognocchi.study.inputs import fit_data_file
 from neurognocchi.study.search import search_variant_name
 
 __all__ = [
@@ -113,7 +114,8 @@ def _evaluation_settings(config: StudyConfig) -> dict[str, int]:
 
 
 def _fitted_model(config: StudyConfig, variant: Variant, seed: int, data: Path, run_dir: Path):
-    """Fit (or resume, or reload) the run directory of ``variant`` with ``seed``."""
+    """Fit (or resume, or reload) the run directory of ``variant`` with ``seed`` on ``data``
+    (the file its input names)."""
     from neurognocchi.cli.runs import RUN_FILE, fit_run, load_model
 
     params = config.estimator_params(variant, seed)
@@ -121,6 +123,11 @@ def _fitted_model(config: StudyConfig, variant: Variant, seed: int, data: Path, 
     if record_path.is_file():
         record = json.loads(record_path.read_text())
         _check_same_variant(record, variant, params, run_dir)
+        if Path(record["data"]).name != data.name:
+            raise ValueError(
+                f"variant {variant.name!r} was fitted on {Path(record['data']).name} in "
+                f"{str(run_dir)!r}, not {data.name}; rename the variant or delete that folder"
+            )
         if "finished" in record:
             return load_model(run_dir)
     return fit_run(data, run_dir, model=variant.model, params=params,
@@ -155,7 +162,7 @@ def fit_and_score(config: StudyConfig, variant: Variant, seed: int, out_dir: Pat
         if all(metrics.get(key) == value for key, value in settings.items()):
             return metrics  # else scored with other settings: evaluate again (no refit)
     data = data_file(config, out_dir, seed)
-    model = _fitted_model(config, variant, seed, data, run_dir)
+    model = _fitted_model(config, variant, seed, fit_data_file(data, variant.input), run_dir)
     model.set_params(verbose=False)
     result = evaluate(model, load_trials(data), random_state=seed, n_samples=config.n_samples,
                       n_sampling_seeds=config.n_sampling_seeds)  # fmt: skip
@@ -178,6 +185,7 @@ def _run_variant(trial, config: StudyConfig, variant: Variant, out_dir: Path, ba
     trial.set_user_attr("variant", variant.name)
     trial.set_user_attr("model", variant.model)
     trial.set_user_attr("params", variant.params)
+    trial.set_user_attr("input", variant.input)
     trial.set_user_attr("host", socket.gethostname())
     trial.set_user_attr("pid", os.getpid())
     per_seed, start = {}, time.perf_counter()
