@@ -55,6 +55,24 @@ def _count_fits(monkeypatch) -> list:
     return fits
 
 
+def _interrupted_at_fourth_fit(config, out_dir, monkeypatch) -> list:
+    """Run the study with a ^C as its fourth fit starts; return the (variant, seed) of the
+    four fits started."""
+    original, calls = study_runner.fit_and_score, []
+
+    def interrupted(config, variant, seed, out_dir):
+        calls.append((variant.name, seed))
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return original(config, variant, seed, out_dir)
+
+    monkeypatch.setattr(study_runner, "fit_and_score", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, out_dir, progress=False)
+    monkeypatch.setattr(study_runner, "fit_and_score", original)
+    return calls
+
+
 # ---------------------------------------------------------------------- end to end
 def test_two_gnocchi_variants_two_seeds_end_to_end(tmp_path, monkeypatch):
     """The issue's done-when: a 2-variant × 2-seed toy study, every output written, and a
@@ -98,19 +116,8 @@ def test_interrupted_study_resumes_without_refitting(tmp_path, monkeypatch):
     had not finished (the first variant and the finished seed are kept)."""
     fits = _count_fits(monkeypatch)
     config = study_config_from_dict(_config())
-    original, calls = study_runner.fit_and_score, []
-
-    def interrupted(config, variant, seed, out_dir):
-        calls.append((variant.name, seed))
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return original(config, variant, seed, out_dir)
-
-    monkeypatch.setattr(study_runner, "fit_and_score", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run_study(config, tmp_path, progress=False)
+    _interrupted_at_fourth_fit(config, tmp_path, monkeypatch)
     assert fits == [("ppca", "seed0"), ("ppca", "seed1"), ("ppca-2", "seed0")]
-    monkeypatch.setattr(study_runner, "fit_and_score", original)
     fits.clear()
     results = run_study(config, tmp_path, progress=False)
     assert fits == [("ppca-2", "seed1")]
@@ -141,19 +148,7 @@ def test_search_proposes_variants_and_requeues_a_killed_one(tmp_path, monkeypatc
                                        "params": {"code_dim": {"low": 1, "high": 10}}})  # fmt: skip
     config = study_config_from_dict(raw)
     fits = _count_fits(monkeypatch)
-    original, calls = study_runner.fit_and_score, []
-
-    def interrupted(config, variant, seed, out_dir):
-        calls.append(variant.name)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return original(config, variant, seed, out_dir)
-
-    monkeypatch.setattr(study_runner, "fit_and_score", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run_study(config, tmp_path, progress=False)
-    killed = calls[-1]
-    monkeypatch.setattr(study_runner, "fit_and_score", original)
+    killed = _interrupted_at_fourth_fit(config, tmp_path, monkeypatch)[-1][0]
     results = run_study(config, tmp_path, progress=False)
     names = [v["name"] for v in results["variants"]]
     # Three distinct proposals, the killed one among them (queued again), and no fit run
