@@ -353,3 +353,25 @@ def test_input_truth_needs_true_rates(tmp_path):
     with pytest.raises(ValueError, match="spikes"):
         fit_data_file(path, {"smooth_s": 0.1})
     assert fit_data_file(path, "activity") == path
+
+
+def test_a_diverging_variant_fails_alone(tmp_path, monkeypatch, capsys):
+    """A fit that diverges fails its variant; the others run, the failure is reported, and
+    the next start tries it again."""
+    original = study_runner.fit_and_score
+
+    def diverging(config, variant, seed, out_dir):
+        if variant.name == "ppca":
+            raise FloatingPointError("loss is nan at step 3")
+        return original(config, variant, seed, out_dir)
+
+    monkeypatch.setattr(study_runner, "fit_and_score", diverging)
+    config = study_config_from_dict(_config())
+    results = run_study(config, tmp_path, progress=False)
+    assert [v["name"] for v in results["variants"]] == ["ppca-2"]
+    assert results["failed"] == {"ppca": "seed 0: FloatingPointError: loss is nan at step 3"}
+    assert "loss is nan" in (tmp_path / "study.html").read_text()
+    monkeypatch.setattr(study_runner, "fit_and_score", original)
+    results = run_study(config, tmp_path, progress=False)
+    assert [v["name"] for v in results["variants"]] == ["ppca", "ppca-2"]
+    assert results["failed"] == {}

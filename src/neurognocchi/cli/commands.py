@@ -207,6 +207,8 @@ def _study(args) -> None:
     else:
         results = run_study(config, out, storage=args.storage)
     print(study_markdown(results))
+    for name, error in results["failed"].items():
+        print(f"failed: {name}: {error} (tried again at the next start)")
     print(f"best ({results['objective']['metric']}): {results['objective']['best']}")
     print(f"outputs: {out / 'study.csv'}, {out / 'study.json'}, {out / 'study.html'}")
 

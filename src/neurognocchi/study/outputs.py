@@ -73,6 +73,11 @@ def study_results(study, config) -> dict:
     order += sorted((n for n in trials if n and n.startswith("search-")),
                     key=lambda n: trials[n].number)  # fmt: skip
     variants = [_variant_entry(trials[name], seeds) for name in order]
+    failed = {}
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        name = trial.user_attrs.get("variant")
+        if name not in trials and "error" in trial.user_attrs:
+            failed[name] = trial.user_attrs["error"]  # the latest try's reason
     scored = [v for v in variants if v["objective"] is not None]
     pick = min if config.direction == "minimize" else max
     best = pick(scored, key=lambda v: v["objective"])["name"] if scored else None
@@ -84,6 +89,7 @@ def study_results(study, config) -> dict:
         "evaluation": {"n_samples": config.n_samples, "n_sampling_seeds": config.n_sampling_seeds},
         "variants": variants,
         "floors": variants[0]["floors"] if variants else {},
+        "failed": failed,
         "config": config.raw,
     }
 
@@ -187,6 +193,14 @@ def _metric_figure(results: dict, key: str) -> str:
     )
 
 
+def _failed_html(results: dict) -> str:
+    if not results["failed"]:
+        return ""
+    items = "".join(f"<li>{html.escape(str(name))}: {html.escape(error)}</li>"
+                    for name, error in results["failed"].items())  # fmt: skip
+    return f"<p>Variants that failed (tried again at the next start):</p><ul>{items}</ul>"
+
+
 def _html_text(results: dict) -> str:
     header, rows = table_rows(results)
     esc = html.escape
@@ -208,7 +222,7 @@ def _html_text(results: dict) -> str:
         f"; objective {esc(objective['metric'])} ({objective['direction']}), best: "
         f"{esc(str(objective['best']))}. Mean ± s.d. over seeds. Figures: grey dots are seeds, "
         "blue the mean ± s.d., red lines the floors (dashed: K-matched real trials; dotted: "
-        f"noise-free).</p>{table}{figures}"
+        f"noise-free).</p>{_failed_html(results)}{table}{figures}"
         "</body></html>"
     )
 

@@ -45,6 +45,10 @@ __all__ = [
 HEARTBEAT_INTERVAL_S = 60
 HEARTBEAT_GRACE_S = 600
 METRICS_FILE = "protocol.json"
+# A fit that fails this way (a diverging loss, out of memory) fails its variant, not the study:
+# the others run, the failure is listed in the results, and the next start tries it again.
+# Anything else (a changed variant, a bad file) stops the study.
+FIT_FAILURES = (FloatingPointError, RuntimeError, MemoryError)
 
 
 def default_storage(out_dir: str | os.PathLike) -> str:
@@ -191,7 +195,11 @@ def _run_variant(trial, config: StudyConfig, variant: Variant, out_dir: Path, ba
     per_seed, start = {}, time.perf_counter()
     for seed in config.seeds:
         bar.set_description(f"{variant.name} seed {seed}")
-        per_seed[str(seed)] = fit_and_score(config, variant, seed, out_dir)
+        try:
+            per_seed[str(seed)] = fit_and_score(config, variant, seed, out_dir)
+        except FIT_FAILURES as error:
+            trial.set_user_attr("error", f"seed {seed}: {type(error).__name__}: {error}")
+            raise
         trial.set_user_attr("metrics", per_seed)
         trial.set_user_attr("seconds", time.perf_counter() - start)  # this trial's, all seeds
         bar.update(1)
@@ -264,6 +272,7 @@ def _run_search(study, config: StudyConfig, out_dir: Path, bar) -> None:
         study.optimize(
             lambda t: _run_variant(t, config, _search_variant(config, t), out_dir, bar),
             n_trials=1,
+            catch=FIT_FAILURES,
         )
 
 
@@ -322,7 +331,7 @@ def run_study(
                 bar.update(len(config.seeds))
                 continue
             study.optimize(lambda t, v=variant: _run_variant(t, config, v, out_dir, bar),
-                           n_trials=1)  # fmt: skip
+                           n_trials=1, catch=FIT_FAILURES)  # fmt: skip
         _run_search(study, config, out_dir, bar)
     results = study_results(study, config)
     write_outputs(results, out_dir)
