@@ -27,6 +27,7 @@ import numpy as np
 from neurognocchi._checks import check_choice
 from neurognocchi._deprecation import renamed_keywords
 from neurognocchi._io import atomic_write_text
+from neurognocchi._lock import LOCK_FILE, run_dir_lock
 from neurognocchi._saving import format_name, read_format
 from neurognocchi.cli.params import MODELS, build_estimator
 from neurognocchi.data import Trials, load_trials
@@ -103,25 +104,45 @@ def _log(run_dir: Path, message: str) -> None:
 def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
     """Refuse to reuse ``run_dir`` unless asked: ``resume`` needs an earlier run there,
     ``overwrite`` removes one. Nothing is touched when the answer is a refusal."""
+    if _refuse_reuse(run_dir, resume=resume, overwrite=overwrite):
+        _clear(run_dir)
+
+
+def _refuse_reuse(run_dir: Path, *, resume: bool, overwrite: bool) -> bool:
+    """The checks of :func:`prepare_run_dir`, touching nothing; True when an earlier run is
+    to be replaced."""
     if resume and overwrite:
         raise ValueError("pass either --resume or --overwrite, not both")
-    exists = run_dir.exists() and any(run_dir.iterdir())
+    exists = run_dir.exists() and any(_contents(run_dir))
     if resume:
         if not (run_dir / RUN_FILE).is_file():
             raise FileNotFoundError(f"--resume: {str(run_dir)!r} holds no earlier run to resume")
-        return
+        return False
     if exists and not overwrite:
         raise FileExistsError(
             f"{str(run_dir)!r} already exists; pass --resume to continue it or --overwrite to "
             "replace it"
         )
-    if exists:
-        if not (run_dir / RUN_FILE).is_file():
-            raise ValueError(
-                f"--overwrite: {str(run_dir)!r} is not a neurognocchi run directory; "
-                "refusing to delete it"
-            )
-        shutil.rmtree(run_dir)
+    if exists and not (run_dir / RUN_FILE).is_file():
+        raise ValueError(
+            f"--overwrite: {str(run_dir)!r} is not a neurognocchi run directory; "
+            "refusing to delete it"
+        )
+    return exists
+
+
+def _contents(run_dir: Path) -> list[Path]:
+    """What a run directory holds, less the writer's lock file."""
+    return [path for path in run_dir.iterdir() if path.name != LOCK_FILE]
+
+
+def _clear(run_dir: Path) -> None:
+    """Remove a run directory's contents, keeping the lock file that this process holds."""
+    for path in _contents(run_dir):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def fit_run(
@@ -142,13 +163,31 @@ def fit_run(
     agree with that record.
     """
     run_dir = Path(run_dir)
-    prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
-    trials = load_trials(data)
+    # Every refusal first, touching nothing; then the lock, then the writes.
+    _refuse_reuse(run_dir, resume=resume, overwrite=overwrite)
     params = dict(params or {})
     if resume:
         model, params, fit_on = _recorded_settings(run_dir, model, params, fit_on)
     model, fit_on = model or "gnocchi", fit_on or "train"
     estimator = build_estimator(model, params)
+    trials = load_trials(data)
+    new_dir = not run_dir.exists()
+    try:
+        with run_dir_lock(run_dir):  # one writer: a second fit here fails at once
+            prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)  # again, under the lock
+            if resume:
+                _remove_stale_temporaries(run_dir)
+            _fit_locked(data, trials, run_dir, model, estimator, fit_on, resume)
+    except BaseException:
+        if new_dir and run_dir.is_dir() and not _contents(run_dir):
+            shutil.rmtree(run_dir, ignore_errors=True)  # leave no empty folder behind
+        raise
+    return estimator
+
+
+def _fit_locked(data, trials: Trials, run_dir: Path, model: str, estimator, fit_on: str,
+                resume: bool) -> None:  # fmt: skip
+    """Write ``run.json`` (a new run) and fit into ``run_dir``, whose lock the caller holds."""
     if estimator.random_state is None:  # a run directory must be reproducible
         estimator.set_params(random_state=0)
     index = fit_indices(trials, fit_on, random_state=estimator.random_state)
@@ -172,13 +211,11 @@ def fit_run(
         f"{len(index)} trials of {data} ({fit_on})",
     )
     _fit_in(run_dir, estimator, trials[index], resume=resume)
-    return estimator
 
 
 def _recorded_settings(run_dir: Path, model, params: dict, fit_on) -> tuple[str, dict, str]:
     """(model, parameters, fit_on) of the run to resume; ``params`` may change only
     :data:`RESUME_MAY_CHANGE`."""
-    _remove_stale_temporaries(run_dir)
     record = json.loads((run_dir / RUN_FILE).read_text())
     written_by = str(record.get("versions", {}).get("neurognocchi", ""))
     if written_by.startswith("0.1."):
@@ -202,7 +239,7 @@ def _fit_in(run_dir: Path, estimator, trials: Trials, *, resume: bool) -> None:
         # A fresh run that fails before its first checkpoint (bad parameters, no memory, ^C)
         # has nothing worth resuming: leave the disk as it was.
         if not resume and not (run_dir / "checkpoints" / "last.pt").exists():
-            shutil.rmtree(run_dir, ignore_errors=True)
+            _clear(run_dir)
         raise
     estimator.save(run_dir)
     record = json.loads((run_dir / RUN_FILE).read_text())

@@ -10,6 +10,7 @@ and the files are written and read by :mod:`neurognocchi._saving`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from neurognocchi._checks import (
     check_random_state,
     resolve_device,
 )
+from neurognocchi._lock import run_dir_lock
 from neurognocchi._saving import read_model_dir, write_model_dir
 from neurognocchi.data._lazy import is_memory_mapped, split_rows
 from neurognocchi.data.stats import neuron_statistics
@@ -78,6 +80,14 @@ def as_activity(X, *, name: str = "X") -> np.ndarray:
         return Trials(X).activity
     except (TypeError, ValueError) as error:
         raise type(error)(f"{name}: {error}") from None
+
+
+def _writer_lock(run_dir):
+    """The run directory's writer lock (see :mod:`neurognocchi._lock`), held by the process
+    that writes there: rank 0 under torchrun; none without a run directory."""
+    if run_dir is None or not distributed.is_main_process():
+        return contextlib.nullcontext()
+    return run_dir_lock(run_dir)
 
 
 def _read_lazily(data):
@@ -241,17 +251,18 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
             self.model_ = self._build_model(config)
         self._set_normalization(train_data)
         start = time.perf_counter()
-        result = train(
-            self.model_,
-            train_data,
-            valid_data,
-            config=self._train_config(seed),
-            run_dir=run_dir,
-            resume=resume,
-            device=self.device_,
-            verbose=self.verbose,
-            desc=f"fitting {type(self).__name__}",
-        )
+        with _writer_lock(run_dir):
+            result = train(
+                self.model_,
+                train_data,
+                valid_data,
+                config=self._train_config(seed),
+                run_dir=run_dir,
+                resume=resume,
+                device=self.device_,
+                verbose=self.verbose,
+                desc=f"fitting {type(self).__name__}",
+            )
         self._finish_fit(train_data)
         self.fit_seconds_ = time.perf_counter() - start
         self.history_, self.best_epoch_ = result.history, result.best_epoch

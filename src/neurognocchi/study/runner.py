@@ -29,6 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from neurognocchi._io import atomic_write_text
+from neurognocchi._lock import RunDirectoryLockedError
 from neurognocchi.study.config import StudyConfig, Variant
 from neurognocchi.study.inputs import fit_data_file
 from neurognocchi.study.search import search_variant_name
@@ -45,10 +46,11 @@ __all__ = [
 HEARTBEAT_INTERVAL_S = 60
 HEARTBEAT_GRACE_S = 600
 METRICS_FILE = "protocol.json"
-# A fit that fails this way (a diverging loss, out of memory) fails its variant, not the study:
-# the others run, the failure is listed in the results, and the next start tries it again.
-# Anything else (a changed variant, a bad file) stops the study.
-FIT_FAILURES = (FloatingPointError, RuntimeError, MemoryError)
+# A fit that fails this way (a diverging loss, out of memory, a run directory another worker
+# is writing) fails its variant, not the study: the others run, the failure is listed in the
+# results, and the next start tries it again. Anything else (a changed variant, a bad file)
+# stops the study.
+FIT_FAILURES = (FloatingPointError, RuntimeError, MemoryError, RunDirectoryLockedError)
 
 
 def default_storage(out_dir: str | os.PathLike) -> str:
