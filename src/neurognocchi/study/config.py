@@ -187,6 +187,24 @@ def _check_search(search: dict, base: dict) -> dict:
     return {"model": model, "n_variants": n_variants, "space": space, "base": base.get(model, {})}
 
 
+def _evaluation(raw: dict) -> dict[str, int]:
+    evaluation = _require_dict(raw.get("evaluation", {}), "evaluation")
+    _refuse_unknown(evaluation, EVALUATION_KEYS, "evaluation")
+    evaluation = EVALUATION_KEYS | evaluation
+    return {key: check_positive_int(value, f"evaluation.{key}") for key, value in evaluation.items()}
+
+
+def _objective(raw: dict) -> dict[str, str]:
+    objective = _require_dict(raw.get("objective", {}), "objective")
+    _refuse_unknown(objective, ("metric", "direction"), "objective")
+    metric = objective.get("metric", "navigation_bias")
+    direction = objective.get("direction", "minimize")
+    return {
+        "metric": check_choice(metric, "objective.metric", OBJECTIVE_METRICS),
+        "direction": check_choice(direction, "objective.direction", ("minimize", "maximize")),
+    }
+
+
 def study_config_from_dict(raw: dict, *, base_dir: str | os.PathLike = ".") -> StudyConfig:
     """Check a study config given as a dict (relative data paths are read from
     ``base_dir``); raise ``ValueError`` naming the first bad entry."""
@@ -205,28 +223,18 @@ def study_config_from_dict(raw: dict, *, base_dir: str | os.PathLike = ".") -> S
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ValueError(f"study config: variant names repeat: {repeated}")
-    evaluation = _require_dict(raw.get("evaluation", {}), "evaluation")
-    _refuse_unknown(evaluation, EVALUATION_KEYS, "evaluation")
-    evaluation = EVALUATION_KEYS | evaluation
-    objective = _require_dict(raw.get("objective", {}), "objective")
-    _refuse_unknown(objective, ("metric", "direction"), "objective")
+    storage = raw.get("storage")
+    if storage is not None and not isinstance(storage, str):
+        raise ValueError(f"study config: storage must be a database URL string; got {storage!r}")
     return StudyConfig(
         name=_check_name(raw.get("name", "study"), "study"),
         data=_check_data(raw.get("data", {}), Path(base_dir)),
         seeds=check_seeds(raw.get("seeds", [0, 1, 2]), "seeds"),
         variants=variants,
-        n_samples=check_positive_int(evaluation["n_samples"], "evaluation.n_samples"),
-        n_sampling_seeds=check_positive_int(
-            evaluation["n_sampling_seeds"], "evaluation.n_sampling_seeds"
-        ),
-        metric=check_choice(
-            objective.get("metric", "navigation_bias"), "objective.metric", OBJECTIVE_METRICS
-        ),
-        direction=check_choice(
-            objective.get("direction", "minimize"), "objective.direction", ("minimize", "maximize")
-        ),
+        **_evaluation(raw),
+        **_objective(raw),
         search=search,
-        storage=raw.get("storage"),
+        storage=storage,
         raw=raw,
     )
 
