@@ -191,7 +191,7 @@ def _evaluation(raw: dict) -> dict[str, int]:
     evaluation = _require_dict(raw.get("evaluation", {}), "evaluation")
     _refuse_unknown(evaluation, EVALUATION_KEYS, "evaluation")
     evaluation = EVALUATION_KEYS | evaluation
-    return {key: check_positive_int(value, f"evaluation.{key}") for key, value in evaluation.items()}
+    return {key: check_positive_int(n, f"evaluation.{key}") for key, n in evaluation.items()}
 
 
 def _objective(raw: dict) -> dict[str, str]:
