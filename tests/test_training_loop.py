@@ -306,3 +306,15 @@ def test_compiled_training_matches_eager_training():
         assert set(linear.state_dict()) == {"weight", "bias"}  # no "_orig_mod." prefixes
         weights.append(linear.weight.detach().clone())
     torch.testing.assert_close(weights[1], weights[0])
+
+
+# ---------------------------------------------------------------------- progress without a tty
+def test_verbose_fit_without_a_terminal_logs_a_line_every_tenth_of_the_run(capsys):
+    train(Quadratic(), constant_data(1.0), config=TrainConfig(max_epochs=25), verbose=True,
+          desc="fitting X")  # fmt: skip
+    lines = capsys.readouterr().err.strip().splitlines()
+    epochs = [int(line.split("epoch ")[1].split("/")[0]) for line in lines]
+    assert epochs == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 25]
+    assert all(line.startswith("fitting X: epoch ") and "train_loss" in line for line in lines)
+    train(Quadratic(), constant_data(1.0), config=TrainConfig(max_epochs=3), verbose=False)
+    assert capsys.readouterr().err == ""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,6 +237,27 @@ def _progress_bar(total: int, initial: int, verbose: bool, desc: str):
     return tqdm(total=total, initial=initial, desc=desc, unit="epoch", disable=not show)
 
 
+#: Without a terminal (output redirected to a file, a batch job), a verbose fit writes one
+#: line to stderr this many times over its run (and after its last epoch) instead of a bar.
+N_LOG_LINES = 10
+
+
+def _log_progress(trainer: _Trainer, verbose: bool, desc: str, started: float) -> None:
+    """One line of progress on stderr every ``max_epochs / N_LOG_LINES`` epochs, when verbose
+    and stderr is not a terminal (where the progress bar shows instead)."""
+    total = trainer.config.max_epochs
+    every = max(1, total // N_LOG_LINES)
+    if not verbose or sys.stderr.isatty():
+        return
+    if trainer.epoch % every and trainer.epoch != total and not trainer.stopped_early:
+        return
+    row = trainer.history[-1]
+    losses = ", ".join(f"{k} {row[k]:.4g}" for k in ("train_loss", "valid_loss") if k in row)
+    elapsed = time.perf_counter() - started
+    print(f"{desc}: epoch {trainer.epoch}/{total}, {losses}, {elapsed:.0f} s", file=sys.stderr,
+          flush=True)  # fmt: skip
+
+
 def train(
     model: nn.Module,
     train_data,
@@ -325,10 +347,12 @@ def train(
 def _run_epochs(trainer: _Trainer, run_dir: Path | None, *, verbose: bool, desc: str) -> None:
     config, write = trainer.config, run_dir is not None and trainer.context.is_main
     trainer.stopped_early = trainer.should_stop()
+    started = time.perf_counter()
     with _progress_bar(config.max_epochs, trainer.epoch, verbose, desc) as bar:
         while trainer.epoch < config.max_epochs and not trainer.stopped_early:
             trainer.stopped_early = trainer.end_epoch(trainer.train_epoch())
             bar.update(1)
+            _log_progress(trainer, verbose, desc, started)
             bar.set_postfix(
                 {
                     k: f"{v:.4g}"
