@@ -206,6 +206,35 @@ def _add_convert(subparsers) -> None:
     convert.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
 
+def _add_export(subparsers) -> None:
+    export = subparsers.add_parser(
+        "export",
+        help="write trials (.npz of synth/convert) or generated samples (.npz of generate) to "
+        "an NWB file",
+        description="Write a trials file (spike counts -> NWB units, trials and behaviour, as "
+        "save_nwb) or the samples of `neurognocchi generate` (-> an NWB TimeSeries and a trials "
+        "table, as save_samples_nwb) to an NWB file with session and subject metadata.",
+    )
+    export.add_argument("input", type=Path, help="trials file or generated-samples .npz")
+    export.add_argument("--out", required=True, type=Path, help="output .nwb file")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    export.add_argument(
+        "--bin-size", type=float, help="bin width (s): needed for generated samples and for "
+        "trials that do not record it",
+    )  # fmt: skip
+    export.add_argument("--unit", help="generated samples: unit of the activity (default Hz)")
+    export.add_argument("--experimenter", action="append", help='"Last, First" (repeatable)')
+    export.add_argument("--institution")
+    export.add_argument("--lab")
+    export.add_argument("--keywords", nargs="+", help="replace the default keywords")
+    export.add_argument("--session-description")
+    export.add_argument("--experiment-description")
+    export.add_argument("--subject-id")
+    export.add_argument("--species", help='e.g. "Macaca mulatta" (Latin binomial)')
+    export.add_argument("--sex", choices=["M", "F", "U", "O"])
+    export.add_argument("--age", help='ISO 8601 duration, e.g. "P8Y"')
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the ``neurognocchi`` command line, one sub-command per handler.
 
@@ -225,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(subparsers)
     _add_evaluate(subparsers)
     _add_convert(subparsers)
+    _add_export(subparsers)
     _add_demo(subparsers)
     info = subparsers.add_parser("info", help="describe a trials file (.npz/.npy)")
     info.add_argument("path", type=Path)

@@ -7,6 +7,7 @@ Each takes the parsed arguments and raises ``ValueError``, ``TypeError``, ``OSEr
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -254,6 +255,84 @@ def _convert(args) -> None:
     print(f"saved {args.out}")
 
 
+def _read_samples(path: Path) -> dict | None:
+    """The arrays of a generated-samples ``.npz`` (``samples`` and optionally ``codes``, as
+    `_generate` writes), or None when ``path`` is not one (trials files have ``activity``)."""
+    from neurognocchi.data.trials import read_npz
+
+    if path.suffix != ".npz" or not zipfile.is_zipfile(path):
+        return None  # load_trials reads (or says what is wrong with) everything else
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {name.removesuffix(".npy") for name in archive.namelist()}
+    except zipfile.BadZipFile:
+        return None
+    if "samples" not in names or "activity" in names:
+        return None
+    return read_npz(path)
+
+
+def _export_metadata(args) -> dict:
+    """The metadata options of ``export`` as keyword arguments of the NWB writers."""
+    subject = {"subject_id": args.subject_id, "species": args.species, "sex": args.sex,
+               "age": args.age}  # fmt: skip
+    return dict(
+        experimenter=args.experimenter,
+        institution=args.institution,
+        lab=args.lab,
+        keywords=args.keywords,
+        session_description=args.session_description,
+        experiment_description=args.experiment_description,
+        subject={key: value for key, value in subject.items() if value is not None},
+    )
+
+
+def _export(args) -> None:
+    _check_suffix(args.out, ".nwb")
+    _refuse_existing(args.out, args.overwrite)
+    if not args.input.exists():
+        raise FileNotFoundError(f"no such file: {str(args.input)!r}")
+    if args.out.resolve() == args.input.resolve():
+        raise ValueError("--out must differ from the input path")
+    samples = _read_samples(args.input)
+    if samples is not None:
+        _export_samples(args, samples)
+    else:
+        _export_trials(args)
+
+
+def _export_samples(args, arrays: dict) -> None:
+    from neurognocchi.data.nwb import save_samples_nwb
+
+    if args.bin_size is None:
+        raise ValueError("--bin-size is needed: a generated-samples .npz does not record it")
+    samples = arrays["samples"]
+    options = dict(bin_size_s=args.bin_size, codes=arrays.get("codes"), unit=args.unit or "Hz")
+    options |= _export_metadata(args)
+    save_samples_nwb(samples, args.out, overwrite=args.overwrite, **options)
+    print(f"saved samples {samples.shape} (codes, samples, time, neurons) to {args.out}")
+
+
+def _export_trials(args) -> None:
+    from neurognocchi.data import load_trials, save_nwb
+
+    if args.unit is not None:
+        raise ValueError("--unit applies to generated samples; trials are written as spikes")
+    trials = load_trials(args.input, bin_size_s=args.bin_size)
+    if trials.spikes is None:
+        raise ValueError(f"{str(args.input)!r} has no spike counts; export writes spike times")
+    if trials.bin_size_s is None:
+        raise ValueError(f"--bin-size is needed: {str(args.input)!r} does not record it")
+    if args.bin_size is not None and not np.isclose(args.bin_size, trials.bin_size_s):
+        raise ValueError(
+            f"--bin-size {args.bin_size:g} differs from the bin width of {str(args.input)!r}, "
+            f"{trials.bin_size_s:g} s"
+        )
+    save_nwb(trials, args.out, overwrite=args.overwrite, **_export_metadata(args))
+    print(trials)
+    print(f"saved {args.out}")
+
+
 def _info(args) -> None:
     from neurognocchi.data import load_trials
 
@@ -268,6 +347,7 @@ COMMANDS = {
     "generate": _generate,
     "evaluate": _evaluate,
     "convert": _convert,
+    "export": _export,
     "demo": _demo,
     "table": _table,
     "reference": _reference,

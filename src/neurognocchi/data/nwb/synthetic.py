@@ -16,6 +16,7 @@ import numpy as np
 from neurognocchi._checks import check_int, check_positive_int, check_random_state, check_real
 from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.data.grid import grid_targets
+from neurognocchi.data.nwb.metadata import SYNTHETIC_SPECIES, UNKNOWN_AGE, merge_metadata
 from neurognocchi.data.nwb.read import import_pynwb
 from neurognocchi.data.nwb.write import new_nwbfile, write_nwb_atomic
 
@@ -115,7 +116,8 @@ def make_random_target_nwb(
     if gap_s is not None:
         observed = (times < gap_s[0]) | (times >= gap_s[1])
         intervals = np.array([[0.0, gap_s[0]], [gap_s[1], intervals[0, 1]]])
-    nwbfile = new_nwbfile("synthetic random-target reaching", f"rtt-{seed}", {})
+    metadata = _session_metadata(seed, n_units, grid_size, grid_spacing_mm, sample_rate_hz)
+    nwbfile = new_nwbfile(metadata.pop("session_description"), f"rtt-{seed}", {}, **metadata)
     z = np.zeros((len(times), 1))
     series = {"finger_pos": np.hstack([position, z]), "finger_vel": velocity,
               "cursor_pos": position, "target_pos": target}  # fmt: skip
@@ -127,15 +129,54 @@ def make_random_target_nwb(
     return reaches
 
 
+def _session_metadata(seed, n_units, grid_size, grid_spacing_mm, sample_rate_hz) -> dict:
+    """Session, experiment and subject metadata that say the session is synthetic and how it
+    was made."""
+    call = f"make_random_target_nwb(random_state={seed})"
+    experiment = (
+        f"Synthetic data, not a recording, made by neurognocchi {call}: targets on a "
+        f"{grid_size} x {grid_size} grid ({grid_spacing_mm:g} mm apart) appear one after "
+        "another and a simulated finger reaches each along a minimum-jerk path; "
+        f"{n_units} units fire as inhomogeneous Poisson processes tuned to finger velocity and "
+        f"position, simulated in steps of {1 / sample_rate_hz:g} s. The layout imitates the "
+        "Neural Latents Benchmark MC_RTT session (rhesus macaque M1, random-target reaching)."
+    )
+    subject = {
+        "subject_id": f"synthetic-rtt-{seed}",
+        "species": SYNTHETIC_SPECIES,
+        "sex": "U",
+        "age": UNKNOWN_AGE,
+        "description": f"No animal: a simulated reacher and units ({call}). Species is NCBI "
+        "'synthetic construct'; sex and age are placeholders (unknown).",
+    }
+    defaults = dict(
+        session_description=f"synthetic continuous random-target reaching session, {call}",
+        experiment_description=experiment,
+        keywords=["neurognocchi", "synthetic data", "random target reaching", "MC_RTT"],
+        subject=subject,
+    )
+    return merge_metadata(defaults)
+
+
+_SERIES_DESCRIPTIONS = {
+    "finger_pos": "simulated finger position (x, y, z; z is 0)",
+    "finger_vel": "simulated finger velocity (x, y), in mm/s",
+    "cursor_pos": "cursor position (x, y): the simulated finger's",
+    "target_pos": "position (x, y) of the target on screen",
+}
+
+
 def _add_behavior(nwbfile, series: dict, observed: np.ndarray, rate_hz: float) -> None:
-    """One TimeSeries (mm) per entry of ``series`` in ``processing/behavior``; NaN when not
-    ``observed``."""
+    """One TimeSeries (mm, mm/s) per entry of ``series`` in ``processing/behavior``; NaN when
+    not ``observed``."""
     pynwb = import_pynwb()
     module = nwbfile.create_processing_module("behavior", "finger, cursor and target")
     for name, values in series.items():
         values = np.where(observed[:, None], values, np.nan)
-        module.add(pynwb.TimeSeries(name=name, data=values, unit="mm", rate=rate_hz,
-                                    starting_time=0.0))  # fmt: skip
+        unit = "mm/s" if name == "finger_vel" else "mm"
+        description = f"{_SERIES_DESCRIPTIONS[name]}; NaN during recording pauses"
+        module.add(pynwb.TimeSeries(name=name, data=values, unit=unit, rate=rate_hz,
+                                    starting_time=0.0, description=description))  # fmt: skip
 
 
 def _add_units(
@@ -153,6 +194,13 @@ def _add_units(
 ):
     """Poisson units whose log-rate is tuned to ``velocity`` and to ``position`` (n, 2) in
     units of half the grid's width."""
+    nwbfile.units = import_pynwb().misc.Units(
+        name="units",
+        description=f"simulated units: Poisson spike counts in steps of {1 / rate_hz:g} s (the "
+        "resolution), each spike placed uniformly at random within its step; obs_intervals "
+        "exclude recording pauses",
+        resolution=1 / rate_hz,
+    )
     speed_scale = np.abs(velocity).max()
     for _ in range(n_units):
         direction = rng.normal(0.0, 1.0, 2)
