@@ -141,22 +141,36 @@ def test_report_rejects_bad_arguments_without_writing(comparison_and_trials, tmp
     assert list(tmp_path.iterdir()) == []
 
 
+# Appended to a copy of the report (never to the product): after load, record in the DOM how
+# many images the browser decoded to a real bitmap.
+PROBE = """<script>window.addEventListener("load", () => {
+  const decoded = [...document.images].filter((im) => im.complete && im.naturalWidth > 0);
+  document.body.setAttribute("data-decoded", decoded.length);
+});</script>"""
+
+
+def _chromium(*args: str, profile) -> subprocess.CompletedProcess:
+    command = ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+               "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium binary on PATH")
 def test_report_opens_in_headless_chromium(embedded_report, tmp_path):
-    command = [
-        "chromium",
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--dump-dom",
-        embedded_report.as_uri(),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr[-2000:]
+    """The page a user opens, rendered by a real browser: every figure decodes and the table
+    is there; on failure a screenshot is left in the test's folder."""
+    probe = tmp_path / "report_probe.html"
+    probe.write_text(embedded_report.read_text().replace("</body>", PROBE + "</body>"))
+    result = _chromium("--virtual-time-budget=5000", "--dump-dom", probe.as_uri(),
+                       profile=tmp_path / "profile")  # fmt: skip
     dom = result.stdout
-    assert 'id="metrics"' in dom
+    ok = result.returncode == 0 and 'id="metrics"' in dom and 'data-decoded="8"' in dom
+    if not ok:
+        shot = tmp_path / "report.png"
+        _chromium(f"--screenshot={shot}", "--window-size=1200,3000", embedded_report.as_uri(),
+                  profile=tmp_path / "profile")  # fmt: skip
+        pytest.fail(f"report did not render as expected (screenshot: {shot}); "
+                    f"stderr: {result.stderr[-1500:]}")  # fmt: skip
     assert dom.count("<img") == 8
 
 
