@@ -101,7 +101,7 @@ def _add_fit(subparsers) -> None:
     fit = subparsers.add_parser(
         "fit", help="fit GNOCCHI, LFADS or PPCA on a data file; writes a run directory"
     )
-    fit.add_argument("data", type=Path, help="trials file (.npz/.npy)")
+    fit.add_argument("data", type=Path, help="trials file (.npz/.npy) or save_memmap directory")
     fit.add_argument("--out", required=True, type=Path, help="run directory to create")
     fit.add_argument(
         "--model",
@@ -124,6 +124,19 @@ def _add_fit(subparsers) -> None:
         help="trials to fit: the evaluation protocol's held-in training trials "
         "(default), every held-in trial, or all trials",
     )
+    fit.add_argument(
+        "--precision", choices=["fp32", "bf16"], default=None,
+        help="training arithmetic (GNOCCHI, LFADS; bf16 needs CUDA); as --set precision=...",
+    )  # fmt: skip
+    fit.add_argument(
+        "--compile", action="store_true", default=None,
+        help="run the training loss through torch.compile (GNOCCHI, LFADS; compiling takes "
+        "minutes on CPU)",
+    )  # fmt: skip
+    fit.add_argument(
+        "--mmap", action="store_true",
+        help="memory-map the data (.npy or save_memmap directory) instead of reading it",
+    )  # fmt: skip
     fit.add_argument("--resume", action="store_true", help="continue the run in --out")
     fit.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -175,6 +188,13 @@ def _add_evaluate(subparsers) -> None:
     )
     table.add_argument("metrics", type=Path, nargs="+", help="metrics.json files of evaluate")
     table.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    report = subparsers.add_parser(
+        "report", help="write the HTML report of an evaluate (or demo) metrics.json again"
+    )
+    report.add_argument("metrics", type=Path, help="metrics.json of evaluate or demo")
+    report.add_argument("--out", required=True, type=Path, help="output .html file")
+    report.add_argument("--data", type=Path, help="the evaluated trials file: adds its description")
+    report.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
 
 def _add_convert(subparsers) -> None:

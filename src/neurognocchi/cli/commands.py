@@ -7,6 +7,7 @@ Each takes the parsed arguments and raises ``ValueError``, ``TypeError``, ``OSEr
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -68,13 +69,25 @@ def _train_policy(args) -> None:
 
 
 # ---------------------------------------------------------------------- fit, encode, generate
+def _fit_model_name(args) -> str:
+    """The model ``fit`` trains: ``--model``, else the resumed run's, else GNOCCHI."""
+    from neurognocchi.cli.runs import RUN_FILE
+
+    record = args.out / RUN_FILE
+    if args.model is None and args.resume and record.is_file():
+        return str(json.loads(record.read_text()).get("model"))
+    return args.model or "gnocchi"
+
+
 def _fit(args) -> None:
-    from neurognocchi.cli.params import build_estimator, parse_overrides, read_config
+    from neurognocchi.cli.params import build_estimator, flag_params, parse_overrides, read_config
     from neurognocchi.cli.runs import fit_run
 
     params = read_config(args.config) | parse_overrides(args.overrides)
     if args.quiet:
         params["verbose"] = False
+    flags = {"precision": args.precision, "compile": args.compile}
+    params = flag_params(_fit_model_name(args), flags, params)
     if not args.resume:
         build_estimator(args.model or "gnocchi", params)  # bad parameters fail before any I/O
     model = fit_run(
@@ -85,6 +98,7 @@ def _fit(args) -> None:
         fit_on=args.fit_on,
         resume=args.resume,
         overwrite=args.overwrite,
+        mmap=args.mmap,
     )
     print(f"{type(model).__name__} fitted in {model.fit_seconds_:.1f} s; run saved in {args.out}")
 
@@ -153,19 +167,11 @@ def _evaluate(args) -> None:
 
 
 def _table(args) -> None:
-    import json
-
     from neurognocchi._io import atomic_write_text
+    from neurognocchi.cli.metrics import read_metrics
     from neurognocchi.evaluation.comparison import seed_table, table_markdown
 
-    comparisons = []
-    for path in args.metrics:
-        if not path.is_file():
-            raise FileNotFoundError(f"metrics: {str(path)!r} does not exist")
-        comparison = json.loads(path.read_text())
-        if not isinstance(comparison, dict) or "models" not in comparison:
-            raise ValueError(f"metrics: {str(path)!r} is not a metrics.json of evaluate")
-        comparisons.append(comparison)
+    comparisons = [read_metrics(path) for path in args.metrics]
     config = next(iter(comparisons[0]["models"].values()))["config"]
     text = (
         f"Mean ± s.d. over {len(comparisons)} evaluations ({', '.join(map(str, args.metrics))});"
@@ -176,6 +182,15 @@ def _table(args) -> None:
     if args.out is not None:
         atomic_write_text(args.out, text)
     print(text, end="")
+
+
+def _report(args) -> None:
+    from neurognocchi.cli.metrics import rerender_report
+
+    _check_suffix(args.out, ".html")
+    _refuse_existing(args.out, args.overwrite)
+    rerender_report(args.metrics, args.out, data=args.data)
+    print(f"report: {args.out}")
 
 
 def _demo(args) -> None:
@@ -350,6 +365,7 @@ COMMANDS = {
     "export": _export,
     "demo": _demo,
     "table": _table,
+    "report": _report,
     "reference": _reference,
     "study": _study,
     "info": _info,

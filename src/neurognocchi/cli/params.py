@@ -1,5 +1,6 @@
 """Estimator parameters from the command line: a ``--config`` JSON file, ``--set key=value``
-overrides, and the estimator they build, checked before any file is written.
+overrides, flags that set one parameter (``--precision``, ``--compile``), and the estimator
+they build, checked before any file is written.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from neurognocchi._checks import check_choice
 from neurognocchi.estimators import GNOCCHI, LFADS, PPCA
 
-__all__ = ["MODELS", "build_estimator", "parse_overrides", "read_config"]
+__all__ = ["MODELS", "build_estimator", "flag_params", "parse_overrides", "read_config"]
 
 MODELS = {"gnocchi": GNOCCHI, "lfads": LFADS, "ppca": PPCA}  # the --model choices
 
@@ -45,6 +46,28 @@ def read_config(path: str | os.PathLike | None) -> dict:
         raise ValueError(f"--config: {str(path)!r} is not valid JSON ({error})") from None
     if not isinstance(params, dict):
         raise ValueError(f"--config: {str(path)!r} must hold a JSON object of parameters")
+    return params
+
+
+def flag_params(model: str, flags: dict, params: dict) -> dict:
+    """``params`` with the parameters given as flags of their own (``{"precision": "bf16"}``
+    for ``--precision bf16``; None: the flag was not given). A flag is refused when ``model``
+    has no such parameter, or when ``--config``/``--set`` set it to another value."""
+    params = dict(params)
+    for name, value in flags.items():
+        if value is None:
+            continue
+        having = [cls.__name__ for cls in MODELS.values() if name in cls().get_params()]
+        if model in MODELS and MODELS[model].__name__ not in having:
+            raise ValueError(
+                f"--{name} applies to {' and '.join(having)} only; {MODELS[model].__name__} "
+                f"has no {name!r} parameter"
+            )
+        if params.get(name, value) != value:
+            raise ValueError(
+                f"--{name} sets {name}={value!r}, but --config/--set give {params[name]!r}"
+            )
+        params[name] = value
     return params
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurognocchi._checks import check_choice
+from neurognocchi._checks import check_choice, resolve_device
 from neurognocchi._deprecation import renamed_keywords
 from neurognocchi._io import atomic_write_text
 from neurognocchi._lock import LOCK_FILE, run_dir_lock
@@ -85,10 +85,15 @@ def _versions() -> dict:
 
 
 def _sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    """SHA-256 of a data file, or of a ``save_memmap`` directory's files (names and bytes)."""
+    path, digest = Path(path), hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
@@ -154,30 +159,34 @@ def fit_run(
     fit_on: str | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    mmap: bool = False,
 ):
     """Fit a model on a data file and write a run directory; returns the fitted estimator.
 
     ``model`` defaults to "gnocchi" and ``fit_on`` to "train" (see :func:`fit_indices`). With
     ``resume`` the run continues from its last checkpoint with the model, parameters and trials
     recorded in ``run.json``; whatever of ``model``, ``params`` and ``fit_on`` is given must
-    agree with that record.
+    agree with that record. ``mmap`` memory-maps the data (an ``.npy`` file or a ``save_memmap``
+    directory; see :func:`~neurognocchi.data.load_trials`); it is recorded, and a resumed run
+    maps its data when its record says so.
     """
     run_dir = Path(run_dir)
     # Every refusal first, touching nothing; then the lock, then the writes.
     _refuse_reuse(run_dir, resume=resume, overwrite=overwrite)
     params = dict(params or {})
     if resume:
-        model, params, fit_on = _recorded_settings(run_dir, model, params, fit_on)
+        model, params, fit_on, mmap = _recorded_settings(run_dir, model, params, fit_on, mmap)
     model, fit_on = model or "gnocchi", fit_on or "train"
     estimator = build_estimator(model, params)
-    trials = load_trials(data)
+    _check_precision_device(estimator)
+    trials = load_trials(data, mmap=mmap)
     new_dir = not run_dir.exists()
     try:
         with run_dir_lock(run_dir):  # one writer: a second fit here fails at once
             prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)  # again, under the lock
             if resume:
                 _remove_stale_temporaries(run_dir)
-            _fit_locked(data, trials, run_dir, model, estimator, fit_on, resume)
+            _fit_locked(data, trials, run_dir, model, estimator, fit_on, resume, mmap=mmap)
     except BaseException:
         if new_dir and run_dir.is_dir() and not _contents(run_dir):
             shutil.rmtree(run_dir, ignore_errors=True)  # leave no empty folder behind
@@ -185,8 +194,20 @@ def fit_run(
     return estimator
 
 
+def _check_precision_device(estimator) -> None:
+    """Refuse bf16 without CUDA here, before anything is written (the trainer would refuse it
+    only after an ``--overwrite`` had removed the earlier run)."""
+    if getattr(estimator, "precision", "fp32") == "bf16":
+        device = resolve_device(estimator.device)
+        if device.type != "cuda":
+            raise ValueError(
+                f"precision='bf16' (--precision bf16) needs a CUDA device; device="
+                f"{estimator.device!r} is {str(device)!r} here. Use precision='fp32' on CPU."
+            )
+
+
 def _fit_locked(data, trials: Trials, run_dir: Path, model: str, estimator, fit_on: str,
-                resume: bool) -> None:  # fmt: skip
+                resume: bool, *, mmap: bool = False) -> None:  # fmt: skip
     """Write ``run.json`` (a new run) and fit into ``run_dir``, whose lock the caller holds."""
     if estimator.random_state is None:  # a run directory must be reproducible
         estimator.set_params(random_state=0)
@@ -197,6 +218,7 @@ def _fit_locked(data, trials: Trials, run_dir: Path, model: str, estimator, fit_
         "data_sha256": _sha256(data),
         "fit_on": fit_on,
         "fit_trials": index.tolist(),
+        "mmap": mmap,
         "params": estimator.get_params(),
         "command": " ".join(sys.argv),
         "versions": _versions(),
@@ -213,9 +235,9 @@ def _fit_locked(data, trials: Trials, run_dir: Path, model: str, estimator, fit_
     _fit_in(run_dir, estimator, trials[index], resume=resume)
 
 
-def _recorded_settings(run_dir: Path, model, params: dict, fit_on) -> tuple[str, dict, str]:
-    """(model, parameters, fit_on) of the run to resume; ``params`` may change only
-    :data:`RESUME_MAY_CHANGE`."""
+def _recorded_settings(run_dir: Path, model, params: dict, fit_on, mmap: bool):
+    """(model, parameters, fit_on, mmap) of the run to resume; ``params`` may change only
+    :data:`RESUME_MAY_CHANGE`; the data is mapped if asked now or when the run was started."""
     record = json.loads((run_dir / RUN_FILE).read_text())
     written_by = str(record.get("versions", {}).get("neurognocchi", ""))
     if written_by.startswith("0.1."):
@@ -227,7 +249,7 @@ def _recorded_settings(run_dir: Path, model, params: dict, fit_on) -> tuple[str,
         )
     _check_resume_agrees(record, model=model, params=params, fit_on=fit_on)
     params = record["params"] | {k: v for k, v in params.items() if k in RESUME_MAY_CHANGE}
-    return record["model"], params, record["fit_on"]
+    return record["model"], params, record["fit_on"], mmap or record.get("mmap", False)
 
 
 def _fit_in(run_dir: Path, estimator, trials: Trials, *, resume: bool) -> None:
