@@ -21,6 +21,8 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+from neurognocchi._io import WriteFailedError
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -43,6 +45,21 @@ def _holder(path: Path) -> str:
         return f"PID {holder['pid']} on {holder['host']} (since {holder['started']})"
     except (OSError, ValueError, KeyError, TypeError):
         return "another process"
+
+
+def _write_holder(handle, path: Path) -> None:
+    """Record this process (PID, host, start time) in the lock file it holds."""
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": started}))  # fmt: skip
+        handle.flush()
+    except OSError as error:  # on a full disk this is the first write of a fit or resume
+        failed = WriteFailedError(error.errno, error.strerror or str(error), str(path))
+        advice = f"nothing else was written; {failed.remedy} and try again"
+        raise failed.with_advice(advice) from error
 
 
 @contextlib.contextmanager
@@ -75,12 +92,7 @@ def run_dir_lock(run_dir: str | os.PathLike) -> Iterator[None]:
                 f"{str(run_dir)!r} is being written by {_holder(path)}; wait for it to finish "
                 "or stop it (a lock left by a killed process is released with it)"
             ) from None
-        started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "started": started}))  # fmt: skip
-        handle.flush()
+        _write_holder(handle, path)
         _HELD[path] = 1
         try:
             yield

@@ -8,8 +8,9 @@ A model directory holds
   that loading never unpickles an object;
 * ``history.json`` (and ``history.csv``): the per-epoch training metrics.
 
-Every file is written atomically (a temporary file renamed over the target), so an interrupted
-save never leaves a half-written file. Format versions: 2 added GNOCCHI's code whitening; 3
+The files are written together and atomically (temporary files, renamed over the targets once
+all are written), so a save that is interrupted or fails (no space left, an I/O error) leaves the
+previous model directory whole and loadable. Format versions: 2 added GNOCCHI's code whitening; 3
 moved both models' per-neuron normalisation buffers under ``scaler.``, dropped the GNOCCHI
 model's copy of the noise schedule and renamed GNOCCHI's ``encoder_channels`` to
 ``encoder_dim``. Version-2 directories are upgraded in memory when read (:func:`upgrade_v2`);
@@ -26,8 +27,8 @@ from typing import Any
 
 import torch
 
-from neurognocchi._io import atomic_write, atomic_write_text
-from neurognocchi.training.checkpoint import save_history
+from neurognocchi._io import atomic_writes
+from neurognocchi.training.checkpoint import write_history
 
 __all__ = [
     "CONFIG_FILE",
@@ -103,7 +104,7 @@ def write_model_dir(
     fit_seconds: float | None,
     history: list[dict],
 ) -> Path:
-    """Write a model directory at ``path`` (created if needed), each file atomically.
+    """Write a model directory at ``path`` (created if needed), all files or none.
 
     Parameters
     ----------
@@ -121,11 +122,13 @@ def write_model_dir(
     Returns
     -------
     pathlib.Path
+
+    Raises
+    ------
+    neurognocchi._io.WriteFailedError
+        When a file cannot be written (no space, I/O error, permission); none was changed.
     """
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path / WEIGHTS_FILE) as handle:
-        torch.save({key: value.cpu() for key, value in state.items()}, handle)
     config = {
         "format": format_name(estimator_name),
         "version": SAVE_FORMAT_VERSION,
@@ -133,8 +136,11 @@ def write_model_dir(
         "model": model,
         "fit_seconds": fit_seconds,
     }
-    atomic_write_text(path / CONFIG_FILE, json.dumps(config, indent=2))
-    save_history(path, history)
+    with atomic_writes() as writes:
+        with writes.open(path / WEIGHTS_FILE) as handle:
+            torch.save({key: value.cpu() for key, value in state.items()}, handle)
+        writes.write_text(path / CONFIG_FILE, json.dumps(config, indent=2))
+        write_history(writes, path, history)
     return path
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from neurognocchi._checks import check_choice, resolve_device
 from neurognocchi._deprecation import renamed_keywords
-from neurognocchi._io import atomic_write_text
+from neurognocchi._io import WriteFailedError, atomic_append_text, atomic_write_text
 from neurognocchi._lock import LOCK_FILE, run_dir_lock
 from neurognocchi._saving import format_name, read_format
 from neurognocchi.cli.params import MODELS, build_estimator
@@ -102,8 +102,7 @@ def _now() -> str:
 
 
 def _log(run_dir: Path, message: str) -> None:
-    with open(run_dir / "log.txt", "a", encoding="utf-8") as handle:
-        handle.write(f"[{_now()}] {message}\n")
+    atomic_append_text(run_dir / "log.txt", f"[{_now()}] {message}\n")
 
 
 def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
@@ -227,12 +226,9 @@ def _fit_locked(data, trials: Trials, run_dir: Path, model: str, estimator, fit_
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         atomic_write_text(run_dir / RUN_FILE, json.dumps(record, indent=2))
-    _log(
-        run_dir,
-        f"{'resuming' if resume else 'fitting'} {type(estimator).__name__} on "
-        f"{len(index)} trials of {data} ({fit_on})",
-    )
-    _fit_in(run_dir, estimator, trials[index], resume=resume)
+    start = f"{'resuming' if resume else 'fitting'} {type(estimator).__name__} on "
+    start += f"{len(index)} trials of {data} ({fit_on})"
+    _fit_in(run_dir, estimator, trials[index], resume=resume, start=start)
 
 
 def _recorded_settings(run_dir: Path, model, params: dict, fit_on, mmap: bool):
@@ -252,17 +248,28 @@ def _recorded_settings(run_dir: Path, model, params: dict, fit_on, mmap: bool):
     return record["model"], params, record["fit_on"], mmap or record.get("mmap", False)
 
 
-def _fit_in(run_dir: Path, estimator, trials: Trials, *, resume: bool) -> None:
-    """Fit ``estimator`` with its checkpoints in ``run_dir``, save it there, and complete
-    ``run.json`` and ``log.txt``."""
+def _fit_in(run_dir: Path, estimator, trials: Trials, *, resume: bool, start: str) -> None:
+    """Log ``start``, fit ``estimator`` with its checkpoints in ``run_dir``, save it there, and
+    complete ``run.json`` and ``log.txt``."""
     try:
+        _log(run_dir, start)
         estimator.fit(trials, run_dir=run_dir, resume=resume)
     except BaseException:
-        # A fresh run that fails before its first checkpoint (bad parameters, no memory, ^C)
-        # has nothing worth resuming: leave the disk as it was.
+        # A fresh run that fails before its first checkpoint (bad parameters, no memory, no
+        # disk space, ^C) has nothing worth resuming: leave the disk as it was.
         if not resume and not (run_dir / "checkpoints" / "last.pt").exists():
             _clear(run_dir)
         raise
+    try:
+        _save_finished(run_dir, estimator)
+    except WriteFailedError as error:
+        advice = f"the training finished and its last checkpoint is intact: {error.remedy}, "
+        advice += "then run `neurognocchi fit --resume` to write the fitted model"
+        raise error.with_advice(advice) from error
+
+
+def _save_finished(run_dir: Path, estimator) -> None:
+    """Save the fitted ``estimator`` into ``run_dir``; complete ``run.json`` and ``log.txt``."""
     estimator.save(run_dir)
     record = json.loads((run_dir / RUN_FILE).read_text())
     record |= {

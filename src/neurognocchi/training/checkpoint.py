@@ -2,9 +2,10 @@
 
 A run directory holds ``checkpoints/last.pt`` (the training state: tensors, plain numbers,
 lists and dicts only, stamped with :data:`CHECKPOINT_VERSION`) and ``history.json`` /
-``history.csv`` (one row of metrics per epoch). Every file is written atomically (temporary file +
-rename), so a run killed at any moment leaves the previous version intact, and checkpoints are
-read with ``weights_only=True``, so loading one never unpickles an object.
+``history.csv`` (one row of metrics per epoch). The three are written together and atomically
+(temporary files, renamed once all are written), so a run killed at any moment, or a write that
+fails (no space left, an I/O error), leaves the previous versions intact; checkpoints are read
+with ``weights_only=True``, so loading one never unpickles an object.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from neurognocchi._io import atomic_write, atomic_write_text
+from neurognocchi._io import AtomicWrites, atomic_writes
 
 __all__ = [
     "CHECKPOINT_VERSION",
@@ -24,6 +25,7 @@ __all__ = [
     "load_checkpoint",
     "save_checkpoint",
     "save_history",
+    "write_history",
 ]
 
 CHECKPOINT_VERSION = 1
@@ -41,8 +43,8 @@ def checkpoint_path(run_dir: str | Path) -> Path:
 
 
 def save_checkpoint(run_dir: str | Path, state: dict) -> None:
-    """Write ``state`` (stamped with the version) as the checkpoint of ``run_dir``, then the
-    history it holds (``state["history"]``), each atomically.
+    """Write ``state`` (stamped with the version) as the checkpoint of ``run_dir``, and the
+    history it holds (``state["history"]``), all or nothing.
 
     Parameters
     ----------
@@ -50,10 +52,16 @@ def save_checkpoint(run_dir: str | Path, state: dict) -> None:
         The run directory (created when missing).
     state : dict
         The training state: tensors, numbers, lists and dicts only, with a ``"history"`` list.
+
+    Raises
+    ------
+    neurognocchi._io.WriteFailedError
+        When a file cannot be written (no space, I/O error, permission); none was changed.
     """
-    with atomic_write(checkpoint_path(run_dir)) as handle:
-        torch.save({"version": CHECKPOINT_VERSION, **state}, handle)
-    save_history(Path(run_dir), state["history"])
+    with atomic_writes() as writes:
+        with writes.open(checkpoint_path(run_dir)) as handle:
+            torch.save({"version": CHECKPOINT_VERSION, **state}, handle)
+        write_history(writes, Path(run_dir), state["history"])
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -105,10 +113,17 @@ def save_history(run_dir: Path, history: list[dict]) -> None:
     history : list of dict
         One row per epoch; the CSV's columns are every key that appears, in order of appearance.
     """
-    atomic_write_text(run_dir / "history.json", json.dumps(history, indent=1))
+    with atomic_writes() as writes:
+        write_history(writes, Path(run_dir), history)
+
+
+def write_history(writes: AtomicWrites, run_dir: Path, history: list[dict]) -> None:
+    """Stage ``history.json`` and ``history.csv`` of ``run_dir`` in ``writes`` (see
+    :func:`save_history`), to be renamed with the other files written alongside."""
+    writes.write_text(run_dir / "history.json", json.dumps(history, indent=1))
     columns = list(dict.fromkeys(key for row in history for key in row))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
     writer.writerows(history)
-    atomic_write_text(run_dir / "history.csv", buffer.getvalue())
+    writes.write_text(run_dir / "history.csv", buffer.getvalue())

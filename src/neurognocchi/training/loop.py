@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from neurognocchi._io import WriteFailedError
 from neurognocchi.training import distributed
 from neurognocchi.training.batches import autocast, loss_sums, shuffled_batches, to_tensor
 from neurognocchi.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
@@ -90,6 +91,7 @@ class _Trainer:
         self.steps_per_epoch = len(batches)
         self.total_steps = self.steps_per_epoch * config.max_epochs
         self.epoch, self.step, self.history = 0, 0, []
+        self.saved_epoch: int | None = None  # the epoch of the checkpoint on disk
         self.best = {"loss": math.inf, "epoch": None, "state": None}
         self.stopped_early = False
         self.loss_module = self._wrap(model)
@@ -136,11 +138,27 @@ class _Trainer:
             ) from None
         self.generator.set_state(state["generator"])
         self.epoch, self.step = state["epoch"], state["step"]
+        self.saved_epoch = self.epoch
         self.history, self.best = list(state["history"]), state["best"]
 
     def write_checkpoint(self, run_dir: Path) -> None:
-        """Write the checkpoint and history (rank 0 only: the caller checks)."""
-        save_checkpoint(run_dir, self.state_dict())
+        """Write the checkpoint and history (rank 0 only: the caller checks); when that fails,
+        the error says which checkpoint is still on disk and how to continue from it."""
+        try:
+            save_checkpoint(run_dir, self.state_dict())
+        except WriteFailedError as error:
+            raise error.with_advice(self._resume_advice(error.remedy)) from error
+        self.saved_epoch = self.epoch
+
+    def _resume_advice(self, remedy: str) -> str:
+        stopped = f"training stopped after epoch {self.epoch}"
+        if self.saved_epoch is None:
+            return f"{stopped}, before its first checkpoint: {remedy}, then start the fit again"
+        return (
+            f"{stopped}; the last good checkpoint (epoch {self.saved_epoch}) is intact: "
+            f"{remedy}, then continue from it with `neurognocchi fit --resume` (Python: "
+            "fit(..., run_dir=..., resume=True))"
+        )
 
     def train_epoch(self) -> dict:
         self.model.train()
@@ -304,6 +322,10 @@ def train(
     ------
     NonFiniteLossError
         When a loss becomes NaN or infinite; the last checkpoint on disk is left untouched.
+    neurognocchi._io.WriteFailedError
+        When a checkpoint or the history cannot be written (no space left, an I/O error, no
+        permission); the last good checkpoint is left intact and the message says which epoch
+        it holds and how to resume from it.
     FileExistsError
         When ``run_dir`` already holds a checkpoint and ``resume`` is False.
     ValueError

@@ -3,6 +3,7 @@ and generated samples.
 
 * :mod:`~neurognocchi.data.nwb.read`: :func:`load_nwb`, the generic NLB-layout reader;
 * :mod:`~neurognocchi.data.nwb.mc_rtt`: :func:`load_mc_rtt`, reaches of a continuous session;
+* :mod:`~neurognocchi.data.nwb.onsets`: movement onsets in a noisy, gappy finger trace;
 * :mod:`~neurognocchi.data.nwb.write`: :func:`save_nwb`, an atomic NWB writer;
 * :mod:`~neurognocchi.data.nwb.samples`: :func:`save_samples_nwb` / :func:`load_samples_nwb`,
   generated samples (a model's ``generate`` output) to and from NWB;

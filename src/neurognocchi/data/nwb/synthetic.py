@@ -49,6 +49,27 @@ def _finger_paths(times, reaches, home):
     return start + fraction[:, None] * (target - start), rate[:, None] * (target - start), target
 
 
+def _sensed_finger(rng, times, reaches, home, *, noise_mm, dropout_rate_hz, dropout_duration_s,
+                   jitter_s):  # fmt: skip
+    """What a finger sensor records: sample times, position (n, 2) with white noise, velocity
+    (n, 2) differentiated from that noise as a recording system would, the target (n, 2), which
+    samples are not dropped out, and the dropouts' (start, stop) times (k, 2)."""
+    sample_times = times + rng.uniform(0.0, jitter_s, len(times)) if jitter_s else times
+    position, velocity, target = _finger_paths(sample_times, reaches, home)
+    if noise_mm:
+        noise = rng.normal(0.0, noise_mm, position.shape)  # (n, 2)
+        position = position + noise
+        velocity = velocity + np.gradient(noise, sample_times, axis=0)
+    duration = times[-1] + (times[1] - times[0])
+    n_dropouts = rng.poisson(dropout_rate_hz * duration) if dropout_rate_hz else 0
+    starts = np.sort(rng.uniform(0.0, duration, n_dropouts))
+    dropouts = np.c_[starts, starts + rng.uniform(*dropout_duration_s, n_dropouts)]  # (k, 2)
+    kept = np.ones(len(times), dtype=bool)
+    for start, stop in dropouts:
+        kept[(sample_times >= start) & (sample_times < stop)] = False
+    return sample_times, position, velocity, target, kept, dropouts
+
+
 @renamed_keywords(grid_spacing="grid_spacing_mm")
 def make_random_target_nwb(
     path: str | os.PathLike,
@@ -59,6 +80,10 @@ def make_random_target_nwb(
     grid_spacing_mm: float = 20.0,
     sample_rate_hz: float = 1000.0,
     gap_s: Sequence[float] | None = None,
+    position_noise_mm: float = 0.0,
+    dropout_rate_hz: float = 0.0,
+    dropout_duration_s: Sequence[float] = (0.005, 0.05),
+    timestamp_jitter_s: float = 0.0,
     random_state: int = 0,
     overwrite: bool = False,
 ) -> dict[str, np.ndarray]:
@@ -72,6 +97,16 @@ def make_random_target_nwb(
     ``finger_vel``, ``cursor_pos`` and ``target_pos`` (in mm) at ``sample_rate_hz``; during
     ``gap_s`` (a recording pause) behaviour is NaN, there are no spikes, and the units'
     ``obs_intervals`` exclude it.
+
+    A finger sensor's faults can be added (the defaults add none, and leave the file as it
+    was): white noise on the finger position (``finger_vel`` then carries the noise's central
+    differences, as velocity derived from the recorded position would; ``cursor_pos`` follows
+    the noisy finger), dropouts (NaN runs in ``finger_pos``, ``finger_vel`` and ``cursor_pos``
+    only, with ``target_pos`` and the spikes intact) and sample-time jitter (each behavioural
+    sample is taken late by a uniform random time in ``[0, timestamp_jitter_s)`` and written
+    with explicit timestamps). The units are always simulated from the true path, and the
+    faults draw from a random stream of their own: adding them changes neither the reaches nor
+    the spikes.
 
     Parameters
     ----------
@@ -89,20 +124,33 @@ def make_random_target_nwb(
         Sampling rate of the behavioural series.
     gap_s : (start, stop), optional
         A recording pause, in seconds of session time.
+    position_noise_mm : float
+        S.d. of the white noise added to the finger's x and y position, in mm.
+    dropout_rate_hz : float
+        Mean number of sensor dropouts per second (a Poisson process).
+    dropout_duration_s : (low, high)
+        Each dropout lasts a uniform random time in ``[low, high)`` seconds.
+    timestamp_jitter_s : float
+        Largest delay of a behavioural sample after its nominal time, in seconds; in
+        ``[0, 0.5 / sample_rate_hz)``, so that no interval between samples reaches the 1.5
+        sample periods that the readers take for a gap.
     random_state : int
-        Seed of the reaches and the spikes.
+        Seed of the reaches, the spikes and the sensor's faults.
     overwrite : bool
         Replace an existing file (otherwise FileExistsError).
 
     Returns
     -------
     dict of arrays describing each reach written: ``target_on_time``, ``move_start_time``,
-    ``move_duration``, ``target`` (n, 2), ``start`` (n, 2), and ``gap_s``.
+    ``move_duration``, ``target`` (n, 2), ``start`` (n, 2), ``gap_s``, and ``dropout_s``
+    (k, 2), the (start, stop) session times of the dropouts.
     """
     check_positive_int(n_units, "n_units")
     check_int(grid_size, "grid_size", minimum=2)
     check_real(duration_s, "duration_s", low=0.0, low_open=True)
     check_real(sample_rate_hz, "sample_rate_hz", low=0.0, low_open=True)
+    sensor = _check_sensor(position_noise_mm, dropout_rate_hz, dropout_duration_s,
+                           timestamp_jitter_s, sample_rate_hz)  # fmt: skip
     seed = check_random_state(random_state)
     rng = np.random.default_rng(seed)
     targets = grid_targets(grid_size, grid_spacing_mm)
@@ -110,29 +158,65 @@ def make_random_target_nwb(
     home = targets[len(targets) // 2]
     reaches["start"] = np.concatenate([home[None], reaches["target"][:-1]])
     times = np.arange(round(duration_s * sample_rate_hz)) / sample_rate_hz  # (n_samples,)
-    position, velocity, target = _finger_paths(times, reaches, home)
+    position, velocity, _ = _finger_paths(times, reaches, home)  # the truth, for the units
+    # The sensor's own stream: its options leave the reaches and the spikes as they were.
+    sample_times, sensed, sensed_velocity, target, kept, dropouts = _sensed_finger(
+        np.random.default_rng([seed, 1]), times, reaches, home, **sensor
+    )
     observed = np.ones(len(times), dtype=bool)
+    sampled = np.ones(len(times), dtype=bool)
     intervals = np.array([[0.0, times[-1] + 1 / sample_rate_hz]])
     if gap_s is not None:
         observed = (times < gap_s[0]) | (times >= gap_s[1])
+        sampled = (sample_times < gap_s[0]) | (sample_times >= gap_s[1])
         intervals = np.array([[0.0, gap_s[0]], [gap_s[1], intervals[0, 1]]])
-    metadata = _session_metadata(seed, n_units, grid_size, grid_spacing_mm, sample_rate_hz)
+    metadata = _session_metadata(seed, n_units, grid_size, grid_spacing_mm, sample_rate_hz, sensor)
     nwbfile = new_nwbfile(metadata.pop("session_description"), f"rtt-{seed}", {}, **metadata)
     z = np.zeros((len(times), 1))
-    series = {"finger_pos": np.hstack([position, z]), "finger_vel": velocity,
-              "cursor_pos": position, "target_pos": target}  # fmt: skip
-    _add_behavior(nwbfile, series, observed, sample_rate_hz)
+    finger = np.where(kept[:, None], 1.0, np.nan)  # (n, 1): NaN in dropouts
+    series = {"finger_pos": np.hstack([sensed, z]) * finger,
+              "finger_vel": sensed_velocity * finger, "cursor_pos": sensed * finger,
+              "target_pos": target}  # fmt: skip
+    stamps = sample_times if sensor["jitter_s"] else None
+    _add_behavior(nwbfile, series, sampled, sample_rate_hz, timestamps=stamps,
+                  dropouts=len(dropouts) > 0)  # fmt: skip
     spikes = dict(times=times, observed=observed, intervals=intervals, rate_hz=sample_rate_hz)
     _add_units(nwbfile, rng, n_units, position, velocity, grid_size * grid_spacing_mm / 2, **spikes)
     write_nwb_atomic(nwbfile, path, overwrite=overwrite)
     reaches["gap_s"] = np.asarray(gap_s if gap_s is not None else [], dtype=float)
+    reaches["dropout_s"] = dropouts
     return reaches
 
 
-def _session_metadata(seed, n_units, grid_size, grid_spacing_mm, sample_rate_hz) -> dict:
+def _check_sensor(noise_mm, dropout_rate_hz, dropout_duration_s, jitter_s, sample_rate_hz):
+    """The sensor options, checked, as keywords of :func:`_sensed_finger`."""
+    check_real(noise_mm, "position_noise_mm", low=0.0)
+    check_real(dropout_rate_hz, "dropout_rate_hz", low=0.0)
+    if len(dropout_duration_s) != 2 or not 0 < dropout_duration_s[0] <= dropout_duration_s[1]:
+        raise ValueError(
+            f"dropout_duration_s must be (low, high) with 0 < low <= high seconds; got "
+            f"{dropout_duration_s!r}"
+        )
+    check_real(jitter_s, "timestamp_jitter_s", low=0.0, high=0.5 / sample_rate_hz, high_open=True)
+    return dict(noise_mm=float(noise_mm), dropout_rate_hz=float(dropout_rate_hz),
+                dropout_duration_s=tuple(map(float, dropout_duration_s)),
+                jitter_s=float(jitter_s))  # fmt: skip
+
+
+def _call(seed: int, sensor: dict) -> str:
+    """The generator's call, with the sensor options that differ from the defaults."""
+    names = dict(noise_mm="position_noise_mm", dropout_rate_hz="dropout_rate_hz",
+                 jitter_s="timestamp_jitter_s")  # fmt: skip
+    options = "".join(f", {names[k]}={sensor[k]:g}" for k in names if sensor[k])
+    if sensor["dropout_rate_hz"]:
+        options += f", dropout_duration_s={sensor['dropout_duration_s']}"
+    return f"make_random_target_nwb(random_state={seed}{options})"
+
+
+def _session_metadata(seed, n_units, grid_size, grid_spacing_mm, sample_rate_hz, sensor) -> dict:
     """Session, experiment and subject metadata that say the session is synthetic and how it
     was made."""
-    call = f"make_random_target_nwb(random_state={seed})"
+    call = _call(seed, sensor)
     experiment = (
         f"Synthetic data, not a recording, made by neurognocchi {call}: targets on a "
         f"{grid_size} x {grid_size} grid ({grid_spacing_mm:g} mm apart) appear one after "
@@ -141,6 +225,12 @@ def _session_metadata(seed, n_units, grid_size, grid_spacing_mm, sample_rate_hz)
         f"position, simulated in steps of {1 / sample_rate_hz:g} s. The layout imitates the "
         "Neural Latents Benchmark MC_RTT session (rhesus macaque M1, random-target reaching)."
     )
+    if sensor["noise_mm"] or sensor["dropout_rate_hz"] or sensor["jitter_s"]:
+        experiment += (
+            f" The finger sensor adds {sensor['noise_mm']:g} mm of white position noise, drops "
+            f"out {sensor['dropout_rate_hz']:g} times a second on average (NaN runs) and "
+            f"samples up to {sensor['jitter_s']:g} s late (explicit timestamps)."
+        )
     subject = {
         "subject_id": f"synthetic-rtt-{seed}",
         "species": SYNTHETIC_SPECIES,
@@ -166,17 +256,24 @@ _SERIES_DESCRIPTIONS = {
 }
 
 
-def _add_behavior(nwbfile, series: dict, observed: np.ndarray, rate_hz: float) -> None:
+def _add_behavior(nwbfile, series: dict, observed: np.ndarray, rate_hz: float, *,
+                  timestamps: np.ndarray | None, dropouts: bool) -> None:  # fmt: skip
     """One TimeSeries (mm, mm/s) per entry of ``series`` in ``processing/behavior``; NaN when
-    not ``observed``."""
+    not ``observed`` (and in the finger's ``dropouts``, already NaN in ``series``); at
+    ``rate_hz`` from 0 s, or at ``timestamps`` when given."""
     pynwb = import_pynwb()
     module = nwbfile.create_processing_module("behavior", "finger, cursor and target")
     for name, values in series.items():
         values = np.where(observed[:, None], values, np.nan)
         unit = "mm/s" if name == "finger_vel" else "mm"
         description = f"{_SERIES_DESCRIPTIONS[name]}; NaN during recording pauses"
-        module.add(pynwb.TimeSeries(name=name, data=values, unit=unit, rate=rate_hz,
-                                    starting_time=0.0, description=description))  # fmt: skip
+        if dropouts and name != "target_pos":
+            description += " and sensor dropouts"
+        clock = dict(timestamps=timestamps)
+        if timestamps is None:
+            clock = dict(rate=rate_hz, starting_time=0.0)
+        module.add(pynwb.TimeSeries(name=name, data=values, unit=unit, description=description,
+                                    **clock))  # fmt: skip
 
 
 def _add_units(
