@@ -40,19 +40,15 @@ SCRIPT = textwrap.dedent(
     rank = int(os.environ["RANK"])
     written = []
 
-    def recording(function):
-        def wrapper(path, *args, **kwargs):
-            written.append(str(path))
-            return function(path, *args, **kwargs)
-        return wrapper
+    # Record every atomic write of the library, whichever module makes it: each one (single
+    # files and all-or-nothing groups alike) opens its file through AtomicWrites.open.
+    opening = io_module.AtomicWrites.open
 
-    # Record every atomic write of the library, whichever module it is made from: rebind the
-    # functions in neurognocchi._io (for later imports) and in every module that imported them.
-    originals = {name: getattr(io_module, name) for name in ("atomic_write", "atomic_write_text")}
-    for module in [m for n, m in sys.modules.items() if n.startswith("neurognocchi")]:
-        for name, function in originals.items():
-            if getattr(module, name, None) is function:
-                setattr(module, name, recording(function))
+    def recording(self, path, *args, **kwargs):
+        written.append(str(path))
+        return opening(self, path, *args, **kwargs)
+
+    io_module.AtomicWrites.open = recording
 
     def digest(model):
         state = model.state_dict()
