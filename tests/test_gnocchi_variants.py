@@ -140,3 +140,23 @@ def test_time_channels_tell_the_denoiser_when():
     for bad in (-2, 3):
         with pytest.raises(ValueError, match="time_channels"):
             GNOCCHI(3, time_channels=bad).check_params()
+
+
+def test_models_saved_before_the_flatten_default_load_with_mean_max_pooling(tmp_path):
+    import json
+
+    assert GNOCCHI().encoder_pooling == "flatten"
+    trials = make_toy_dataset(40, n_neurons=6, n_time=8, random_state=0)
+    model = GNOCCHI(3, max_epochs=1, channels=8, channel_mults=(1, 2), encoder_dim=8,
+                    encoder_layers=2, n_train_steps=50, verbose=False, random_state=0,
+                    encoder_pooling="mean_max")  # fmt: skip
+    model.fit(trials)
+    model.save(tmp_path / "m")
+    config_file = tmp_path / "m" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["params"]["encoder_pooling"]  # as written before the setting existed
+    config["model"].pop("encoder_pooling", None)
+    config_file.write_text(json.dumps(config))
+    loaded = GNOCCHI.load(tmp_path / "m")
+    assert loaded.encoder_pooling == "mean_max"
+    np.testing.assert_allclose(loaded.encode(trials), model.encode(trials), rtol=1e-5, atol=1e-6)

@@ -52,13 +52,18 @@ def test_training_without_run_dir_writes_nothing(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
-def test_existing_checkpoint_is_refused_without_resume(tmp_path):
+def test_existing_checkpoint_is_refused_without_resume(tmp_path, monkeypatch):
     data = toy_arrays()
     config = TrainConfig(max_epochs=1, batch_size=8)
     train(gnocchi_model(data), data, config=config, run_dir=tmp_path, verbose=False)
     checkpoint = tmp_path / "checkpoints" / "last.pt"
     before = checkpoint.read_bytes()
-    with pytest.raises(FileExistsError, match="resume"):
+    with pytest.raises(FileExistsError, match="resume") as refused:
+        train(gnocchi_model(data), data, config=config, run_dir=tmp_path, verbose=False)
+    assert "restarted this group" not in str(refused.value)
+    # a group restarted by torchrun --max-restarts is told how to continue
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")
+    with pytest.raises(FileExistsError, match="torchrun restarted this group: pass resume=True"):
         train(gnocchi_model(data), data, config=config, run_dir=tmp_path, verbose=False)
     assert checkpoint.read_bytes() == before
 

@@ -186,3 +186,78 @@ def test_too_small_batch_for_the_world_is_refused(monkeypatch):
     model.loss = lambda batch, generator=None, step=0: {"loss": model(batch).mean()}
     with pytest.raises(ValueError, match="batch_size must be at least 2 per process"):
         train(model, np.zeros((16, 1, 1), np.float32), config=TrainConfig(batch_size=4))
+
+
+RESTART_SCRIPT = textwrap.dedent(
+    """
+    import hashlib, json, os, signal, sys
+    import torch
+    torch.set_num_threads(1)
+    from neurognocchi.data import make_toy_dataset
+    from neurognocchi.estimators import GNOCCHI
+    from neurognocchi.models.gnocchi import GnocchiModel
+    from neurognocchi.training import loop
+
+    out, mode = sys.argv[1], sys.argv[2]
+    rank, attempt = int(os.environ["RANK"]), int(os.environ["TORCHELASTIC_RESTART_COUNT"])
+    if mode == "kill" and rank == 1 and attempt == 0:
+        # Rank 1 dies by SIGKILL in the middle of epoch 12 (the last checkpoint is epoch 10).
+        train_epoch, loss, calls = loop._Trainer.train_epoch, GnocchiModel.loss, []
+
+        def dying_epoch(self):
+            if self.epoch == 11:
+                calls.append("armed")
+            return train_epoch(self)
+
+        def dying_loss(self, *args, **kwargs):
+            if calls and self.training:
+                calls.append("step")
+                if len(calls) == 3:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return loss(self, *args, **kwargs)
+
+        loop._Trainer.train_epoch, GnocchiModel.loss = dying_epoch, dying_loss
+
+    trials = make_toy_dataset(64, n_neurons=6, n_time=12, random_state=0)
+    model = GNOCCHI(3, max_epochs=14, batch_size=8, verbose=False, random_state=0,
+                    channels=8, channel_mults=(1, 2), encoder_dim=8, n_train_steps=50,
+                    learning_rate=3e-3, warmup_steps=5)
+    model.fit(trials, run_dir=os.path.join(out, mode), resume=True)
+    state = model.model_.state_dict()
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode()); digest.update(state[key].cpu().numpy().tobytes())
+    result = {"digest": digest.hexdigest(), "history": model.history_, "attempt": attempt}
+    with open(os.path.join(out, f"{mode}_rank{rank}.json"), "w") as handle:
+        json.dump(result, handle)
+    """
+)
+
+
+def launch_elastic(tmp_path, mode: str) -> list[dict]:
+    script = tmp_path / "restart_script.py"
+    script.write_text(RESTART_SCRIPT)
+    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop("WORLD_SIZE", None)
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+               "--max-restarts", "2", "--standalone", str(script), str(tmp_path), mode]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return [json.loads((tmp_path / f"{mode}_rank{r}.json").read_text()) for r in (0, 1)]
+
+
+@pytest.mark.slow
+def test_a_killed_rank_restarts_the_group_which_resumes_gap_free(tmp_path):
+    """torchrun --max-restarts: rank 1 is SIGKILLed mid-epoch; the restarted group resumes
+    from the last checkpoint and ends exactly where an uninterrupted run ends."""
+    killed = launch_elastic(tmp_path, "kill")
+    plain = launch_elastic(tmp_path, "plain")
+    assert [r["attempt"] for r in killed] == [1, 1]  # the group was restarted once
+    assert [r["attempt"] for r in plain] == [0, 0]
+    history = killed[0]["history"]
+    assert [row["epoch"] for row in history] == list(range(1, 15))  # gap-free, 14 epochs
+    saved = json.loads((tmp_path / "kill" / "history.json").read_text())
+    assert [row["epoch"] for row in saved] == list(range(1, 15))
+    assert killed[0]["digest"] == killed[1]["digest"]
+    assert history == plain[0]["history"]  # epochs 11-14 retrained from the epoch-10 checkpoint
+    assert killed[0]["digest"] == plain[0]["digest"]

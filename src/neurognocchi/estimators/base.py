@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -106,9 +108,12 @@ class FittedInputChecks:
 
     A subclass names the attribute that ``fit`` sets (``_fitted_attribute``) and says what
     shape of trial and code its fitted model takes (``_trial_shape``, ``_code_dim``).
+    ``_legacy_params`` holds the settings whose default has changed, with the value that a
+    file saved without them was made with (read by ``load`` and by resumed runs).
     """
 
     _fitted_attribute = "model_"
+    _legacy_params: Mapping[str, object] = MappingProxyType({})
 
     def _trial_shape(self) -> tuple[int, int]:
         raise NotImplementedError
@@ -360,7 +365,8 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
         """Rebuild a fitted estimator saved by :meth:`save` (weights read with
         ``weights_only=True``; no pickled objects). ``device`` overrides the saved one."""
         saved = read_model_dir(path, estimator_name=cls.__name__)
-        estimator = cls(**(saved.params | ({} if device is None else {"device": device})))
+        params = cls._legacy_params | saved.params | ({} if device is None else {"device": device})
+        estimator = cls(**params)
         estimator.device_ = resolve_device(estimator.device)
         estimator.model_ = estimator._build_model(saved.model)
         estimator.model_.load_state_dict(saved.state)

@@ -6,6 +6,8 @@ The facade over :class:`~neurognocchi.models.gnocchi.GnocchiModel` (see
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -48,9 +50,10 @@ class GNOCCHI(TrialEstimator):
         0), so it is light by default and ``whiten_codes`` supplies the prior's moments.
     mmd_bandwidth : {{"code_dim", "code_dim_squared"}}
         The MMD kernel's width: ``exp(-d² / 2L)`` or InfoDiffusion's ``exp(-d² / L²)``.
-    encoder_pooling : {{"mean_max", "flatten"}}
-        Head of the conv encoder: mean and max over time, or every time bin flattened
-        (InfoDiffusion).
+    encoder_pooling : {{"flatten", "mean_max"}}
+        Head of the conv encoder: every time bin flattened (InfoDiffusion; the default since
+        0.3, chosen by the reaching study, see docs/results.md), or mean and max over time
+        (the default before; models saved without this setting load with it).
     code_noise : float
         Training only: Gaussian noise added to the codes the denoiser sees, with s.d.
         ``code_noise`` times the batch's code s.d. (0: none).
@@ -83,6 +86,8 @@ class GNOCCHI(TrialEstimator):
 
     _model_class = GnocchiModel
     _config_class = GnocchiConfig
+    # Settings whose default changed: the value a record saved without them was made with.
+    _legacy_params = MappingProxyType({"encoder_pooling": "mean_max"})
     _model_params = (
         "code_dim", "channels", "channel_mults", "n_res_blocks", "encoder", "encoder_dim",
         "encoder_layers", "dropout", "schedule", "n_train_steps", "rec_weight", "mmd_weight",
@@ -111,7 +116,7 @@ class GNOCCHI(TrialEstimator):
         rec_weight: float = 4.0,
         mmd_weight: float = 0.01,
         mmd_bandwidth: str = "code_dim",
-        encoder_pooling: str = "mean_max",
+        encoder_pooling: str = "flatten",
         code_noise: float = 0.0,
         code_dropout: float = 0.0,
         time_channels: int = 0,

@@ -144,8 +144,10 @@ def _check_same_variant(record: dict, variant: Variant, params: dict, run_dir: P
     from neurognocchi.cli.params import build_estimator
 
     wanted = build_estimator(variant.model, dict(params)).get_params()
-    # A parameter added by a later release is read as its default in older records.
-    recorded = build_estimator(variant.model, {}).get_params() | record["params"]
+    # A parameter added by a later release is read as its default in older records (or as
+    # the value it had then, where the default has changed since).
+    defaults = build_estimator(variant.model, {})
+    recorded = defaults.get_params() | defaults._legacy_params | record["params"]
     changed = sorted(k for k, v in wanted.items() if k != "verbose" and
                      json.dumps(recorded.get(k)) != json.dumps(v))  # fmt: skip
     if record["model"] != variant.model or changed:

@@ -27,6 +27,7 @@ __all__ = [
     "launched_by_torchrun",
     "local_device",
     "rank",
+    "restart_count",
     "setup",
     "world_size",
 ]
@@ -64,6 +65,12 @@ def is_main_process() -> bool:
 def launched_by_torchrun() -> bool:
     """True when the environment describes a job of more than one process."""
     return world_size() > 1
+
+
+def restart_count() -> int:
+    """How many times ``torchrun --max-restarts`` has restarted this worker group (0 on the
+    first attempt and outside ``torchrun``)."""
+    return max(0, _env_int("TORCHELASTIC_RESTART_COUNT", 0))
 
 
 def local_device(device: torch.device) -> torch.device:

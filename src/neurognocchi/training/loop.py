@@ -353,8 +353,10 @@ def train(
     # write (wrapping the model in DDP below is a collective).
     found = distributed.broadcast_flag(checkpoint is not None and checkpoint.exists(), device)
     if found and not resume:
+        restarted = "torchrun restarted this group: " if distributed.restart_count() else ""
         raise FileExistsError(
-            f"{str(run_dir)!r} already holds a checkpoint; pass resume=True to continue it "
+            f"{str(run_dir)!r} already holds a checkpoint; {restarted}pass resume=True to "
+            "continue it (a group restarted by torchrun then goes on from the last checkpoint) "
             "or choose a new run directory"
         )
     trainer = _Trainer(model, train_data, valid_data, config, device, context)
