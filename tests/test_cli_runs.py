@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -263,3 +264,23 @@ def test_fit_indices_takes_random_state_and_the_old_seed_name(workdir):
     assert len(fit_indices(trials, "all")) == trials.n_trials
     with pytest.raises(ValueError, match="--fit-on"):
         fit_indices(trials, "valid")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[1, 2]", "must hold a JSON object"),
+        (b"{", "is not valid JSON"),
+        (b"\xff\xfe\x00", "is not a text (JSON) file"),
+    ],
+)
+def test_config_files_that_are_not_json_objects_are_named(tmp_path, content, message):
+    from neurognocchi.cli.params import read_config
+    from neurognocchi.study import read_study_config
+
+    path = tmp_path / "c.json"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"--config: .*{re.escape(message)}"):
+        read_config(path)
+    with pytest.raises(ValueError, match=f"CONFIG: .*{re.escape(message)}"):
+        read_study_config(path)

@@ -1,4 +1,5 @@
-"""The JSON round trip shared by every frozen dataclass config of the package.
+"""The JSON round trip shared by every frozen dataclass config of the package, and the reader
+of users' JSON config files.
 
 Configs are saved as JSON next to the weights (never pickled); reading one refuses keys the
 class does not know, e.g. a file written by a newer version. Imports nothing from the package.
@@ -8,9 +9,28 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from pathlib import Path
 from typing import Any
 
-__all__ = ["JsonConfig"]
+__all__ = ["JsonConfig", "read_json_object"]
+
+
+def read_json_object(path: str | os.PathLike, argument: str) -> dict[str, Any]:
+    """The JSON object in the file ``path``; errors name ``argument`` (e.g. ``"--config"``)
+    and the file: missing, not JSON, or not an object."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{argument}: no such file: {str(path)!r}")
+    try:
+        value = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{argument}: {str(path)!r} is not valid JSON ({error})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{argument}: {str(path)!r} is not a text (JSON) file") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{argument}: {str(path)!r} must hold a JSON object")
+    return value
 
 
 class JsonConfig:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 from neurognocchi._checks import check_choice
+from neurognocchi._config import read_json_object
 from neurognocchi.estimators import GNOCCHI, LFADS, PPCA
 
 __all__ = ["MODELS", "build_estimator", "flag_params", "parse_overrides", "read_config"]
@@ -35,18 +35,7 @@ def parse_overrides(pairs: list[str] | None) -> dict:
 
 def read_config(path: str | os.PathLike | None) -> dict:
     """Estimator parameters from a JSON file holding one object (empty without a path)."""
-    if path is None:
-        return {}
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"--config: no such file: {str(path)!r}")
-    try:
-        params = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"--config: {str(path)!r} is not valid JSON ({error})") from None
-    if not isinstance(params, dict):
-        raise ValueError(f"--config: {str(path)!r} must hold a JSON object of parameters")
-    return params
+    return {} if path is None else read_json_object(path, "--config")
 
 
 def flag_params(model: str, flags: dict, params: dict) -> dict:

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from neurognocchi._checks import check_choice, check_positive_int, check_seeds
+from neurognocchi._config import read_json_object
 from neurognocchi.cli.params import MODELS, build_estimator
 from neurognocchi.data import make_reaching_dataset, make_toy_dataset
 from neurognocchi.study.inputs import check_input
@@ -242,11 +243,4 @@ def study_config_from_dict(raw: dict, *, base_dir: str | os.PathLike = ".") -> S
 def read_study_config(path: str | os.PathLike) -> StudyConfig:
     """Read and check a study config file (JSON); relative ``data.path`` is read from the
     file's folder."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"CONFIG: no such file: {str(path)!r}")
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"CONFIG: {str(path)!r} is not valid JSON ({error})") from None
-    return study_config_from_dict(raw, base_dir=path.parent)
+    return study_config_from_dict(read_json_object(path, "CONFIG"), base_dir=Path(path).parent)

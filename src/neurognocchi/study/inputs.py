@@ -65,7 +65,7 @@ def _stand_in(trials, value) -> np.ndarray:
 def fit_data_file(data: Path, value) -> Path:
     """The file a variant with input ``value`` is fitted on: ``data`` itself, or a copy of
     it (written once, next to it) whose activity is the stand-in."""
-    from neurognocchi.data import Trials, load_trials
+    from neurognocchi.data import load_trials
 
     tag = input_tag(value)
     if not tag:
@@ -73,14 +73,5 @@ def fit_data_file(data: Path, value) -> Path:
     path = data.with_name(f"{data.stem}-input-{tag}.npz")
     if not path.is_file():
         trials = load_trials(data)
-        Trials(
-            _stand_in(trials, value),
-            spikes=trials.spikes,
-            truth=trials.truth,
-            behavior=trials.behavior,
-            behavior_names=trials.behavior_names,
-            trial_info=trials.trial_info,
-            bin_size_s=trials.bin_size_s,
-            align=trials.align,
-        ).save(path)
+        trials._replace(activity=_stand_in(trials, value)).save(path)
     return path

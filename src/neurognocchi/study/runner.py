@@ -58,12 +58,17 @@ def default_storage(out_dir: str | os.PathLike) -> str:
     return f"sqlite:///{Path(out_dir).resolve() / 'study.db'}"
 
 
+def _storage_url(config: StudyConfig, out_dir, storage: str | None) -> str:
+    """The storage a study uses: ``--storage``, else the config's, else the default file."""
+    return storage or config.storage or default_storage(out_dir)
+
+
 def open_study(config: StudyConfig, out_dir: Path, storage: str | None = None):
     """The Optuna study named ``config.name`` in ``storage`` (created if new)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = storage or config.storage or default_storage(out_dir)
+    url = _storage_url(config, out_dir, storage)
     with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 3-5
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         rdb = optuna.storages.RDBStorage(
@@ -350,7 +355,7 @@ def report_study(
     from neurognocchi.study.outputs import study_results, write_outputs
 
     out_dir = Path(out_dir)
-    url = storage or config.storage or default_storage(out_dir)
+    url = _storage_url(config, out_dir, storage)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise FileNotFoundError(f"--report: no study storage at {url!r}; run the study first")
     results = study_results(open_study(config, out_dir, storage), config)
