@@ -160,3 +160,18 @@ def test_models_saved_before_the_flatten_default_load_with_mean_max_pooling(tmp_
     loaded = GNOCCHI.load(tmp_path / "m")
     assert loaded.encoder_pooling == "mean_max"
     np.testing.assert_allclose(loaded.encode(trials), model.encode(trials), rtol=1e-5, atol=1e-6)
+
+
+def test_presets_set_their_parameters_over_the_defaults():
+    from neurognocchi.estimators.gnocchi import PRESETS
+
+    assert GNOCCHI.from_preset("default").get_params() == GNOCCHI().get_params()
+    long = GNOCCHI.from_preset("long", code_dim=4)
+    assert (long.max_epochs, long.ema_decay, long.code_dim) == (900, 0.999, 4)
+    paper = GNOCCHI.from_preset("paper")
+    assert (paper.rec_weight, paper.mmd_weight, paper.mmd_bandwidth) == (
+        1.0, 1.0, "code_dim_squared")  # fmt: skip
+    for preset in PRESETS.values():
+        GNOCCHI(**preset).check_params()
+    with pytest.raises(ValueError, match="preset"):
+        GNOCCHI.from_preset("fast")
