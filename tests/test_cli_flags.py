@@ -175,3 +175,19 @@ def test_report_errors_write_nothing(workdir, tmp_path, capsys):
         "other.npz",
         "reference.json",
     ]
+
+
+# ---------------------------------------------------------------------- --preset
+def test_preset_sets_gnocchi_parameters_under_config_and_set(workdir, tmp_path, capsys):
+    from neurognocchi.estimators.gnocchi import PRESETS
+
+    for name in PRESETS:  # the flag offers every preset
+        assert build_parser().parse_args(["fit", "d", "--out", "r", "--preset", name]).preset == name
+    data, run = str(workdir / "toy.npz"), tmp_path / "run"
+    assert main(["fit", data, "--out", str(run), "--preset", "long", *ONE_EPOCH, "--quiet"]) == 0
+    params = params_of(run)
+    assert (params["ema_decay"], params["max_epochs"]) == (0.999, 1)  # --set wins
+    lfads = ["fit", data, "--out", str(tmp_path / "l"), "--model", "lfads", "--preset", "long"]
+    assert main(lfads) == 2
+    assert "--preset applies to GNOCCHI only" in one_line_error(capsys, "fit")
+    assert not (tmp_path / "l").exists()

@@ -99,16 +99,20 @@ def _add_demo(subparsers) -> None:
 
 def _add_fit(subparsers) -> None:
     fit = subparsers.add_parser(
-        "fit", help="fit GNOCCHI, LFADS or PPCA on a data file; writes a run directory"
+        "fit", help="fit GNOCCHI, LFADS, PPCA or CEBRA on a data file; writes a run directory"
     )
     fit.add_argument("data", type=Path, help="trials file (.npz/.npy) or save_memmap directory")
     fit.add_argument("--out", required=True, type=Path, help="run directory to create")
     fit.add_argument(
         "--model",
-        choices=["gnocchi", "lfads", "ppca"],
+        choices=["gnocchi", "lfads", "ppca", "cebra"],
         default=None,
         help="model to fit (default gnocchi)",
     )
+    fit.add_argument(
+        "--preset", choices=["default", "long", "paper"], default=None,
+        help="GNOCCHI's named settings (see the guide), under --config and --set",
+    )  # fmt: skip
     fit.add_argument("--config", type=Path, help="JSON file of estimator parameters")
     fit.add_argument(
         "--set",
@@ -297,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    except (ValueError, TypeError, OSError, KeyError) as error:
+    except (ValueError, TypeError, OSError, KeyError, ImportError) as error:  # ImportError:
+        # an optional extra is missing (e.g. cebra); its message says what to install
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"neurognocchi {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR

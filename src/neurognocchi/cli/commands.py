@@ -80,10 +80,17 @@ def _fit_model_name(args) -> str:
 
 
 def _fit(args) -> None:
-    from neurognocchi.cli.params import build_estimator, flag_params, parse_overrides, read_config
+    from neurognocchi.cli.params import (
+        build_estimator,
+        flag_params,
+        parse_overrides,
+        preset_params,
+        read_config,
+    )
     from neurognocchi.cli.runs import fit_run
 
-    params = read_config(args.config) | parse_overrides(args.overrides)
+    params = preset_params(args.preset, _fit_model_name(args))
+    params |= read_config(args.config) | parse_overrides(args.overrides)
     if args.quiet:
         params["verbose"] = False
     flags = {"precision": args.precision, "compile": args.compile}
@@ -130,6 +137,8 @@ def _generate(args) -> None:
     _check_suffix(args.out, ".npz")
     _refuse_existing(args.out, args.overwrite)
     model = load_model(args.run)
+    if not callable(getattr(model, "generate", None)):
+        raise ValueError(f"{args.run} holds {type(model).__name__}, which cannot generate")
     options = {"random_state": args.seed}
     if args.n_steps is not None:
         if not hasattr(model, "n_sample_steps"):

@@ -10,11 +10,18 @@ import os
 
 from neurognocchi._checks import check_choice
 from neurognocchi._config import read_json_object
-from neurognocchi.estimators import GNOCCHI, LFADS, PPCA
+from neurognocchi.estimators import CEBRA, GNOCCHI, LFADS, PPCA
 
-__all__ = ["MODELS", "build_estimator", "flag_params", "parse_overrides", "read_config"]
+__all__ = [
+    "MODELS",
+    "build_estimator",
+    "flag_params",
+    "parse_overrides",
+    "preset_params",
+    "read_config",
+]
 
-MODELS = {"gnocchi": GNOCCHI, "lfads": LFADS, "ppca": PPCA}  # the --model choices
+MODELS = {"gnocchi": GNOCCHI, "lfads": LFADS, "ppca": PPCA, "cebra": CEBRA}  # --model choices
 
 
 def parse_overrides(pairs: list[str] | None) -> dict:
@@ -36,6 +43,18 @@ def parse_overrides(pairs: list[str] | None) -> dict:
 def read_config(path: str | os.PathLike | None) -> dict:
     """Estimator parameters from a JSON file holding one object (empty without a path)."""
     return {} if path is None else read_json_object(path, "--config")
+
+
+def preset_params(preset: str | None, model: str) -> dict:
+    """The parameters of GNOCCHI's ``--preset`` (empty without one); refused for other models."""
+    if preset is None:
+        return {}
+    if model != "gnocchi":
+        raise ValueError(f"--preset applies to GNOCCHI only; --model is {model!r}")
+    from neurognocchi.estimators.gnocchi import PRESETS
+
+    check_choice(preset, "--preset", sorted(PRESETS))
+    return dict(PRESETS[preset])
 
 
 def flag_params(model: str, flags: dict, params: dict) -> dict:
@@ -72,8 +91,9 @@ def build_estimator(model: str, params: dict):
         raise ValueError(
             f"unknown {cls.__name__} parameter(s) {unknown}; known: {', '.join(sorted(known))}"
         )
-    if isinstance(params.get("channel_mults"), list):
-        params = params | {"channel_mults": tuple(params["channel_mults"])}
+    for name in ("channel_mults", "behavior_names"):  # JSON lists -> the tuples they stand for
+        if isinstance(params.get(name), list):
+            params = params | {name: tuple(params[name])}
     estimator = cls(**params)
     estimator.check_params()
     return estimator
