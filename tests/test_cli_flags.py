@@ -182,7 +182,8 @@ def test_preset_sets_gnocchi_parameters_under_config_and_set(workdir, tmp_path, 
     from neurognocchi.estimators.gnocchi import PRESETS
 
     for name in PRESETS:  # the flag offers every preset
-        assert build_parser().parse_args(["fit", "d", "--out", "r", "--preset", name]).preset == name
+        args = build_parser().parse_args(["fit", "d", "--out", "r", "--preset", name])
+        assert args.preset == name
     data, run = str(workdir / "toy.npz"), tmp_path / "run"
     assert main(["fit", data, "--out", str(run), "--preset", "long", *ONE_EPOCH, "--quiet"]) == 0
     params = params_of(run)
