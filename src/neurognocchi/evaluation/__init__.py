@@ -52,6 +52,7 @@ from neurognocchi.evaluation.navigation import traversal_codes as traversal_code
 from neurognocchi.evaluation.paired import paired_fraction
 from neurognocchi.evaluation.protocol import VARIABLES, ProtocolSplit, evaluate, protocol_split
 from neurognocchi.evaluation.report import write_report
+from neurognocchi.evaluation.spike_stats import spike_statistics
 from neurognocchi.evaluation.spikes import bits_per_spike
 from neurognocchi.evaluation.uncertainty import format_mean_sd, mean_and_sd
 
@@ -84,6 +85,7 @@ __all__ = [
     "protocol_split",
     "resample_trials",
     "sample_statistics",
+    "spike_statistics",
     "summary_table",
     "table_markdown",
     "target_prediction",
