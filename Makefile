@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,motor,nwb]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,motor,nwb,cebra]"
 	touch $(STAMP)
 
 clean:

@@ -380,7 +380,7 @@ def _scorable_models(run_dirs, records: list[dict], *, train, digest: str) -> di
                 f"{record['fit_on']}); evaluate scores only runs fitted with --fit-on train"
             )
         model = load_model(run)
-        name = type(model).__name__
+        name = getattr(model, "variant", type(model).__name__)  # CEBRA: -Time or -Behavior
         models[name if name not in models else f"{name} ({Path(run).name})"] = model
     return models
 

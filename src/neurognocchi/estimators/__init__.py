@@ -2,7 +2,8 @@
 
 ``base`` holds what both trained estimators share (parameter checks, fitting, batched inference,
 the model-directory files through :mod:`neurognocchi._saving`); ``gnocchi`` and ``lfads`` hold
-one estimator each, and ``ppca`` the closed-form linear baseline (no training loop). The names
+one estimator each, ``ppca`` the closed-form linear baseline (no training loop) and ``cebra``
+the CEBRA code baseline (optional extra ``cebra``; it encodes and cannot generate). The names
 of the former ``neurognocchi/estimators.py`` module stay importable from here
 (``resolve_device`` now lives in :mod:`neurognocchi._checks`).
 """
@@ -10,11 +11,13 @@ of the former ``neurognocchi/estimators.py`` module stay importable from here
 from neurognocchi._checks import resolve_device
 from neurognocchi._saving import SAVE_FORMAT_VERSION
 from neurognocchi.estimators.base import TrialEstimator, as_activity
+from neurognocchi.estimators.cebra import CEBRA
 from neurognocchi.estimators.gnocchi import GNOCCHI
 from neurognocchi.estimators.lfads import LFADS
 from neurognocchi.estimators.ppca import PPCA
 
 __all__ = [
+    "CEBRA",
     "GNOCCHI",
     "LFADS",
     "PPCA",

@@ -10,6 +10,7 @@ from neurognocchi._checks import check_random_state
 from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.evaluation.paired import paired_fraction
 from neurognocchi.evaluation.protocol import CODE_ONLY_VARIABLES, RENAMED, VARIABLES, evaluate
+from neurognocchi.evaluation.sections import CANNOT_GENERATE
 from neurognocchi.evaluation.uncertainty import mean_and_sd
 
 # (summary key, label, format): the rows of the comparison table, in order.
@@ -62,6 +63,12 @@ TABLE_ROWS = [
     ("fit_seconds", "fit time (s)", ".1f"),
     ("evaluate_seconds", "evaluation time (s)", ".1f"),
 ]
+# Summary keys made by the generating steps (DESIGN §7.3, 7.5-7.7 and Fig. 4D's pairing): a
+# model that cannot generate (output_kind "codes", e.g. CEBRA) shows CANNOT_GENERATE there.
+GENERATED_PREFIXES = (
+    "reconstruction_", "bits_per_spike", "navigation_", "unintended_", "intended_gain_",
+    "traversal_spread_", "unconditional_", "conditional_", "paired_neurons",
+)  # fmt: skip
 FLOOR_COLUMNS = {
     "single_trial": "floor: real trials (K-matched)",
     "noise_free": "floor: noise-free",
@@ -87,10 +94,12 @@ def format_value(value, fmt: str, sd=None) -> str:
 
 
 def _columns(results: dict[str, dict]) -> dict[str, dict]:
-    """Summary of each column: the models, then the floors of the first model's evaluation
-    (every model is scored on the same split and seeds, so the floors are shared)."""
+    """Summary of each column: the models, then the floors of the first generating model's
+    evaluation (every model is scored on the same split and seeds, so the floors are shared;
+    a model that cannot generate has none)."""
     columns = {name: result["summary"] for name, result in results.items()}
-    first = next(iter(results.values()))
+    having = [result for result in results.values() if result.get("floor_summaries")]
+    first = having[0] if having else next(iter(results.values()))
     floors = first.get("floor_summaries", {})
     source = first.get("floors", {}).get("noise_free_source", "")
     for kind, label in FLOOR_COLUMNS.items():
@@ -108,12 +117,15 @@ def summary_table(results: dict[str, dict]) -> dict:
     """
     columns = _columns(results)
     names, first = list(columns), next(iter(results))
-    rows = []
+    configs = {name: result.get("config", {}) for name, result in results.items()}
+    rows = model_rows(configs, names)
     for key, label, fmt in TABLE_ROWS:
         if not any(key in results[name]["summary"] for name in results):
             continue
         cells = [
-            format_value(columns[name][key], fmt, columns[name].get(f"{key}_sd"))
+            CANNOT_GENERATE
+            if _cannot_generate(configs.get(name), key)
+            else format_value(columns[name][key], fmt, columns[name].get(f"{key}_sd"))
             if key in columns[name]
             else "—"  # not measured for this column (e.g. a floor of a code read-out)
             for name in names
@@ -123,25 +135,54 @@ def summary_table(results: dict[str, dict]) -> dict:
     return {"columns": ["metric", *names], "rows": rows}
 
 
+def _cannot_generate(config: dict | None, key: str) -> bool:
+    """Whether ``key`` is a generation number of a model that cannot generate."""
+    codes_only = config is not None and config.get("output_kind") == "codes"
+    return codes_only and key.startswith(GENERATED_PREFIXES)
+
+
+def model_rows(configs: dict[str, dict], names: list[str]) -> list[dict]:
+    """Text rows that say what some models are, shown only when it matters: which cannot
+    generate (``output_kind`` "codes") and which were trained on behaviour labels
+    (supervised, ``config["training_labels"]``). ``names``: every column (floors get "—")."""
+    kinds = {name: config.get("output_kind", "samples") for name, config in configs.items()}
+    labels = {name: config.get("training_labels") or [] for name, config in configs.items()}
+    rows = []
+    if "codes" in kinds.values():
+        said = {"samples": "yes (samples)", "rates": "yes (rates)",
+                "codes": f"no: codes only ({CANNOT_GENERATE})"}  # fmt: skip
+        rows.append(("output_kind", "generates activity",
+                     [said[kinds[n]] if n in kinds else "—" for n in names]))  # fmt: skip
+    if any(labels.values()):
+        cells = [("—" if n not in labels else "no (unsupervised)" if not labels[n]
+                  else "yes: " + ", ".join(labels[n])) for n in names]  # fmt: skip
+        rows.append(("training_labels", "trained on behaviour labels (supervised)", cells))
+    return [{"key": key, "label": label, "format": "s", "cells": cells}
+            for key, label, cells in rows]  # fmt: skip
+
+
 def paired_summaries(results: dict[str, dict]) -> dict[str, dict]:
     """The paper's paired comparisons of the first model against each other model: fraction
     of neurons where its reconstruction R² is higher (Fig. 4D) and of held-out trials where
-    its predicted target is closer (Fig. 4F); ties count one half."""
+    its predicted target is closer (Fig. 4F); ties count one half. The neurons' fraction is
+    left out when either model cannot generate (no reconstruction)."""
     names = list(results)
     first = results[names[0]]
     out = {}
     for name in names[1:]:
         other = results[name]
-        neurons = paired_fraction(
-            _array(first["reconstruction"]["per_neuron_r2"]),
-            _array(other["reconstruction"]["per_neuron_r2"]),
-        )
         trials = paired_fraction(
             _array(first["heldout_targets"]["errors"]),
             _array(other["heldout_targets"]["errors"]),
             higher_is_better=False,
         )
-        out[name] = {"paired_neurons": neurons._asdict(), "paired_trials": trials._asdict()}
+        out[name] = {"paired_trials": trials._asdict()}
+        if "reconstruction" in first and "reconstruction" in other:
+            neurons = paired_fraction(
+                _array(first["reconstruction"]["per_neuron_r2"]),
+                _array(other["reconstruction"]["per_neuron_r2"]),
+            )
+            out[name] = {"paired_neurons": neurons._asdict()} | out[name]
     return out
 
 
@@ -217,13 +258,17 @@ def seed_table(comparisons: list[dict]) -> dict:
     if any(list(columns) != names for columns in per_result):
         raise ValueError("every comparison must have the same models (and floors), in order")
     first = names[0]
-    rows = []
+    configs = {name: result.get("config", {}) for name, result in comparisons[0]["models"].items()}
+    rows = model_rows(configs, names)
     for key, label, fmt in TABLE_ROWS:
         if not any(key in columns[name] for columns in per_result for name in names):
             continue
         cells = []
         for name in names:
             values = _array([columns[name].get(key) for columns in per_result])
+            if _cannot_generate(configs.get(name), key):
+                cells.append(CANNOT_GENERATE)
+                continue
             if np.all(np.isnan(values)):
                 cells.append("—" if key not in per_result[0][name] else "n/a")
                 continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["figure_data", "reach_angle"]
+__all__ = ["code_figure_data", "figure_data", "reach_angle"]
 
 MAX_FIGURE_TRIALS = 30  # validation trials drawn as activity trajectories
 N_FIGURE_UNITS = 4  # units whose PSTHs are drawn
@@ -48,9 +48,20 @@ def _unit_responses(data, reconstruction: np.ndarray) -> dict:
     }
 
 
+def code_figure_data(data) -> dict:
+    """The arrays of the code figures: top-3 PCs of the codes (held-in axes), the targets
+    and which trials are held out."""
+    mean, axes = _pca_basis(data.codes[data.heldin])
+    return {
+        "code_pcs": (data.codes - mean) @ axes,
+        "target_x": data.variables[:, 0],
+        "target_y": data.variables[:, 1],
+        "heldout": np.isin(np.arange(len(data.codes)), data.split.heldout),
+    }
+
+
 def figure_data(data, reconstruction: np.ndarray, prior: np.ndarray) -> dict:
     """Small arrays the figures of the report are drawn from."""
-    mean, axes = _pca_basis(data.codes[data.heldin])
     valid = data.split.valid
     n_fig = min(MAX_FIGURE_TRIALS, len(valid))
     real = data.trials.activity[valid]
@@ -59,11 +70,7 @@ def figure_data(data, reconstruction: np.ndarray, prior: np.ndarray) -> dict:
     def project(x: np.ndarray) -> np.ndarray:  # (n_fig, T, 3)
         return (x[:n_fig] - act_mean) @ act_axes
 
-    return {
-        "code_pcs": (data.codes - mean) @ axes,
-        "target_x": data.variables[:, 0],
-        "target_y": data.variables[:, 1],
-        "heldout": np.isin(np.arange(len(data.codes)), data.split.heldout),
+    return code_figure_data(data) | {
         "unit_responses": _unit_responses(data, reconstruction),
         "activity_pcs": {
             "real": project(real),

@@ -330,11 +330,39 @@ def _per_variable(by_model: Mapping, key: str) -> dict:
 def comparison_figures(comparison: Mapping, *, bin_size_s=None) -> dict[str, Figure]:
     """Every figure of a :func:`neurognocchi.evaluation.compare` result, keyed as
     :data:`FIGURE_CAPTIONS`. Pairwise scatters put the last model on x and the first on y
-    (reconstruction) and the first on x and the last on y (held-out errors)."""
+    (reconstruction) and the first on x and the last on y (held-out errors). Models that
+    cannot generate (no ``reconstruction``) appear in the code figures only."""
     models = comparison["models"]
-    first = next(iter(models.values()))["figure_data"]  # data figures: the same for all models
     names = list(models)
     pair = {"x_model": names[min(1, len(names) - 1)], "y_model": names[0]}  # e.g. LFADS, GNOCCHI
+    codes = next(iter(models.values()))["figure_data"]  # targets: the same for all models
+    figures = {
+        "code_pcs": code_pcs_figure(
+            _each(models, "figure_data", "code_pcs"),
+            codes["target_x"],
+            codes["target_y"],
+            codes["heldout"],
+        ),
+        "code_snr": code_snr_figure(_per_variable(_each(models, "code_snr"), "snr_db")),
+        "heldout_prediction": heldout_prediction_figure(
+            next(iter(models.values()))["heldout_targets"]["true"],
+            _each(models, "heldout_targets", "predicted"),
+            _each(models, "heldout_targets", "errors"),
+            x_model=pair["y_model"],
+            y_model=pair["x_model"],
+        ),
+    }
+    generating = {name: result for name, result in models.items() if "reconstruction" in result}
+    if generating:
+        figures |= _generation_figures(generating, bin_size_s)
+    return {name: figures[name] for name in FIGURE_CAPTIONS if name in figures}
+
+
+def _generation_figures(models: Mapping, bin_size_s) -> dict[str, Figure]:
+    """The figures of the generating steps, for the models that generate."""
+    first = next(iter(models.values()))["figure_data"]  # data figures: the same for all models
+    names = list(models)
+    pair = {"x_model": names[min(1, len(names) - 1)], "y_model": names[0]}
     units, traversals = first["unit_responses"], _each(models, "unintended_movement")
     return {
         "unit_responses": unit_responses_figure(
@@ -343,13 +371,6 @@ def comparison_figures(comparison: Mapping, *, bin_size_s=None) -> dict[str, Fig
             units["angles"],
             bin_size_s=bin_size_s,
         ),
-        "code_pcs": code_pcs_figure(
-            _each(models, "figure_data", "code_pcs"),
-            first["target_x"],
-            first["target_y"],
-            first["heldout"],
-        ),
-        "code_snr": code_snr_figure(_per_variable(_each(models, "code_snr"), "snr_db")),
         "reconstruction": reconstruction_figure(
             _each(models, "reconstruction", "pooled_r2"),
             _each(models, "reconstruction", "per_neuron_r2"),
@@ -358,13 +379,6 @@ def comparison_figures(comparison: Mapping, *, bin_size_s=None) -> dict[str, Fig
         "navigation": navigation_trajectories_figure(_per_variable(traversals, "trajectories")),
         "disentanglement": disentanglement_figure(
             _per_variable(traversals, "unintended"), _each(models, "navigation", "orthogonality")
-        ),
-        "heldout_prediction": heldout_prediction_figure(
-            next(iter(models.values()))["heldout_targets"]["true"],
-            _each(models, "heldout_targets", "predicted"),
-            _each(models, "heldout_targets", "errors"),
-            x_model=pair["y_model"],
-            y_model=pair["x_model"],
         ),
         "generated_pca": generated_pca_figure(
             _each(models, "figure_data", "activity_pcs"), first["activity_pcs"]["angles"]

@@ -11,6 +11,10 @@ model is the same pair of arrays, whatever kind of generator the model is.
 With ``common_noise`` all codes of one call share their random numbers (the model's own
 starting and sampler noise where its ``generate`` accepts ``common_noise``; the uniforms of
 the Poisson draws of a rate model), so differences between codes come from the codes alone.
+
+A model that only encodes (``output_kind = "codes"``, e.g. CEBRA) cannot generate: the
+protocol scores its codes only, and the comparison table says "cannot generate" in place of
+its generation numbers.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from neurognocchi.data.preprocess import gaussian_smooth
 
 __all__ = ["Generated", "Smoothing", "generate_activity", "infer_smoothing", "output_kind"]
 
-OUTPUT_KINDS = ("samples", "rates")
+OUTPUT_KINDS = ("samples", "rates", "codes")  # "codes": encodes, cannot generate
 SMOOTHING_GRID_S = np.round(np.arange(0.005, 0.2001, 0.005), 3)  # candidate kernel s.d. (s)
 SMOOTHING_TOLERANCE = 1e-4  # relative residual below which a candidate kernel is "the" kernel
 N_SMOOTHING_TRIALS = 20  # trials the kernel is inferred from
@@ -67,7 +71,8 @@ def infer_smoothing(trials) -> Smoothing | None:
 
 
 def output_kind(model) -> str:
-    """``model.output_kind`` ("samples" or "rates"); "samples" when the model does not say."""
+    """``model.output_kind`` ("samples", "rates" or "codes"); "samples" when the model does
+    not say."""
     kind = getattr(model, "output_kind", "samples")
     if kind not in OUTPUT_KINDS:
         raise InvalidArgumentError(

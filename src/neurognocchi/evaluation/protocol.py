@@ -129,7 +129,7 @@ class ProtocolData:
     n_sampling_seeds: int
     common_noise: bool
     smoothing: Smoothing | None  # how activity was made from spikes (None: unknown)
-    output_kind: str  # "samples" or "rates" (see neurognocchi.evaluation.generation)
+    output_kind: str  # "samples", "rates" or "codes" (see neurognocchi.evaluation.generation)
     reference: np.ndarray  # truth smoothed like the data when present, else activity
     reference_name: str
     variable_names: tuple[str, ...] = VARIABLES
@@ -193,7 +193,9 @@ def prepare(
     smooth_sigma_s="infer",
 ) -> ProtocolData:
     """Check the inputs, encode every trial and gather what the sections need."""
-    for method in ("encode", "generate", "sample_prior"):
+    kind = output_kind(model)
+    needed = ("encode",) if kind == "codes" else ("encode", "generate", "sample_prior")
+    for method in needed:
         if not callable(getattr(model, method, None)):
             raise TypeError(f"model must have a method {method}(); {type(model).__name__} lacks it")
     _check_trials(trials)
@@ -203,7 +205,6 @@ def prepare(
     )
     n_sampling_seeds = check_int(n_sampling_seeds, "n_sampling_seeds", minimum=1)
     common_noise = check_bool(common_noise, "common_noise")
-    kind = output_kind(model)
     seed = check_random_state(random_state)
     if split is None:
         split = protocol_split(trials, valid_fraction=valid_fraction, random_state=seed)
@@ -294,7 +295,9 @@ def evaluate(
         ``generate(codes, n_samples=, random_state=) -> (n_codes, n_samples, T, N)`` and
         ``sample_prior(n, random_state=) -> (n, T, N)``, outputs in the units of activity;
         ``output_kind = "rates"`` marks a model whose outputs are noise-free rates (LFADS),
-        default "samples" (see `neurognocchi.evaluation.generation`).
+        default "samples" (see `neurognocchi.evaluation.generation`); ``output_kind =
+        "codes"`` one that only encodes (CEBRA): steps 1, 2 and 4 below are run, the
+        generating ones are not (no ``generate``/``sample_prior`` needed).
     trials : Trials with ``behavior`` (hand position) and ``trial_info`` holding
         ``target_x, target_y, start_x, start_y, condition, heldout`` (``go_time``: also read
         out of the codes)

@@ -90,7 +90,8 @@ def _metrics_intro(results: Mapping) -> str:
         "trials in place of samples (K of them per code, drawn from its condition) and with "
         "noise-free references (condition means of the truth, smoothed like the data, or of "
         "the activity). Code read-outs use codes whitened on the training trials, so no number "
-        "depends on how a model scales its codes. n/a: undefined; —: no floor.</p>"
+        "depends on how a model scales its codes. n/a: undefined; —: no floor; cannot generate: "
+        "the model only encodes trials (e.g. CEBRA), so only its code numbers exist.</p>"
     )
 
 

@@ -14,8 +14,10 @@ import numpy as np
 
 from neurognocchi.evaluation import behavior, floors, metrics, navigation, stochastic
 from neurognocchi.evaluation.codes import code_direction_cosines, participation_ratio
-from neurognocchi.evaluation.figure_data import figure_data
+from neurognocchi.evaluation.figure_data import code_figure_data, figure_data
 from neurognocchi.evaluation.uncertainty import mean_and_sd
+
+CANNOT_GENERATE = "cannot generate"  # what stands for a generation number of a codes-only model
 
 
 def code_section(data) -> dict:
@@ -112,13 +114,31 @@ def generated_sections(model, data, decoder, directions) -> dict:
     }
 
 
+def codes_only(data, codes: dict, decoder: dict, directions) -> dict:
+    """The steps of a model that cannot generate (``output_kind = "codes"``): the code
+    read-outs, held-out targets, the (model-free) behaviour decoder and the code directions;
+    ``generation`` says why there is nothing else."""
+    return {
+        "code_snr": codes.pop("variables"),
+        "codes": codes,
+        "heldout_targets": heldout_section(data),
+        "behavior_decoder": decoder,
+        "navigation": {"directions": directions, "orthogonality": codes["encoding_cosines"][0, 1]},
+        "generation": f"{CANNOT_GENERATE}: the model only encodes trials (output_kind 'codes')",
+        "figure_data": code_figure_data(data),
+    }
+
+
 def run_all(model, data) -> dict:
-    """Every step of the protocol, in order."""
+    """Every step of the protocol, in order (the code steps only for a model that cannot
+    generate)."""
     decoder, behavior_decoder = decoder_section(data)
     directions, _ = navigation.navigation_directions(
         data.codes[data.heldin], data.variables[data.heldin]
     )
     codes = code_section(data)
+    if data.output_kind == "codes":
+        return codes_only(data, codes, decoder, directions)
     found = generated_sections(model, data, behavior_decoder, directions)
     mean, first, plan = found["numbers"]["mean"], found["first"], found["navigation_plan"]
     return {
@@ -161,6 +181,7 @@ def config(model, data) -> dict:
         "model": type(model).__name__,
         "model_params": {key: _plain(value) for key, value in params.items()},
         "output_kind": data.output_kind,
+        "training_labels": list(getattr(model, "training_labels_", ())),  # supervised by
         "seed": data.seed,
         "seed_offsets": stochastic.SEED_OFFSETS,
         "n_samples": data.n_samples,
@@ -198,7 +219,7 @@ def summary(results: dict, model, evaluate_seconds: float) -> dict:
         "decoding_cos": codes["decoding_cosines"][0, 1],
         "condition_participation_ratio": codes["condition_participation_ratio"],
     }
-    sampled = results["sampling"]
+    sampled = results.get("sampling", {"mean": {}})  # none for a model that cannot generate
     for key, value in sampled["mean"].items():
         out[key] = value
         out[f"{key}_sd"] = sampled["sd"][key]
@@ -209,7 +230,10 @@ def summary(results: dict, model, evaluate_seconds: float) -> dict:
 
 def floor_summaries(results: dict) -> dict:
     """The floors as two summaries (keys as in :func:`summary`): K-matched real trials
-    (mean and ``_sd`` over sampling seeds) and noise-free references."""
+    (mean and ``_sd`` over sampling seeds) and noise-free references; none for a model that
+    cannot generate (the floors are those of the generating steps)."""
+    if "floors" not in results:
+        return {}
     single = results["floors"]["single_trial"]
     trials = {key: value for key, value in single["mean"].items()}
     trials |= {f"{key}_sd": value for key, value in single["sd"].items()}
@@ -222,6 +246,8 @@ MIN_GAIN = 0.1  # below this intended gain a traversal's unintended movement mea
 def flags(results: dict) -> list[str]:
     """Warnings a reader of the numbers needs: traversals whose output barely follows the
     code (intended gain below 0.1, while real trials of the nearest conditions move)."""
+    if "sampling" not in results:
+        return []
     mean = results["sampling"]["mean"]
     data_gain = results["floors"]["noise_free"]
     out = []
