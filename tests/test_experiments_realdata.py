@@ -201,3 +201,19 @@ def test_real_data_numbers():
     # PPCA is closed-form: its numbers barely move (measured 0.427 and 0.812).
     assert result["ppca"]["reconstruction_r2_valid"] >= 0.38, result["ppca"]
     assert result["ppca"]["psth_r2_valid"] >= 0.75, result["ppca"]
+
+
+@needs_data
+def test_cebra_is_scored_on_its_codes_only():
+    pytest.importorskip("cebra")
+    result = run_datahigh_experiment(
+        DATAHIGH, models=("ppca", "cebra"), cebra_params={"max_iterations": 5}, n_samples=2
+    )
+    json.dumps(result, allow_nan=False)
+    assert "gnocchi" not in result and set(result["data"]["params"]) == {"ppca", "cebra"}
+    assert set(result["cebra"]) == {"accuracy_valid", "accuracy_all", "fit_seconds"}
+    assert 0.0 <= result["cebra"]["accuracy_all"] <= 1.0
+    with pytest.raises(ValueError, match="models"):
+        run_datahigh_experiment(DATAHIGH, models=("ppca", "vae"))
+    with pytest.raises(ValueError, match="models"):
+        run_datahigh_experiment(DATAHIGH, models="ppca")

@@ -6,7 +6,9 @@ Protocol. The trials are split, stratified by condition, into training trials (e
 is fitted on them) and validation trials (never seen by any model); the split, the models'
 initialisation and all sampling follow one seed (:func:`run_datahigh_seeds` repeats the run
 over seeds). Three models with codes of the same size (8): GNOCCHI, LFADS and PPCA (closed-form
-probabilistic PCA of the flattened trial, the linear baseline). Reported per model:
+probabilistic PCA of the flattened trial, the linear baseline); optionally CEBRA-Time
+(``models=(..., "cebra")``, the ``cebra`` extra), which cannot generate and is scored by
+classification only. Reported per model:
 
 * **code classification**: cross-validated accuracy (stratified k-fold, standardised
   multinomial logistic regression) of the reach condition from the codes: on the validation
@@ -49,6 +51,7 @@ from sklearn.preprocessing import StandardScaler
 
 from neurognocchi._checks import (
     InvalidArgumentError,
+    check_choice,
     check_int,
     check_positive_int,
     check_real,
@@ -56,8 +59,8 @@ from neurognocchi._checks import (
 )
 from neurognocchi.data.mat import load_mat
 from neurognocchi.data.trials import Trials
-from neurognocchi.estimators import GNOCCHI, LFADS, PPCA
-from neurognocchi.evaluation.generation import Smoothing, generate_activity
+from neurognocchi.estimators import CEBRA, GNOCCHI, LFADS, PPCA
+from neurognocchi.evaluation.generation import Smoothing, generate_activity, output_kind
 from neurognocchi.evaluation.metrics import condition_means, pooled_r2
 from neurognocchi.evaluation.uncertainty import mean_and_sd
 
@@ -78,8 +81,10 @@ DATAHIGH_FILE = "datahigh_ex1_spikecounts.mat"
 GNOCCHI_PARAMS = dict(code_dim=8, channels=32, max_epochs=200, batch_size=32, rec_weight=4.0)
 LFADS_PARAMS = dict(code_dim=8, max_epochs=200)
 PPCA_PARAMS = dict(code_dim=8)
+CEBRA_PARAMS = dict(code_dim=8)  # CEBRA-Time: no behaviour is recorded in this file
 N_SAMPLES = 32  # K: samples per code, and real trials per K-matched floor
-MODELS = ("gnocchi", "lfads", "ppca")
+MODELS = ("gnocchi", "lfads", "ppca")  # the default models; "cebra" (extra) may be added
+CLASSES = {"gnocchi": GNOCCHI, "lfads": LFADS, "ppca": PPCA, "cebra": CEBRA}
 
 
 def classification_accuracy(features, labels, *, n_folds: int = 5, random_state: int = 0) -> float:
@@ -165,26 +170,31 @@ def real_data_floors(train: Trials, valid: Trials, *, n_samples: int = N_SAMPLES
 
 def _score_model(model, trials: Trials, valid: Trials, *, smoothing: Smoothing, n_samples: int,
                  random_state: int, n_folds: int) -> dict:  # fmt: skip
-    """Classification, reconstruction and PSTH numbers of one fitted model."""
+    """Classification, reconstruction and PSTH numbers of one fitted model (classification
+    only for a model that cannot generate)."""
     labels, valid_labels = trials.info("condition"), valid.info("condition")
     conditions = np.unique(labels)
     folds = {"n_folds": n_folds, "random_state": random_state}
     valid_codes = model.encode(valid)
+    accuracy = {
+        "accuracy_valid": classification_accuracy(valid_codes, valid_labels, **folds),
+        "accuracy_all": classification_accuracy(model.encode(trials), labels, **folds),
+        "fit_seconds": float(model.fit_seconds_),
+    }
+    if output_kind(model) == "codes":
+        return accuracy  # CEBRA cannot generate: no reconstruction or PSTH numbers
     start = time.perf_counter()
     mean = generate_activity(
         model, valid_codes, n_samples=n_samples, random_state=random_state,
         common_noise=False, smoothing=smoothing,
     ).mean  # fmt: skip
     generate_seconds = time.perf_counter() - start
-    return {
-        "accuracy_valid": classification_accuracy(valid_codes, valid_labels, **folds),
-        "accuracy_all": classification_accuracy(model.encode(trials), labels, **folds),
+    return accuracy | {
         "reconstruction_r2_valid": pooled_r2(mean, valid.activity),
         "psth_r2_valid": pooled_r2(
             condition_means(mean, valid_labels, conditions),
             condition_means(valid.activity, valid_labels, conditions),
         ),
-        "fit_seconds": float(model.fit_seconds_),
         "generate_seconds": generate_seconds,
     }
 
@@ -204,6 +214,8 @@ def run_datahigh_experiment(
     gnocchi_params: dict | None = None,
     lfads_params: dict | None = None,
     ppca_params: dict | None = None,
+    cebra_params: dict | None = None,
+    models=MODELS,
     n_samples: int = N_SAMPLES,
     n_folds: int = 5,
     random_state: int = 0,
@@ -222,6 +234,12 @@ def run_datahigh_experiment(
         Estimator settings, merged over ``GNOCCHI_PARAMS`` / ``LFADS_PARAMS`` /
         ``PPCA_PARAMS``. LFADS fits the binned spike counts (Poisson); GNOCCHI and PPCA fit
         the smoothed activity. ``pca_baseline`` uses PPCA's ``code_dim``.
+    cebra_params : dict, optional
+        Settings of CEBRA-Time (over ``CEBRA_PARAMS``), fitted on the smoothed activity when
+        ``models`` includes "cebra" (needs the ``cebra`` extra). It cannot generate, so it
+        gets the two accuracies and its fit time only.
+    models : sequence of {"gnocchi", "lfads", "ppca", "cebra"}
+        The models to fit, in this order (default ``MODELS``: all but CEBRA).
     n_samples : int
         K: GNOCCHI / PPCA samples averaged per code, and the K of the K-matched floor.
     n_folds : int
@@ -240,10 +258,15 @@ def run_datahigh_experiment(
     n_samples = check_positive_int(n_samples, "n_samples")
     n_folds = check_int(n_folds, "n_folds", minimum=2)
     random_state = check_int(random_state, "random_state", minimum=0)
+    if isinstance(models, str) or not models:
+        raise InvalidArgumentError(f"models must be a non-empty sequence of names; got {models!r}")
+    for name in models:
+        check_choice(name, "models", sorted(CLASSES))
     params = {
         "gnocchi": _params(gnocchi_params, "gnocchi_params", GNOCCHI_PARAMS),
         "lfads": _params(lfads_params, "lfads_params", LFADS_PARAMS),
         "ppca": _params(ppca_params, "ppca_params", PPCA_PARAMS),
+        "cebra": _params(cebra_params, "cebra_params", CEBRA_PARAMS),
     }
     start = time.perf_counter()
     trials = load_mat(path, bin_size_s=bin_size_s, smooth_sigma_s=smooth_sigma_s)
@@ -251,10 +274,9 @@ def run_datahigh_experiment(
     labels, conditions = trials.info("condition"), np.unique(trials.info("condition"))
     smoothing = Smoothing(float(smooth_sigma_s or 0.0), float(bin_size_s))
     seed = {"random_state": random_state, "verbose": False}
-    classes = {"gnocchi": GNOCCHI, "lfads": LFADS, "ppca": PPCA}
     scores = {}
-    for name in MODELS:
-        model = classes[name](**(seed | params[name])).fit(train)
+    for name in models:
+        model = CLASSES[name](**(seed | params[name])).fit(train)
         scores[name] = _score_model(model, trials, valid, smoothing=smoothing,
                                     n_samples=n_samples, random_state=random_state,
                                     n_folds=n_folds)  # fmt: skip
@@ -263,7 +285,8 @@ def run_datahigh_experiment(
         n_trials=trials.n_trials, n_train=train.n_trials, n_valid=valid.n_trials,
         n_time=trials.n_time, n_neurons=trials.n_neurons, n_conditions=len(conditions),
         bin_size_s=bin_size_s, smooth_sigma_s=smooth_sigma_s, n_samples=n_samples,
-        n_folds=n_folds, random_state=random_state, params=params,
+        n_folds=n_folds, random_state=random_state,
+        params={name: params[name] for name in dict.fromkeys((*models, "ppca"))},
     )  # fmt: skip
     return {
         "data": data,
