@@ -22,7 +22,11 @@ def fitted():
     trials = make_toy_dataset(500, random_state=0)
     held_in, _ = trials.split_by_condition()
     train, valid = held_in.split((0.8, 0.2), random_state=0)
-    model = GNOCCHI(code_dim=8, max_epochs=300, random_state=0, verbose=False)  # defaults else
+    # ~340 training trials: the small-data setting, for which the guide advises "mean_max"
+    # (the thresholds below were measured with it). With the "flatten" default this fit gives
+    # target_x / target_y / start_x R^2 0.921 / 0.920 / 0.896 (seed 0), under the 0.9 bar.
+    model = GNOCCHI(code_dim=8, max_epochs=300, random_state=0, verbose=False,
+                    encoder_pooling="mean_max")  # defaults else  # fmt: skip
     return model.fit(train), train, valid
 
 
