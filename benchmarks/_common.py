@@ -6,6 +6,11 @@ this folder is on the import path); it is not part of the package.
 
 from __future__ import annotations
 
+# isort: off
+# First, before torch loads: the package's OpenMP wait policy (neurognocchi.threads).
+import neurognocchi  # noqa: F401
+# isort: on
+
 import argparse
 import os
 import platform

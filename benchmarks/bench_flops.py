@@ -11,8 +11,12 @@ Run: ``python benchmarks/bench_flops.py [--quick] [--device auto] [--neurons 200
 
 from __future__ import annotations
 
-import torch
+# isort: off
+# First, before torch loads: neurognocchi's OpenMP wait policy (see _common).
 from _common import add_device_arguments, benchmark_parser, device_of, machine, print_table, timed
+# isort: on
+
+import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from neurognocchi.nn import UNet1dDenoiser

@@ -15,6 +15,11 @@ Run: ``python benchmarks/bench_memmap.py [--quick] [--dir /tmp] [--keep]``.
 
 from __future__ import annotations
 
+# isort: off
+# First, before torch loads: neurognocchi's OpenMP wait policy (see _common).
+from _common import benchmark_parser, print_table
+# isort: on
+
 import argparse
 import shutil
 import subprocess
@@ -26,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import benchmark_parser, print_table
 
 from neurognocchi.data._lazy import RowSubset
 from neurognocchi.data.memmap import create_memmap, open_memmap

@@ -11,6 +11,11 @@ Run: ``python benchmarks/bench_scaling.py [--quick] [--device auto]``.
 
 from __future__ import annotations
 
+# isort: off
+# First, before torch loads: neurognocchi's OpenMP wait policy (see _common).
+from _common import add_device_arguments, benchmark_parser, device_of, machine, print_table, timed
+# isort: on
+
 import argparse
 import functools
 import json
@@ -20,7 +25,6 @@ import sys
 
 import numpy as np
 import torch
-from _common import add_device_arguments, benchmark_parser, device_of, machine, print_table, timed
 
 from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.estimators import GNOCCHI, LFADS

@@ -15,11 +15,8 @@ Run: ``python benchmarks/bench_time_to_quality.py [--quick] [--target 0.5] [--de
 
 from __future__ import annotations
 
-import math
-import time
-
-import numpy as np
-import torch
+# isort: off
+# First, before torch loads: neurognocchi's OpenMP wait policy (see _common).
 from _common import (
     add_demo_arguments,
     add_device_arguments,
@@ -28,6 +25,13 @@ from _common import (
     machine,
     print_table,
 )
+# isort: on
+
+import math
+import time
+
+import numpy as np
+import torch
 
 from neurognocchi.data import make_toy_dataset
 from neurognocchi.estimators import GNOCCHI, LFADS

@@ -1,7 +1,14 @@
 """neurognocchi: GNOCCHI diffusion models of neural population activity (and an LFADS baseline)."""
 
-from neurognocchi.data.trials import Trials
-from neurognocchi.estimators import GNOCCHI, LFADS
+# isort: off
+# First, before anything loads torch: OpenMP reads its wait policy once, when torch loads it.
+from neurognocchi import threads
+
+threads._apply_at_import()
+# isort: on
+
+from neurognocchi.data.trials import Trials  # noqa: E402
+from neurognocchi.estimators import GNOCCHI, LFADS  # noqa: E402
 
 __all__ = ["GNOCCHI", "LFADS", "Trials"]
 __version__ = "0.2.0.dev0"

@@ -22,6 +22,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from neurognocchi import threads
 from neurognocchi._checks import (
     check_finite_array,
     check_fraction,
@@ -240,6 +241,7 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
         """
         del y
         self.check_params()
+        threads.warn_if_spinning_under_load()
         seed = check_random_state(self.random_state)
         self._start_fit(X)
         train_data, valid_data = (_read_lazily(d) for d in self._split(X, valid, seed))

@@ -1,0 +1,132 @@
+"""The CPU thread policy: the settings it makes (never the time they save; that is
+benchmarks/bench_contention.py)."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+
+from neurognocchi import threads
+
+
+def _clean_environment(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in threads.WAIT_POLICY_VARIABLES}
+    env.pop(threads.OPT_OUT_VARIABLE, None)
+    return env | extra
+
+
+def _policy_in_fresh_process(code_before: str = "", **env) -> dict:
+    """``thread_policy()`` of a new interpreter that runs ``code_before`` then imports the
+    package, with no wait-policy variable set except ``env``."""
+    program = (
+        f"{code_before}\nimport json, neurognocchi\n"
+        "from neurognocchi.threads import thread_policy\nprint(json.dumps(thread_policy()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program],
+        env=_clean_environment(**env),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_import_sets_a_passive_wait_policy_before_torch_loads():
+    policy = _policy_in_fresh_process()
+    assert policy["outcome"] == "applied"
+    assert policy["environment"] == {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def test_torch_threads_are_left_as_torch_chooses():
+    policy = _policy_in_fresh_process()
+    default = _policy_in_fresh_process(NEUROGNOCCHI_THREAD_POLICY="off")
+    assert policy["intra_op_threads"] == default["intra_op_threads"] >= 1
+    pinned = _policy_in_fresh_process("import torch; torch.set_num_threads(1)")
+    assert pinned["intra_op_threads"] == 1
+
+
+def test_a_users_choice_is_kept():
+    policy = _policy_in_fresh_process(OMP_WAIT_POLICY="ACTIVE")
+    assert (policy["outcome"], policy["environment"]) == ("user", {"OMP_WAIT_POLICY": "ACTIVE"})
+    policy = _policy_in_fresh_process(GOMP_SPINCOUNT="10000")
+    assert (policy["outcome"], policy["environment"]) == ("user", {"GOMP_SPINCOUNT": "10000"})
+
+
+def test_the_opt_out_leaves_the_environment_alone():
+    policy = _policy_in_fresh_process(NEUROGNOCCHI_THREAD_POLICY="off")
+    assert (policy["outcome"], policy["environment"]) == ("off", {})
+
+
+def test_nothing_is_set_when_torch_came_first():
+    policy = _policy_in_fresh_process("import torch")
+    assert (policy["outcome"], policy["environment"]) == ("torch first", {})
+
+
+@pytest.mark.parametrize(
+    ("environ", "modules", "outcome", "after"),
+    [
+        ({}, {}, "applied", {"OMP_WAIT_POLICY": "PASSIVE"}),
+        ({"KMP_BLOCKTIME": "0"}, {}, "user", {"KMP_BLOCKTIME": "0"}),
+        ({"NEUROGNOCCHI_THREAD_POLICY": " OFF "}, {}, "off", None),
+        ({"NEUROGNOCCHI_THREAD_POLICY": "on"}, {}, "applied", None),
+        ({}, {"torch": object()}, "torch first", {}),
+    ],
+)
+def test_apply_wait_policy(environ, modules, outcome, after):
+    before = dict(environ)
+    assert threads.apply_wait_policy(environ, modules) == outcome
+    if outcome == "applied":
+        assert environ == before | {"OMP_WAIT_POLICY": "PASSIVE"}
+    else:
+        assert environ == before
+    if after is not None:
+        assert {k: v for k, v in environ.items() if k in threads.WAIT_POLICY_VARIABLES} == after
+
+
+def test_a_bad_opt_out_value_is_named():
+    with pytest.raises(ValueError, match="NEUROGNOCCHI_THREAD_POLICY must be 'on' or 'off'"):
+        threads.apply_wait_policy({"NEUROGNOCCHI_THREAD_POLICY": "sometimes"}, {})
+
+
+@pytest.fixture
+def torch_came_first(monkeypatch):
+    monkeypatch.setattr(threads, "_outcome", "torch first")
+    monkeypatch.setattr(threads, "_warned", False)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def test_a_fit_on_a_loaded_machine_warns_once_when_torch_came_first(
+    torch_came_first, monkeypatch, caplog
+):
+    import torch
+
+    monkeypatch.setattr(threads, "_busy_cpus", lambda: float(_cores()))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    with caplog.at_level(logging.WARNING, logger="neurognocchi"):
+        assert threads.warn_if_spinning_under_load()
+        assert not threads.warn_if_spinning_under_load()  # once per process
+    assert len(caplog.records) == 1
+    assert "OMP_WAIT_POLICY=PASSIVE" in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "load_share", "n_threads"),
+    [("torch first", 0.2, 2), ("torch first", 1.0, 1), ("applied", 1.0, 2), ("user", 1.0, 2)],
+)
+def test_no_warning_when_threads_cannot_spin_or_the_machine_is_quiet(
+    monkeypatch, outcome, load_share, n_threads
+):
+    import torch
+
+    monkeypatch.setattr(threads, "_outcome", outcome)
+    monkeypatch.setattr(threads, "_warned", False)
+    monkeypatch.setattr(threads, "_busy_cpus", lambda: load_share * _cores())
+    monkeypatch.setattr(torch, "get_num_threads", lambda: n_threads)
+    assert not threads.warn_if_spinning_under_load()
