@@ -3,7 +3,9 @@
 Both estimators, at their default architectures, train for ``--epochs`` epochs on the same toy
 trials; the table gives time per epoch (mean over the epochs after the first, which pays
 one-off costs) and training trials per second. ``--compile`` and ``--bf16`` (CUDA only) add
-rows with those options, to measure whether they pay on this machine.
+rows with those options, to measure whether they pay on this machine; ``--widths 48 32`` adds
+GNOCCHI rows with narrower U-Nets (``channels``). Below the table: each GNOCCHI row's seconds
+per epoch divided by LFADS's.
 
 Run: ``python benchmarks/bench_training.py [--quick] [--device auto] [--compile] [--bf16]``.
 """
@@ -54,6 +56,8 @@ def variants(args, device) -> list[tuple[str, object]]:
     common = dict(max_epochs=args.epochs, random_state=0, device=str(device), verbose=False)
     common |= dict(valid_fraction=0.0)
     out = [("GNOCCHI", GNOCCHI(**common)), ("LFADS", LFADS(**common))]
+    out += [(f"GNOCCHI channels={width}", GNOCCHI(channels=width, **common))
+            for width in args.widths]  # fmt: skip
     if args.compile:
         out += [("GNOCCHI compile", GNOCCHI(compile=True, **common))]
         out += [("LFADS compile", LFADS(compile=True, **common))]
@@ -70,6 +74,7 @@ def main() -> None:
     add_device_arguments(parser)
     parser.add_argument("--compile", action="store_true", help="add torch.compile rows")
     parser.add_argument("--bf16", action="store_true", help="add bf16 autocast rows (CUDA)")
+    parser.add_argument("--widths", type=int, nargs="*", default=[], help="narrower U-Nets")
     args = parser.parse_args()
     if args.quick:
         args.trials, args.neurons, args.time, args.epochs = 100, 20, 20, 2
@@ -92,6 +97,10 @@ def main() -> None:
         f"neurons, {args.epochs} epochs, device {device} ({machine(device)})"
     )
     print_table(title, columns, rows)
+    lfads = next(row[3] for row in rows if row[0] == "LFADS")
+    for row in rows:
+        if row[0].startswith("GNOCCHI"):
+            print(f"{row[0]} / LFADS seconds per epoch: {row[3] / lfads:.2f}")
 
 
 if __name__ == "__main__":
