@@ -1,10 +1,19 @@
 """The sampling loop, written out: start from noise and denoise step by step with a model.
 
+Methods: the hand-written ancestral DDPM and strided DDIM steps of
+:class:`~neurognocchi.diffusion.scheduler.Scheduler`, and the few-step ODE solvers
+``"dpm-solver++"`` and ``"unipc"`` from diffusers (:mod:`neurognocchi.diffusion.solvers`).
+The hand-written samplers stay the reference: they share noise between rows at every stochastic
+step (below), clip the clean-data prediction inside the scheduler that also does the
+training-time noising, and need nothing beyond torch. The solvers aim at the same quality in
+fewer model calls (``benchmarks/bench_sampling.py`` measures it) and are deterministic given
+the starting noise.
+
 Common random numbers: with ``noise_index`` each draw (the starting noise and every step's
 noise) is a *bank* of ``n_noise`` rows drawn from the generator, and row ``b`` of the batch takes
 bank row ``noise_index[b]``. Rows with the same index share all their noise, and a row's noise
 does not depend on the other rows, so a generator seeded the same for every call gives a row the
-same noise however the rows are batched.
+same noise however the rows are batched. The solvers draw only the starting noise.
 """
 
 from __future__ import annotations
@@ -16,11 +25,12 @@ from tqdm.auto import tqdm
 
 from neurognocchi._checks import InvalidArgumentError, check_choice, check_int, check_real
 from neurognocchi.diffusion.scheduler import Scheduler
+from neurognocchi.diffusion.solvers import SOLVERS, solve
 
 __all__ = ["METHODS", "sample"]
 
-#: Sampling methods accepted by :func:`sample`.
-METHODS = ("ddim", "ddpm")
+#: Sampling methods accepted by :func:`sample`: the hand-written steps, then diffusers' solvers.
+METHODS = ("ddim", "ddpm", *SOLVERS)
 
 ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 _INDEX_DTYPES = (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)
@@ -37,24 +47,40 @@ def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(check_int(d, "shape[i]", minimum=1) for d in dims)
 
 
-def _step_pairs(
-    scheduler: Scheduler, method: str, n_steps: int, eta: float
-) -> list[tuple[int, int]]:
-    """Validate the method settings; return the ``(t, t_prev)`` pairs the loop visits."""
+def _check_method(scheduler: Scheduler, method: str, n_steps: int, eta: float) -> int:
+    """Validate the method settings; return ``n_steps``."""
     check_choice(method, "method", METHODS)
     check_real(eta, "eta", low=0.0, high=1.0)
-    if method == "ddpm":
-        if n_steps != scheduler.n_train_steps:
+    n_steps = check_int(n_steps, "n_steps")
+    n_train = scheduler.n_train_steps
+    if not 1 <= n_steps <= n_train:
+        raise InvalidArgumentError(f"n_steps must be in [1, {n_train}], got {n_steps}")
+    if method == "ddpm" and n_steps != n_train:
+        raise InvalidArgumentError(
+            f"method='ddpm' walks every training step: n_steps must equal "
+            f"n_train_steps={n_train}, got {n_steps}"
+        )
+    if method != "ddim" and eta != 0.0:
+        raise InvalidArgumentError(
+            f"eta applies to method='ddim' only ('ddpm' draws its own noise, 'dpm-solver++' "
+            f"and 'unipc' are deterministic given x_T); got eta={eta} with {method!r}"
+        )
+    return n_steps
+
+
+def _checked(model_fn: ModelFn, shape: tuple[int, ...]) -> ModelFn:
+    """``model_fn``, raising a clear error when its output is not a tensor of ``shape``."""
+
+    def call(x_t: torch.Tensor, t_batch: torch.Tensor) -> torch.Tensor:
+        out = model_fn(x_t, t_batch)  # (B, ...)
+        if not isinstance(out, torch.Tensor) or out.shape != x_t.shape:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else out
             raise InvalidArgumentError(
-                f"method='ddpm' walks every training step: n_steps must equal "
-                f"n_train_steps={scheduler.n_train_steps}, got {n_steps}"
+                f"model_fn must return a tensor of shape {shape}, got {got!r}"
             )
-        if eta != 0.0:
-            raise InvalidArgumentError(
-                f"eta applies to method='ddim' only; got eta={eta} with 'ddpm'"
-            )
-    steps = scheduler.timesteps(n_steps).tolist()  # all steps, descending, when n == n_train
-    return list(zip(steps, [*steps[1:], -1], strict=True))
+        return out
+
+    return call
 
 
 def _initial_noise(
@@ -156,13 +182,17 @@ def sample(
     shape : sequence of int
         Shape of the samples, ``(B, ...)``.
     n_steps : int
-        Number of denoising steps. "ddim" uses ``scheduler.timesteps(n_steps)``; "ddpm" walks
-        every training step and needs ``n_steps == scheduler.n_train_steps``.
-    method : {"ddim", "ddpm"}
-        Sampler.
+        Number of denoising steps (model calls), in ``[1, scheduler.n_train_steps]``. "ddim"
+        uses ``scheduler.timesteps(n_steps)``; "ddpm" walks every training step and needs
+        ``n_steps == scheduler.n_train_steps``; the solvers use diffusers' "linspace" steps
+        (see :mod:`~neurognocchi.diffusion.solvers`).
+    method : {"ddim", "ddpm", "dpm-solver++", "unipc"}
+        Sampler: the hand-written DDIM or ancestral DDPM steps, or diffusers' DPM-Solver++
+        (2nd-order multistep) or UniPC, ODE solvers meant for 5-20 steps.
     eta : float
         DDIM stochasticity in ``[0, 1]``; 0 (the default) is deterministic given ``x_T``.
-        Must be 0 for "ddpm".
+        Must be 0 for the other methods ("ddpm" draws its own noise; the solvers are
+        deterministic given ``x_T``).
     generator : torch.Generator, optional
         Source of all randomness (``x_T`` when not given, and the noise added by the steps). It
         must live on ``device``.
@@ -176,15 +206,17 @@ def sample(
         Show a tqdm progress bar (only when stderr is a terminal).
     clip_x0 : float, optional
         Clip every step's clean-data prediction to ``[-clip_x0, clip_x0]``; None uses
-        ``scheduler.config.clip_x0`` (None by default: no clipping).
+        ``scheduler.config.clip_x0`` (None by default: no clipping). The solvers clip by
+        changing the model output (:func:`~neurognocchi.diffusion.solvers.clip_model_output`).
     noise_index : torch.Tensor, shape (B,), optional
         Common random numbers: the row of a noise bank each sample takes. Every draw (``x_T``
-        when not given, and the noise of each DDPM step or DDIM step with ``eta > 0``) is then
-        ``n_noise`` rows from ``generator``, and sample ``b`` gets row ``noise_index[b]``:
-        samples with the same index get the same noise, and a sample's noise does not depend
-        on the rest of the batch, so calls with generators seeded alike give a sample the same
-        noise however samples are batched. Cost: ``n_noise`` rows drawn per draw instead of
-        ``B`` (no more when ``n_noise <= B``), negligible beside the model calls.
+        when not given, and the noise of each DDPM step or DDIM step with ``eta > 0``; the
+        solvers draw nothing after ``x_T``) is then ``n_noise`` rows from ``generator``, and
+        sample ``b`` gets row ``noise_index[b]``: samples with the same index get the same
+        noise, and a sample's noise does not depend on the rest of the batch, so calls with
+        generators seeded alike give a sample the same noise however samples are batched.
+        Cost: ``n_noise`` rows drawn per draw instead of ``B`` (no more when
+        ``n_noise <= B``), negligible beside the model calls.
     n_noise : int, optional
         Rows of the noise bank; required with ``noise_index``.
 
@@ -206,23 +238,26 @@ def sample(
     if not isinstance(scheduler, Scheduler):
         raise InvalidArgumentError(f"scheduler must be a Scheduler, got {type(scheduler).__name__}")
     shape = _check_shape(shape)
-    pairs = _step_pairs(scheduler, method, n_steps, eta)
+    n_steps = _check_method(scheduler, method, n_steps, eta)
     shared = _noise_source(shape, noise_index, n_noise, generator, device, dtype)
     if x_T is None and shared is not None:
         x_T = shared()  # (B, ...) rows of the bank
     x_t = _initial_noise(shape, x_T, generator, device, dtype)  # (B, ...)
+    model_fn = _checked(model_fn, shape)
+    if method in SOLVERS:
+        return solve(
+            model_fn, scheduler, x_t, method=method, n_steps=n_steps, clip_x0=clip_x0,
+            progress=progress,
+        )  # fmt: skip
     # Shared noise is drawn wherever a step may add noise (also at its last, noise-free step).
-    draws_noise = shared is not None and (method == "ddpm" or eta > 0)
+    step_noise = shared if method == "ddpm" or eta > 0 else None
+    steps = scheduler.timesteps(n_steps).tolist()  # all steps, descending, when n == n_train
+    pairs = list(zip(steps, [*steps[1:], -1], strict=True))
     # disable=None lets tqdm switch itself off when the output is not a terminal.
     for t, t_prev in tqdm(pairs, desc=f"{method} sampling", disable=None if progress else True):
         t_batch = torch.full((shape[0],), t, dtype=torch.long, device=x_t.device)  # (B,)
         out = model_fn(x_t, t_batch)  # (B, ...)
-        if not isinstance(out, torch.Tensor) or out.shape != x_t.shape:
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else out
-            raise InvalidArgumentError(
-                f"model_fn must return a tensor of shape {shape}, got {got!r}"
-            )
-        noise = shared() if draws_noise else None  # None: the step draws from generator
+        noise = step_noise() if step_noise else None  # None: the step draws from generator
         if method == "ddpm":
             step = scheduler.ddpm_step(
                 out, t, x_t, generator=generator, clip_x0=clip_x0, variance_noise=noise

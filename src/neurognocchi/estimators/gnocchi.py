@@ -20,6 +20,7 @@ from neurognocchi._checks import (
     check_random_state,
     check_real,
 )
+from neurognocchi.diffusion import METHODS
 from neurognocchi.estimators.base import PARAMETERS_DOC, TRAINING_DOC, TrialEstimator
 from neurognocchi.models.gnocchi import GnocchiConfig, GnocchiModel
 
@@ -239,19 +240,25 @@ class GNOCCHI(TrialEstimator):
         n_samples : int
             Samples per code (each from its own starting noise).
         n_steps : int, optional
-            Denoising steps (default ``n_sample_steps``); ``method="ddpm"`` needs
+            Denoising steps (model calls; default ``n_sample_steps``); ``method="ddpm"`` needs
             ``n_train_steps``.
-        method : {"ddim", "ddpm"}
+        method : {"ddim", "ddpm", "dpm-solver++", "unipc"}
+            Sampler (see :func:`~neurognocchi.diffusion.sample`): the hand-written DDIM or
+            ancestral DDPM, or diffusers' few-step ODE solvers DPM-Solver++ and UniPC, meant
+            for fewer steps than DDIM at the same accuracy (``benchmarks/bench_sampling.py``
+            compares them with DDPM).
         eta : float
-            DDIM stochasticity in [0, 1]; 0 is deterministic given the starting noise.
+            DDIM stochasticity in [0, 1]; 0 is deterministic given the starting noise. Must be
+            0 for the other methods.
         random_state : int, optional
             Seed of the starting noise; the same seed gives the same samples.
         common_noise : bool
             Common random numbers: sample ``k`` of every code starts from the same noise and
-            gets the same noise at every stochastic step (DDPM, DDIM with ``eta > 0``), so
-            that differences between codes come from the codes alone. A code's samples are
-            then bit-identical whatever other codes are generated with it (for a given
-            ``batch_size``). Default False: every sample of every code has its own noise.
+            gets the same noise at every stochastic step (DDPM, DDIM with ``eta > 0``; the
+            solvers have none after the start), so that differences between codes come from
+            the codes alone. A code's samples are then bit-identical whatever other codes are
+            generated with it (for a given ``batch_size``). Default False: every sample of
+            every code has its own noise.
         batch_size : int
             Trials denoised together.
 
@@ -274,6 +281,7 @@ class GNOCCHI(TrialEstimator):
         self._check_fitted()
         code = self._check_codes(codes)
         n_samples = check_positive_int(n_samples, "n_samples")
+        check_choice(method, "method", METHODS)
         n_steps = self._check_n_steps(n_steps)
         check_bool(common_noise, "common_noise")
         seed = check_random_state(random_state)

@@ -231,10 +231,13 @@ class GnocchiModel(ConfiguredModel):
         it; returns (B, T, N) in data units. ``guidance`` != 1 applies classifier-free
         guidance (a model fitted with ``code_dropout``).
 
-        At each step the clean-data prediction is clipped to ``+-x0_bound`` (1.5 times the
-        largest normalised training value) before the sampler uses it, a guard against rare
-        excursions of an imperfect model. ``noise_index`` (B,) and ``n_noise`` share noise
-        between rows as :func:`~neurognocchi.diffusion.sample` describes.
+        ``method`` is one of :data:`~neurognocchi.diffusion.METHODS` ("ddim", "ddpm",
+        "dpm-solver++", "unipc"), with ``n_steps`` and ``eta`` as
+        :func:`~neurognocchi.diffusion.sample` takes them. At each step the clean-data
+        prediction is clipped to ``+-x0_bound`` (1.5 times the largest normalised training
+        value) before the sampler uses it, a guard against rare excursions of an imperfect
+        model. ``noise_index`` (B,) and ``n_noise`` share noise between rows as
+        :func:`~neurognocchi.diffusion.sample` describes.
         """
         shape = (code.shape[0], self.config.n_time, self.config.n_neurons)
         raw = code @ self.code_coloring.T + self.code_mean  # (B, L): the denoiser reads raw codes
