@@ -175,3 +175,48 @@ def test_presets_set_their_parameters_over_the_defaults():
         GNOCCHI(**preset).check_params()
     with pytest.raises(ValueError, match="preset"):
         GNOCCHI.from_preset("fast")
+
+
+def test_sampler_is_the_default_method_of_generate(tmp_path):
+    trials = make_toy_dataset(40, n_neurons=6, n_time=8, random_state=0)
+    model = GNOCCHI(3, max_epochs=1, channels=8, channel_mults=(1, 2), encoder_dim=8,
+                    encoder_layers=2, n_train_steps=50, n_sample_steps=5, verbose=False,
+                    random_state=0)  # fmt: skip
+    model.fit(trials)
+    codes = model.encode(trials[:4])
+    ddim = model.generate(codes, random_state=1)
+    np.testing.assert_array_equal(ddim, model.generate(codes, random_state=1, method="ddim"))
+    model.set_params(sampler="dpm-solver++")
+    solver = model.generate(codes, random_state=1)
+    np.testing.assert_array_equal(
+        solver, model.generate(codes, random_state=1, method="dpm-solver++")
+    )
+    assert not np.array_equal(solver, ddim)
+    # DDPM needs every training step; without n_steps generate takes them all.
+    assert model.generate(codes, random_state=1, method="ddpm").shape == (4, 1, 8, 6)
+    model.save(tmp_path / "m")
+    assert GNOCCHI.load(tmp_path / "m").sampler == "dpm-solver++"
+
+
+def test_a_bad_sampler_is_named():
+    with pytest.raises(ValueError, match="sampler"):
+        GNOCCHI(3, sampler="euler").check_params()
+    with pytest.raises(ValueError, match=r"sampler='ddpm'.*n_sample_steps"):
+        GNOCCHI(3, sampler="ddpm", n_sample_steps=50).check_params()
+    GNOCCHI(3, sampler="ddpm", n_sample_steps=1000).check_params()
+
+
+def test_models_saved_before_the_sampler_setting_sample_with_ddim(tmp_path):
+    import json
+
+    trials = make_toy_dataset(40, n_neurons=6, n_time=8, random_state=0)
+    model = GNOCCHI(3, max_epochs=1, channels=8, channel_mults=(1, 2), encoder_dim=8,
+                    encoder_layers=2, n_train_steps=50, verbose=False, random_state=0,
+                    sampler="unipc")  # fmt: skip
+    model.fit(trials)
+    model.save(tmp_path / "m")
+    config_file = tmp_path / "m" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["params"]["sampler"]  # as written before the setting existed
+    config_file.write_text(json.dumps(config))
+    assert GNOCCHI.load(tmp_path / "m").sampler == "ddim"

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from neurognocchi.cli.commands import COMMANDS
+from neurognocchi.diffusion.sampling import METHODS
 
 __all__ = ["EXIT_USER_ERROR", "build_parser", "main"]
 
@@ -166,6 +167,12 @@ def _add_generate(subparsers) -> None:
     generate.add_argument("--n-samples", type=int, default=1, help="samples per code")
     generate.add_argument(
         "--n-steps", type=int, default=None, help="denoising steps (GNOCCHI; default: the model's)"
+    )
+    generate.add_argument(
+        "--method",
+        choices=METHODS,
+        default=None,
+        help="sampler (GNOCCHI; default: the model's `sampler`)",
     )
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--overwrite", action="store_true", help="replace an existing file")

@@ -144,6 +144,10 @@ def _generate(args) -> None:
         if not hasattr(model, "n_sample_steps"):
             raise ValueError(f"--n-steps applies to GNOCCHI only; {args.run} is not GNOCCHI")
         options["n_steps"] = args.n_steps
+    if args.method is not None:
+        if not hasattr(model, "sampler"):
+            raise ValueError(f"--method applies to GNOCCHI only; {args.run} is not GNOCCHI")
+        options["method"] = args.method
     arrays = {}
     if args.prior is not None:
         if args.n_samples != 1:

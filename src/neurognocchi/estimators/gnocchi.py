@@ -90,8 +90,11 @@ class GNOCCHI(TrialEstimator):
         (an affine map stored in the model; ``generate`` inverts it), so that codes drawn from
         N(0, I) by ``sample_prior`` match the training codes' first two moments whatever
         ``mmd_weight`` is. Least-squares read-outs of the codes are unchanged by it.
+    sampler : {"ddim", "ddpm", "dpm-solver++", "unipc"}
+        Default ``method`` of ``generate`` and ``sample_prior`` (models saved before this
+        setting existed load with "ddim", what they sampled with).
     n_sample_steps : int
-        Default number of DDIM steps of ``generate`` and ``sample_prior``.
+        Default number of denoising steps (model calls) of ``generate`` and ``sample_prior``.
     {TRAINING_DOC}
 
     Notes
@@ -106,7 +109,7 @@ class GNOCCHI(TrialEstimator):
     _model_class = GnocchiModel
     _config_class = GnocchiConfig
     # Settings whose default changed: the value a record saved without them was made with.
-    _legacy_params = MappingProxyType({"encoder_pooling": "mean_max"})
+    _legacy_params = MappingProxyType({"encoder_pooling": "mean_max", "sampler": "ddim"})
     _model_params = (
         "code_dim", "channels", "channel_mults", "n_res_blocks", "encoder", "encoder_dim",
         "encoder_layers", "dropout", "schedule", "n_train_steps", "rec_weight", "mmd_weight",
@@ -147,6 +150,7 @@ class GNOCCHI(TrialEstimator):
         warmup_steps: int = 200,
         valid_fraction: float = 0.1,
         patience: int | None = None,
+        sampler: str = "ddim",
         n_sample_steps: int = 50,
         precision: str = "fp32",
         compile: bool = False,
@@ -182,6 +186,7 @@ class GNOCCHI(TrialEstimator):
         self.warmup_steps = warmup_steps
         self.valid_fraction = valid_fraction
         self.patience = patience
+        self.sampler = sampler
         self.n_sample_steps = n_sample_steps
         self.precision = precision
         self.compile = compile
@@ -208,6 +213,12 @@ class GNOCCHI(TrialEstimator):
                 f"n_sample_steps must be in [1, n_train_steps={self.n_train_steps}]; "
                 f"got {n_sample_steps}"
             )
+        check_choice(self.sampler, "sampler", METHODS)
+        if self.sampler == "ddpm" and n_sample_steps != self.n_train_steps:
+            raise ValueError(
+                f"sampler='ddpm' walks every training step: n_sample_steps must equal "
+                f"n_train_steps={self.n_train_steps}; got {n_sample_steps}"
+            )
 
     def _finish_fit(self, train_data) -> None:
         if self.whiten_codes:
@@ -226,7 +237,7 @@ class GNOCCHI(TrialEstimator):
         *,
         n_samples: int = 1,
         n_steps: int | None = None,
-        method: str = "ddim",
+        method: str | None = None,
         eta: float = 0.0,
         random_state: int | None = None,
         common_noise: bool = False,
@@ -240,13 +251,13 @@ class GNOCCHI(TrialEstimator):
         n_samples : int
             Samples per code (each from its own starting noise).
         n_steps : int, optional
-            Denoising steps (model calls; default ``n_sample_steps``); ``method="ddpm"`` needs
-            ``n_train_steps``.
-        method : {"ddim", "ddpm", "dpm-solver++", "unipc"}
-            Sampler (see :func:`~neurognocchi.diffusion.sample`): the hand-written DDIM or
-            ancestral DDPM, or diffusers' few-step ODE solvers DPM-Solver++ and UniPC, meant
-            for fewer steps than DDIM at the same accuracy (``benchmarks/bench_sampling.py``
-            compares them with DDPM).
+            Denoising steps (model calls; default ``n_sample_steps``, or ``n_train_steps``
+            for ``method="ddpm"``, which needs them all).
+        method : {"ddim", "ddpm", "dpm-solver++", "unipc"}, optional
+            Sampler (default ``sampler``; see :func:`~neurognocchi.diffusion.sample`): the
+            hand-written DDIM or ancestral DDPM, or diffusers' few-step ODE solvers
+            DPM-Solver++ and UniPC, meant for fewer steps than DDIM at the same accuracy
+            (``benchmarks/bench_sampling.py`` compares them with DDPM).
         eta : float
             DDIM stochasticity in [0, 1]; 0 is deterministic given the starting noise. Must be
             0 for the other methods.
@@ -281,7 +292,9 @@ class GNOCCHI(TrialEstimator):
         self._check_fitted()
         code = self._check_codes(codes)
         n_samples = check_positive_int(n_samples, "n_samples")
-        check_choice(method, "method", METHODS)
+        method = check_choice(self.sampler if method is None else method, "method", METHODS)
+        if method == "ddpm" and n_steps is None:
+            n_steps = self.model_.n_train_steps  # DDPM walks every training step
         n_steps = self._check_n_steps(n_steps)
         check_bool(common_noise, "common_noise")
         seed = check_random_state(random_state)
