@@ -142,15 +142,20 @@ def test_time_channels_tell_the_denoiser_when():
             GNOCCHI(3, time_channels=bad).check_params()
 
 
+def _tiny_fit(**params):
+    """Toy trials (40 x 8 bins x 6 neurons) and a tiny GNOCCHI fitted on them for one epoch."""
+    trials = make_toy_dataset(40, n_neurons=6, n_time=8, random_state=0)
+    model = GNOCCHI(3, max_epochs=1, channels=8, channel_mults=(1, 2), encoder_dim=8,
+                    encoder_layers=2, n_train_steps=50, verbose=False, random_state=0,
+                    **params)  # fmt: skip
+    return trials, model.fit(trials)
+
+
 def test_models_saved_before_the_flatten_default_load_with_mean_max_pooling(tmp_path):
     import json
 
     assert GNOCCHI().encoder_pooling == "flatten"
-    trials = make_toy_dataset(40, n_neurons=6, n_time=8, random_state=0)
-    model = GNOCCHI(3, max_epochs=1, channels=8, channel_mults=(1, 2), encoder_dim=8,
-                    encoder_layers=2, n_train_steps=50, verbose=False, random_state=0,
-                    encoder_pooling="mean_max")  # fmt: skip
-    model.fit(trials)
+    trials, model = _tiny_fit(encoder_pooling="mean_max")
     model.save(tmp_path / "m")
     config_file = tmp_path / "m" / "config.json"
     config = json.loads(config_file.read_text())
@@ -178,11 +183,7 @@ def test_presets_set_their_parameters_over_the_defaults():
 
 
 def test_sampler_is_the_default_method_of_generate(tmp_path):
-    trials = make_toy_dataset(40, n_neurons=6, n_time=8, random_state=0)
-    model = GNOCCHI(3, max_epochs=1, channels=8, channel_mults=(1, 2), encoder_dim=8,
-                    encoder_layers=2, n_train_steps=50, n_sample_steps=5, verbose=False,
-                    random_state=0)  # fmt: skip
-    model.fit(trials)
+    trials, model = _tiny_fit(n_sample_steps=5)
     codes = model.encode(trials[:4])
     ddim = model.generate(codes, random_state=1)
     np.testing.assert_array_equal(ddim, model.generate(codes, random_state=1, method="ddim"))
@@ -209,11 +210,7 @@ def test_a_bad_sampler_is_named():
 def test_models_saved_before_the_sampler_setting_sample_with_ddim(tmp_path):
     import json
 
-    trials = make_toy_dataset(40, n_neurons=6, n_time=8, random_state=0)
-    model = GNOCCHI(3, max_epochs=1, channels=8, channel_mults=(1, 2), encoder_dim=8,
-                    encoder_layers=2, n_train_steps=50, verbose=False, random_state=0,
-                    sampler="unipc")  # fmt: skip
-    model.fit(trials)
+    _, model = _tiny_fit(sampler="unipc")
     model.save(tmp_path / "m")
     config_file = tmp_path / "m" / "config.json"
     config = json.loads(config_file.read_text())
