@@ -14,7 +14,7 @@ from neurognocchi import threads
 
 def _clean_environment(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in threads.WAIT_POLICY_VARIABLES}
-    env.pop(threads.OPT_OUT_VARIABLE, None)
+    env.pop(threads.POLICY_VARIABLE, None)
     return env | extra
 
 
@@ -35,43 +35,42 @@ def _policy_in_fresh_process(code_before: str = "", **env) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_import_sets_a_passive_wait_policy_before_torch_loads():
+def test_by_default_the_import_changes_nothing():
     policy = _policy_in_fresh_process()
+    assert (policy["outcome"], policy["environment"]) == ("default", {})
+
+
+def test_the_passive_policy_is_set_before_torch_loads():
+    policy = _policy_in_fresh_process(NEUROGNOCCHI_THREAD_POLICY="passive")
     assert policy["outcome"] == "applied"
     assert policy["environment"] == {"OMP_WAIT_POLICY": "PASSIVE"}
-
-
-def test_torch_threads_are_left_as_torch_chooses():
-    policy = _policy_in_fresh_process()
-    default = _policy_in_fresh_process(NEUROGNOCCHI_THREAD_POLICY="off")
-    assert policy["intra_op_threads"] == default["intra_op_threads"] >= 1
+    default = _policy_in_fresh_process()
+    assert policy["intra_op_threads"] == default["intra_op_threads"] >= 1  # left to torch
 
 
 def test_a_users_choice_is_kept():
-    policy = _policy_in_fresh_process(OMP_WAIT_POLICY="ACTIVE")
-    assert (policy["outcome"], policy["environment"]) == ("user", {"OMP_WAIT_POLICY": "ACTIVE"})
-    policy = _policy_in_fresh_process(GOMP_SPINCOUNT="10000")
-    assert (policy["outcome"], policy["environment"]) == ("user", {"GOMP_SPINCOUNT": "10000"})
-
-
-def test_the_opt_out_leaves_the_environment_alone():
-    policy = _policy_in_fresh_process(NEUROGNOCCHI_THREAD_POLICY="off")
-    assert (policy["outcome"], policy["environment"]) == ("off", {})
+    policy = _policy_in_fresh_process(NEUROGNOCCHI_THREAD_POLICY="passive", GOMP_SPINCOUNT="1")
+    assert (policy["outcome"], policy["environment"]) == ("user", {"GOMP_SPINCOUNT": "1"})
 
 
 def test_nothing_is_set_when_torch_came_first():
-    policy = _policy_in_fresh_process("import torch")
+    policy = _policy_in_fresh_process("import torch", NEUROGNOCCHI_THREAD_POLICY="passive")
     assert (policy["outcome"], policy["environment"]) == ("torch first", {})
 
 
 @pytest.mark.parametrize(
     ("environ", "modules", "outcome", "after"),
     [
-        ({}, {}, "applied", {"OMP_WAIT_POLICY": "PASSIVE"}),
-        ({"KMP_BLOCKTIME": "0"}, {}, "user", {"KMP_BLOCKTIME": "0"}),
-        ({"NEUROGNOCCHI_THREAD_POLICY": " OFF "}, {}, "off", None),
-        ({"NEUROGNOCCHI_THREAD_POLICY": "on"}, {}, "applied", None),
-        ({}, {"torch": object()}, "torch first", {}),
+        ({}, {}, "default", {}),
+        ({"NEUROGNOCCHI_THREAD_POLICY": " Passive "}, {}, "applied", None),
+        (
+            {"NEUROGNOCCHI_THREAD_POLICY": "passive", "KMP_BLOCKTIME": "0"},
+            {},
+            "user",
+            {"KMP_BLOCKTIME": "0"},
+        ),
+        ({"NEUROGNOCCHI_THREAD_POLICY": "default"}, {}, "default", {}),
+        ({"NEUROGNOCCHI_THREAD_POLICY": "passive"}, {"torch": object()}, "torch first", {}),
     ],
 )
 def test_apply_wait_policy(environ, modules, outcome, after):
@@ -86,13 +85,15 @@ def test_apply_wait_policy(environ, modules, outcome, after):
 
 
 def test_a_bad_opt_out_value_is_named():
-    with pytest.raises(ValueError, match="NEUROGNOCCHI_THREAD_POLICY must be 'on' or 'off'"):
+    with pytest.raises(ValueError, match="NEUROGNOCCHI_THREAD_POLICY must be one of"):
         threads.apply_wait_policy({"NEUROGNOCCHI_THREAD_POLICY": "sometimes"}, {})
 
 
 @pytest.fixture
-def torch_came_first(monkeypatch):
-    monkeypatch.setattr(threads, "_outcome", "torch first")
+def spinning(monkeypatch):
+    """No wait policy in the environment and no warning given yet."""
+    for name in threads.WAIT_POLICY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(threads, "_warned", False)
 
 
@@ -100,9 +101,7 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def test_a_fit_on_a_loaded_machine_warns_once_when_torch_came_first(
-    torch_came_first, monkeypatch, caplog
-):
+def test_a_fit_on_a_loaded_machine_warns_once_when_threads_spin(spinning, monkeypatch, caplog):
     import torch
 
     monkeypatch.setattr(threads, "_busy_cpus", lambda: float(_cores()))
@@ -111,20 +110,20 @@ def test_a_fit_on_a_loaded_machine_warns_once_when_torch_came_first(
         assert threads.warn_if_spinning_under_load()
         assert not threads.warn_if_spinning_under_load()  # once per process
     assert len(caplog.records) == 1
-    assert "OMP_WAIT_POLICY=PASSIVE" in caplog.records[0].getMessage()
+    assert "OMP_NUM_THREADS=1" in caplog.records[0].getMessage()
 
 
 @pytest.mark.parametrize(
-    ("outcome", "load_share", "n_threads"),
-    [("torch first", 0.2, 2), ("torch first", 1.0, 1), ("applied", 1.0, 2), ("user", 1.0, 2)],
+    ("wait_policy", "load_share", "n_threads"),
+    [(None, 0.2, 2), (None, 1.0, 1), ("PASSIVE", 1.0, 2)],
 )
 def test_no_warning_when_threads_cannot_spin_or_the_machine_is_quiet(
-    monkeypatch, outcome, load_share, n_threads
+    spinning, monkeypatch, wait_policy, load_share, n_threads
 ):
     import torch
 
-    monkeypatch.setattr(threads, "_outcome", outcome)
-    monkeypatch.setattr(threads, "_warned", False)
+    if wait_policy is not None:
+        monkeypatch.setenv("OMP_WAIT_POLICY", wait_policy)
     monkeypatch.setattr(threads, "_busy_cpus", lambda: load_share * _cores())
     monkeypatch.setattr(torch, "get_num_threads", lambda: n_threads)
     assert not threads.warn_if_spinning_under_load()

@@ -1,7 +1,8 @@
 """neurognocchi: GNOCCHI diffusion models of neural population activity (and an LFADS baseline)."""
 
 # isort: off
-# First, before anything loads torch: OpenMP reads its wait policy once, when torch loads it.
+# First, before anything loads torch: OpenMP reads its wait policy once, when torch loads it
+# (NEUROGNOCCHI_THREAD_POLICY=passive; nothing by default, see neurognocchi.threads).
 from neurognocchi import threads
 
 threads._apply_at_import()

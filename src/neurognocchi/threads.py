@@ -1,28 +1,31 @@
-"""The CPU thread policy: OpenMP worker threads sleep at once when they run out of work.
+"""The CPU thread policy: how OpenMP worker threads wait, measured, and a warning.
 
-Why. PyTorch's CPU kernels run on OpenMP threads (one per core by default). Between two
-parallel regions the GNU OpenMP runtime keeps its idle threads *spinning* for a few hundred
-thousand iterations, which pays on an idle machine and is ruinous on a busy one: the spinning
-threads take the cores that the working thread and the other processes need. On the 2-core
-development machine a 6-epoch toy GNOCCHI fit took 7 s alone and 111 s beside another small
-PyTorch training loop (default settings, 15x); with the wait policy below it took 11 s
-beside the same process (``benchmarks/bench_contention.py`` measures it).
+PyTorch's CPU kernels run on OpenMP threads (one per core by default). Between two parallel
+regions the GNU OpenMP runtime keeps idle threads *spinning* for a while. On an idle machine
+that is the fastest choice; beside another busy process the spinning threads take the cores
+that the work needs. Measured on the 2-core development machine (``benchmarks/bench_contention.py``
+and ``bench_training.py``; docs/results.md):
 
-Policy. ``import neurognocchi`` sets ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep as soon as
-they wait) in the process environment, unless
+* beside another small PyTorch training loop, a 6-epoch toy GNOCCHI fit ran 3.2x (and in
+  other runs up to 15x) slower than alone with spinning threads, 1.5x with
+  ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at once) and 1.7x with one thread;
+* alone, sleeping threads cost 1.2x on that fit and 1.6x (GNOCCHI) to 2.1x (LFADS) on
+  1000-trial toy epochs, whose many small operations wake the threads thousands of times;
+  one thread was as fast as two spinning ones for LFADS and 15 % slower for GNOCCHI.
 
-* the user chose a wait policy already (``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or
-  ``KMP_BLOCKTIME`` is set), or
-* ``NEUROGNOCCHI_THREAD_POLICY=off``, or
-* ``torch`` was imported before ``neurognocchi``: the OpenMP runtime reads its settings once,
-  when torch loads it, so nothing can change them afterwards. Import ``neurognocchi`` first, or
-  set ``OMP_WAIT_POLICY=PASSIVE`` in the shell; :func:`warn_if_spinning_under_load` says so
-  when a fit starts on a loaded machine.
+So no setting is best everywhere, and the package changes nothing by default. Policies
+(``NEUROGNOCCHI_THREAD_POLICY``, read when ``neurognocchi`` is imported, before torch):
 
-This is the package's one action at import time, and it only fills in an unset environment
-variable. The number of torch threads is left as torch chooses (one per core; set it with
-``torch.set_num_threads``): with sleeping workers, two threads beside a competing process were
-as fast as one, and alone they are faster.
+* ``default``: leave OpenMP and torch as they are;
+* ``passive``: set ``OMP_WAIT_POLICY=PASSIVE`` for a shared machine, unless a wait policy is
+  set already (``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or ``KMP_BLOCKTIME``). The OpenMP
+  runtime reads it once, when torch loads it, so ``neurognocchi`` must be imported before
+  ``torch`` (or set ``OMP_WAIT_POLICY=PASSIVE`` in the shell).
+
+Whatever the policy, a fit that starts on a loaded machine with spinning threads (no wait
+policy set, more than one torch thread) logs one warning with these remedies
+(:func:`warn_if_spinning_under_load`); on a machine shared with other jobs,
+``OMP_NUM_THREADS=1`` is the simplest.
 """
 
 from __future__ import annotations
@@ -32,37 +35,39 @@ import os
 import sys
 from collections.abc import Mapping, MutableMapping
 
-__all__ = ["OPT_OUT_VARIABLE", "WAIT_POLICY_VARIABLES", "thread_policy"]
+__all__ = ["POLICIES", "POLICY_VARIABLE", "WAIT_POLICY_VARIABLES", "thread_policy"]
 
 #: Environment variables by which a user (or a launcher) has already chosen how threads wait.
 WAIT_POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
-#: ``NEUROGNOCCHI_THREAD_POLICY=off`` leaves the environment alone.
-OPT_OUT_VARIABLE = "NEUROGNOCCHI_THREAD_POLICY"
+#: The package's setting: ``NEUROGNOCCHI_THREAD_POLICY`` = one of :data:`POLICIES`.
+POLICY_VARIABLE = "NEUROGNOCCHI_THREAD_POLICY"
+POLICIES = ("default", "passive")
 
 _logger = logging.getLogger("neurognocchi")
-# What the import of the package did: "applied", "user", "off" or "torch first".
-_outcome = "not applied"
+# What the import of the package did: "default", "applied", "user" or "torch first".
+_outcome = "default"
 _warned = False
 
 
 def apply_wait_policy(
     environ: MutableMapping[str, str] | None = None, modules: Mapping[str, object] | None = None
 ) -> str:
-    """Set ``OMP_WAIT_POLICY=PASSIVE`` in ``environ`` when nothing prevents it (see the module
-    docstring) and return what happened: "applied", "user" (a wait-policy variable is set),
-    "off" (the opt-out) or "torch first" (torch already loaded: too late to matter).
+    """Apply ``NEUROGNOCCHI_THREAD_POLICY`` (see the module docstring) to ``environ`` and
+    return what happened: "default" (nothing asked), "applied" (``OMP_WAIT_POLICY=PASSIVE``
+    set), "user" (a wait-policy variable was set already) or "torch first" (torch already
+    loaded: too late to matter).
 
     ``environ`` and ``modules`` default to ``os.environ`` and ``sys.modules``.
     """
     environ = os.environ if environ is None else environ
     modules = sys.modules if modules is None else modules
-    switch = environ.get(OPT_OUT_VARIABLE, "on").strip().lower()
-    if switch not in ("on", "off"):
+    policy = environ.get(POLICY_VARIABLE, "default").strip().lower()
+    if policy not in POLICIES:
         raise ValueError(
-            f"environment variable {OPT_OUT_VARIABLE} must be 'on' or 'off', got {switch!r}"
+            f"environment variable {POLICY_VARIABLE} must be one of {POLICIES}, got {policy!r}"
         )
-    if switch == "off":
-        return "off"
+    if policy == "default":
+        return "default"
     if any(name in environ for name in WAIT_POLICY_VARIABLES):
         return "user"
     if "torch" in modules:
@@ -106,11 +111,11 @@ def _busy_cpus() -> float:
 
 
 def warn_if_spinning_under_load() -> bool:
-    """Warn once per process when OpenMP threads may spin on a loaded machine: the policy
-    could not be applied because torch came first, no wait policy is set, torch runs more than
-    one thread and the load average is at least 3/4 of the cores. Returns whether it warned."""
+    """Warn once per process when OpenMP threads may spin on a loaded machine: no wait policy
+    is set, torch runs more than one thread and the 1-minute load average is at least 3/4 of
+    the cores. Returns whether it warned."""
     global _warned
-    if _warned or _outcome != "torch first":
+    if _warned or any(name in os.environ for name in WAIT_POLICY_VARIABLES):
         return False
     import torch
 
@@ -119,8 +124,10 @@ def warn_if_spinning_under_load() -> bool:
         return False
     _warned = True
     _logger.warning(
-        "torch was imported before neurognocchi, so OpenMP threads spin while they wait; "
-        "on this loaded machine a fit can run many times slower. Import neurognocchi "
-        "before torch, or set OMP_WAIT_POLICY=PASSIVE before starting Python."
+        "this machine is busy and torch's %d OpenMP threads spin while they wait, which can "
+        "slow this fit several times over; start Python with OMP_NUM_THREADS=1 (or "
+        "OMP_WAIT_POLICY=PASSIVE, or NEUROGNOCCHI_THREAD_POLICY=passive and import "
+        "neurognocchi before torch)",
+        torch.get_num_threads(),
     )
     return True
