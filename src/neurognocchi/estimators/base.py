@@ -241,7 +241,6 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
         """
         del y
         self.check_params()
-        threads.warn_if_spinning_under_load()
         seed = check_random_state(self.random_state)
         self._start_fit(X)
         train_data, valid_data = (_read_lazily(d) for d in self._split(X, valid, seed))
@@ -257,6 +256,7 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
             torch.manual_seed(seed)
             self.model_ = self._build_model(config)
         self._set_normalization(train_data)
+        threads.warn_if_spinning_under_load()  # after every input check: errors come first
         start = time.perf_counter()
         with _writer_lock(run_dir):
             result = train(
