@@ -51,13 +51,15 @@ from neurognocchi.training import loop
 
 class Scoring(NamedTuple):
     """What every score needs: the trials, the protocol's split, the reference of
-    conditional means (truth smoothed like the data), the reach targets and K."""
+    conditional means (truth smoothed like the data), the reach targets, K and the data's
+    smoothing (inferred once)."""
 
     trials: object
     split: object
     reference: np.ndarray
     targets: np.ndarray
     n_samples: int
+    smoothing: object
 
 
 def scoring_for(args) -> Scoring:
@@ -66,7 +68,7 @@ def scoring_for(args) -> Scoring:
     smoothing = infer_smoothing(trials)
     reference = trials.truth if smoothing is None else smoothing.apply(trials.truth)
     targets = np.column_stack([trials.info("target_x"), trials.info("target_y")])
-    return Scoring(trials, split, reference, targets, args.samples)
+    return Scoring(trials, split, reference, targets, args.samples, smoothing)
 
 
 @torch.no_grad()
@@ -84,7 +86,7 @@ def scores(estimator, model, scoring: Scoring) -> tuple[float, float]:
             codes[split.valid],
             n_samples=scoring.n_samples,
             random_state=0,
-            smoothing=infer_smoothing(trials),
+            smoothing=scoring.smoothing,
         )
         r2 = pooled_r2(generated.mean, scoring.reference[split.valid])
         heldin = np.concatenate([split.train, split.valid])
