@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,16 +235,30 @@ RESTART_SCRIPT = textwrap.dedent(
 )
 
 
-def launch_elastic(tmp_path, mode: str) -> list[dict]:
+# Gloo's rendezvous of a restarted group sometimes reaches a peer before it listens
+# ("connectFullMesh ... Connection refused"), which torchrun answers with one more restart.
+# That is the launcher's race on a loaded machine, not the behaviour under test, so such a
+# launch is run again from scratch (in a fresh folder); any other failure fails the test.
+GLOO_CONNECT_RACE = "connectFullMesh"
+
+
+def launch_elastic(tmp_path, mode: str, tries: int = 3) -> list[dict]:
     script = tmp_path / "restart_script.py"
     script.write_text(RESTART_SCRIPT)
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("WORLD_SIZE", None)
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--max-restarts", "2", "--standalone", str(script), str(tmp_path), mode]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return [json.loads((tmp_path / f"{mode}_rank{r}.json").read_text()) for r in (0, 1)]
+    for attempt in range(tries):
+        out = tmp_path / f"{mode}-try{attempt}"
+        out.mkdir()
+        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                   "--max-restarts", "2", "--standalone", str(script), str(out), mode]  # fmt: skip
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        log = done.stdout + done.stderr
+        if GLOO_CONNECT_RACE not in log or attempt == tries - 1:
+            break
+    assert done.returncode == 0, log[-6000:]
+    return [json.loads((out / f"{mode}_rank{r}.json").read_text()) | {"dir": str(out / mode)}
+            for r in (0, 1)]  # fmt: skip
 
 
 @pytest.mark.slow
@@ -256,7 +271,7 @@ def test_a_killed_rank_restarts_the_group_which_resumes_gap_free(tmp_path):
     assert [r["attempt"] for r in plain] == [0, 0]
     history = killed[0]["history"]
     assert [row["epoch"] for row in history] == list(range(1, 15))  # gap-free, 14 epochs
-    saved = json.loads((tmp_path / "kill" / "history.json").read_text())
+    saved = json.loads((Path(killed[0]["dir"]) / "history.json").read_text())
     assert [row["epoch"] for row in saved] == list(range(1, 15))
     assert killed[0]["digest"] == killed[1]["digest"]
     assert history == plain[0]["history"]  # epochs 11-14 retrained from the epoch-10 checkpoint
