@@ -91,7 +91,10 @@ def test_compile_is_recorded(workdir, tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--model", "ppca", "--precision", "fp32"], "--precision applies to GNOCCHI and LFADS"),
+        (
+            ["--model", "ppca", "--precision", "fp32"],
+            "--precision applies to GNOCCHI, LatentGNOCCHI and LFADS",
+        ),
         (["--model", "ppca", "--compile"], "PPCA has no 'compile' parameter"),
         (["--precision", "bf16", "--set", "precision=fp32"], "--config/--set give 'fp32'"),
         (["--compile", "--set", "compile=false"], "--compile sets compile=True"),

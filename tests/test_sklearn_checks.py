@@ -14,7 +14,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as checks
 
 from neurognocchi import GNOCCHI, LFADS
-from neurognocchi.estimators import PPCA
+from neurognocchi.estimators import PPCA, LatentGNOCCHI
 
 DATA_FREE_CHECKS = (
     checks.check_parameters_default_constructible,
@@ -40,7 +40,7 @@ NONSENSE = {GNOCCHI: {"batch_size": "many"}, LFADS: {"batch_size": "many"}, PPCA
 
 
 def _data_free_cases():
-    for estimator in ESTIMATORS:
+    for estimator in (*ESTIMATORS, LatentGNOCCHI):
         for check in DATA_FREE_CHECKS:
             yield pytest.param(estimator, check, id=f"{estimator.__name__}-{check.__name__}")
 

@@ -100,15 +100,16 @@ def _add_demo(subparsers) -> None:
 
 def _add_fit(subparsers) -> None:
     fit = subparsers.add_parser(
-        "fit", help="fit GNOCCHI, LFADS, PPCA or CEBRA on a data file; writes a run directory"
+        "fit",
+        help="fit GNOCCHI (activity or latent), LFADS, PPCA or CEBRA; writes a run directory",
     )
     fit.add_argument("data", type=Path, help="trials file (.npz/.npy) or save_memmap directory")
     fit.add_argument("--out", required=True, type=Path, help="run directory to create")
     fit.add_argument(
         "--model",
-        choices=["gnocchi", "lfads", "ppca", "cebra"],
+        choices=["gnocchi", "latent-gnocchi", "lfads", "ppca", "cebra"],
         default=None,
-        help="model to fit (default gnocchi)",
+        help="model to fit (default gnocchi; latent-gnocchi fits the spike counts)",
     )
     fit.add_argument(
         "--preset", choices=["default", "long", "paper"], default=None,

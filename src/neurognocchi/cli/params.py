@@ -10,7 +10,7 @@ import os
 
 from neurognocchi._checks import check_choice
 from neurognocchi._config import read_json_object
-from neurognocchi.estimators import CEBRA, GNOCCHI, LFADS, PPCA
+from neurognocchi.estimators import CEBRA, GNOCCHI, LFADS, PPCA, LatentGNOCCHI
 
 __all__ = [
     "MODELS",
@@ -21,7 +21,13 @@ __all__ = [
     "read_config",
 ]
 
-MODELS = {"gnocchi": GNOCCHI, "lfads": LFADS, "ppca": PPCA, "cebra": CEBRA}  # --model choices
+MODELS = {
+    "gnocchi": GNOCCHI,
+    "latent-gnocchi": LatentGNOCCHI,
+    "lfads": LFADS,
+    "ppca": PPCA,
+    "cebra": CEBRA,
+}  # --model choices
 
 
 def parse_overrides(pairs: list[str] | None) -> dict:
@@ -67,8 +73,9 @@ def flag_params(model: str, flags: dict, params: dict) -> dict:
             continue
         having = [cls.__name__ for cls in MODELS.values() if name in cls().get_params()]
         if model in MODELS and MODELS[model].__name__ not in having:
+            names = ", ".join(having[:-1]) + " and " + having[-1] if len(having) > 1 else having[0]
             raise ValueError(
-                f"--{name} applies to {' and '.join(having)} only; {MODELS[model].__name__} "
+                f"--{name} applies to {names} only; {MODELS[model].__name__} "
                 f"has no {name!r} parameter"
             )
         if params.get(name, value) != value:

@@ -259,21 +259,26 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
         threads.warn_if_spinning_under_load()  # after every input check: errors come first
         start = time.perf_counter()
         with _writer_lock(run_dir):
-            result = train(
-                self.model_,
-                train_data,
-                valid_data,
-                config=self._train_config(seed),
-                run_dir=run_dir,
-                resume=resume,
-                device=self.device_,
-                verbose=self.verbose,
-                desc=f"fitting {type(self).__name__}",
-            )
+            result = self._train(train_data, valid_data, seed, run_dir=run_dir, resume=resume)
         self._finish_fit(train_data)
         self.fit_seconds_ = time.perf_counter() - start
         self.history_, self.best_epoch_ = result.history, result.best_epoch
         return self
+
+    def _train(self, train_data, valid_data, seed: int, *, run_dir, resume: bool):
+        """Train ``model_`` (the training loop's :class:`~neurognocchi.training.TrainResult`);
+        a model trained in stages overrides this."""
+        return train(
+            self.model_,
+            train_data,
+            valid_data,
+            config=self._train_config(seed),
+            run_dir=run_dir,
+            resume=resume,
+            device=self.device_,
+            verbose=self.verbose,
+            desc=f"fitting {type(self).__name__}",
+        )
 
     def _finish_fit(self, train_data) -> None:
         """Last step of fitting, with the final weights in place (nothing by default)."""

@@ -24,7 +24,15 @@ from neurognocchi._checks import (
 from neurognocchi._config import JsonConfig
 from neurognocchi._deprecation import renamed_keywords
 
-__all__ = ["LIKELIHOODS", "RENAMED_FIELDS", "GnocchiConfig", "JsonConfig", "LfadsConfig"]
+__all__ = [
+    "LIKELIHOODS",
+    "RENAMED_FIELDS",
+    "GnocchiConfig",
+    "JsonConfig",
+    "LatentGnocchiConfig",
+    "LfadsConfig",
+    "PoissonAutoencoderConfig",
+]
 
 #: Likelihoods of LFADS: "poisson" on spike counts, "gaussian" on continuous activity.
 LIKELIHOODS = ("poisson", "gaussian")
@@ -135,3 +143,58 @@ class LfadsConfig(JsonConfig):
         if self.bin_size_s is not None:
             check_real(self.bin_size_s, "bin_size_s", low=0.0, low_open=True)
         object.__setattr__(self, "use_controller", bool(self.use_controller))
+
+
+@dataclass(frozen=True)
+class PoissonAutoencoderConfig(JsonConfig):
+    """Settings of the Poisson autoencoder of latent GNOCCHI (spike counts -> smooth per-time
+    latents -> rates), after LDNS (Kapoor et al. 2024); see :mod:`neurognocchi.models.poisson_ae`.
+    """
+
+    n_neurons: int  # N, from the data
+    n_time: int  # T, from the data
+    latent_dim: int = 16  # D, latents per time bin: LDNS's size for ~100-200 neurons
+    channels: int = 64  # width of the convolutional encoder
+    n_layers: int = 3  # residual conv blocks, dilations 1, 2, 4, ...: ~2^n_layers bins of context
+    kernel_size: int = 5  # odd: centred ("same") convolutions
+    coordinated_dropout: float = 0.3  # as LFADS's: score only the entries hidden from the encoder
+    smooth_weight: float = 0.1  # weight of the mean squared step of the latents between bins
+
+    def __post_init__(self):
+        for name in ("n_neurons", "n_time", "latent_dim", "channels", "n_layers", "kernel_size"):
+            check_positive_int(getattr(self, name), name)
+        if self.kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd; got {self.kernel_size}")
+        check_dropout(self.coordinated_dropout, "coordinated_dropout")
+        check_real(self.smooth_weight, "smooth_weight", low=0.0)
+
+
+@dataclass(frozen=True)
+class LatentGnocchiConfig(JsonConfig):
+    """Latent GNOCCHI: a Poisson autoencoder and a GNOCCHI model of its latents, whose
+    ``n_neurons`` is the autoencoder's ``latent_dim``. ``bin_size_s`` and ``smooth_sigma_s``
+    say how the data's activity was made from its spikes (``Gaussian(smooth_sigma_s) * counts /
+    bin_size_s``), so that generated spikes can be turned into activity of the same kind."""
+
+    autoencoder: PoissonAutoencoderConfig
+    diffusion: GnocchiConfig
+    bin_size_s: float | None = None  # bin width of the spikes; None when unknown
+    smooth_sigma_s: float = 0.0  # s.d. of the data's smoothing kernel (0: none or unknown)
+
+    def __post_init__(self):
+        if isinstance(self.autoencoder, dict):
+            object.__setattr__(
+                self, "autoencoder", PoissonAutoencoderConfig.from_dict(self.autoencoder)
+            )
+        if isinstance(self.diffusion, dict):
+            object.__setattr__(self, "diffusion", GnocchiConfig.from_dict(self.diffusion))
+        if self.diffusion.n_neurons != self.autoencoder.latent_dim:
+            raise ValueError(
+                f"the diffusion model's n_neurons ({self.diffusion.n_neurons}) must be the "
+                f"autoencoder's latent_dim ({self.autoencoder.latent_dim})"
+            )
+        if self.diffusion.n_time != self.autoencoder.n_time:
+            raise ValueError("the diffusion model and the autoencoder must share n_time")
+        if self.bin_size_s is not None:
+            check_real(self.bin_size_s, "bin_size_s", low=0.0, low_open=True)
+        check_real(self.smooth_sigma_s, "smooth_sigma_s", low=0.0)

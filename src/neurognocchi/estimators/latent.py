@@ -1,0 +1,267 @@
+"""Latent GNOCCHI: spikes in, spikes out (issue 18).
+
+The facade over :class:`~neurognocchi.models.latent.LatentGnocchiModel`: a Poisson autoencoder
+fitted on the spike counts, then GNOCCHI (encoder, conditioned denoiser, the same loss) fitted
+on the autoencoder's smooth per-time latents. Codes come from the latents of a trial's counts;
+``generate`` returns spikes, rates or activity made like the data's (see :meth:`generate`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from neurognocchi._checks import check_choice, check_positive_int, check_random_state, check_real
+from neurognocchi.data.stats import neuron_statistics
+from neurognocchi.data.trials import Trials
+from neurognocchi.estimators.base import as_activity
+from neurognocchi.estimators.gnocchi import GNOCCHI
+from neurognocchi.models.latent import LatentGnocchiConfig, LatentGnocchiModel
+from neurognocchi.training import TrainConfig, train
+
+__all__ = ["OUTPUTS", "LatentGNOCCHI"]
+
+#: What :meth:`LatentGNOCCHI.generate` can return.
+OUTPUTS = ("activity", "rates", "spikes")
+AUTOENCODER_DIR = "autoencoder"  # the first stage's run directory, inside the fit's
+# Constructor arguments of the autoencoder, by their names in PoissonAutoencoderConfig.
+_AE_PARAMS = {"latent_dim": "latent_dim", "ae_channels": "channels", "ae_layers": "n_layers",
+              "ae_coordinated_dropout": "coordinated_dropout",
+              "ae_smooth_weight": "smooth_weight"}  # fmt: skip
+
+
+def _poisson_seed(seed: int) -> int:
+    """The seed of the Poisson draws of ``generate(random_state=seed)``, apart from the
+    diffusion's noise (which ``seed`` itself seeds) so that rates do not depend on them."""
+    return int(np.random.SeedSequence([seed, 18]).generate_state(1)[0])
+
+
+def poisson_counts(rates: np.ndarray, *, random_state: int, common_noise: bool) -> np.ndarray:
+    """Poisson counts (int64) of ``rates`` (n_codes, K, T, N) in counts per bin; with
+    ``common_noise`` every code uses the same uniforms (inversion), so equal rates give
+    equal counts whatever other codes are drawn with them."""
+    from neurognocchi.evaluation.generation import poisson_inverse_cdf
+
+    rng = np.random.default_rng(random_state)
+    if not common_noise:
+        return rng.poisson(rates).astype(np.int64)
+    uniforms = rng.random((1, *rates.shape[1:]))  # (1, K, T, N)
+    return np.concatenate(
+        [poisson_inverse_cdf(uniforms, rates[i : i + 8]) for i in range(0, len(rates), 8)]
+    ).astype(np.int64)
+
+
+class LatentGNOCCHI(GNOCCHI):
+    __doc__ = """GNOCCHI on the latents of a Poisson autoencoder: fitted on spike counts, it
+    generates spike trains (LDNS's two stages, Kapoor et al. 2024, with GNOCCHI's codes).
+
+    ``fit`` trains the autoencoder on ``trials.spikes`` for ``ae_epochs`` (Poisson likelihood,
+    coordinated dropout, a temporal smoothness penalty on the latents; see
+    :mod:`neurognocchi.models.poisson_ae`), then GNOCCHI on the latents of the same training
+    trials for ``max_epochs``. Both stages resume from their checkpoints (``run_dir`` and
+    ``run_dir/autoencoder``) and run under ``torchrun``.
+
+    Parameters
+    ----------
+    code_dim : int
+        Size of each trial's code.
+    latent_dim : int
+        Latents per time bin (what the diffusion model generates).
+    ae_epochs, ae_learning_rate : int, float
+        The autoencoder's budget (the diffusion's are ``max_epochs``, ``learning_rate``).
+    ae_channels, ae_layers : int
+        Width and number of residual blocks of the autoencoder's convolutional encoder.
+    ae_coordinated_dropout : float
+        Share of count entries hidden from the autoencoder's encoder and scored.
+    ae_smooth_weight : float
+        Weight of the latents' mean squared step between bins.
+    Others
+        As :class:`~neurognocchi.estimators.GNOCCHI`, for the diffusion model of the latents.
+    """
+
+    _model_class = LatentGnocchiModel
+    _config_class = LatentGnocchiConfig
+
+    def __init__(
+        self,
+        code_dim: int = 16,
+        *,
+        latent_dim: int = 16,
+        ae_epochs: int = 200,
+        ae_learning_rate: float = 2e-3,
+        ae_channels: int = 64,
+        ae_layers: int = 3,
+        ae_coordinated_dropout: float = 0.3,
+        ae_smooth_weight: float = 0.1,
+        max_epochs: int = 300,
+        batch_size: int = 64,
+        learning_rate: float = 1e-3,
+        random_state: int | None = None,
+        device: str = "auto",
+        verbose: bool = True,
+        channels: int = 64,
+        channel_mults: tuple[int, ...] = (1, 2, 2),
+        n_res_blocks: int = 1,
+        encoder: str = "conv",
+        encoder_dim: int = 64,
+        encoder_layers: int = 3,
+        dropout: float = 0.0,
+        schedule: str = "cosine",
+        n_train_steps: int = 1000,
+        rec_weight: float = 4.0,
+        mmd_weight: float = 0.01,
+        mmd_bandwidth: str = "code_dim",
+        encoder_pooling: str = "flatten",
+        code_noise: float = 0.0,
+        code_dropout: float = 0.0,
+        time_channels: int = 0,
+        guidance_scale: float = 1.0,
+        whiten_codes: bool = True,
+        weight_decay: float = 1e-4,
+        ema_decay: float | None = 0.995,
+        grad_clip: float = 1.0,
+        warmup_steps: int = 200,
+        valid_fraction: float = 0.1,
+        patience: int | None = None,
+        sampler: str = "ddim",
+        n_sample_steps: int = 50,
+        precision: str = "fp32",
+        compile: bool = False,
+    ):
+        params = dict(locals())
+        for name in ("self", "__class__"):
+            params.pop(name, None)
+        for name, value in params.items():  # stored as given (scikit-learn's rule)
+            setattr(self, name, value)
+
+    # ------------------------------------------------------------------ configurations
+    def check_params(self) -> None:
+        super().check_params()
+        check_positive_int(self.ae_epochs, "ae_epochs")
+        check_real(self.ae_learning_rate, "ae_learning_rate", low=0.0, low_open=True)
+
+    def _model_config(self, n_time: int, n_neurons: int, **from_data) -> dict:
+        ae = {field: getattr(self, name) for name, field in _AE_PARAMS.items()}
+        diffusion = {name: getattr(self, name) for name in self._model_params}
+        return {
+            "autoencoder": {"n_neurons": n_neurons, "n_time": n_time, **ae},
+            "diffusion": {"n_neurons": self.latent_dim, "n_time": n_time, **diffusion},
+            **from_data,
+        }
+
+    def _autoencoder_train_config(self, seed: int) -> TrainConfig:
+        config = self._train_config(seed)
+        return TrainConfig(**(config.to_dict() | {"max_epochs": self.ae_epochs,
+                                                   "learning_rate": self.ae_learning_rate,
+                                                   "ema_decay": None}))  # fmt: skip
+
+    # ------------------------------------------------------------------ data
+    def _start_fit(self, X) -> None:
+        """Check that there are counts; read the bin size and the data's smoothing."""
+        if isinstance(X, Trials) and X.spikes is None:
+            raise ValueError(
+                "LatentGNOCCHI fits spike counts; X is a Trials without spikes (use GNOCCHI "
+                "for continuous activity)"
+            )
+        self.bin_size_s_ = X.bin_size_s if isinstance(X, Trials) else None
+        self.smooth_sigma_s_ = 0.0
+        if isinstance(X, Trials):
+            from neurognocchi.evaluation.generation import infer_smoothing
+
+            smoothing = infer_smoothing(X)
+            self.smooth_sigma_s_ = 0.0 if smoothing is None else smoothing.sigma_s
+
+    def _data_settings(self) -> dict:
+        return {"bin_size_s": self.bin_size_s_, "smooth_sigma_s": self.smooth_sigma_s_}
+
+    def _as_trials(self, X, name: str) -> Trials:
+        if isinstance(X, Trials):
+            return X
+        counts = as_activity(X, name=name)
+        if np.any(counts < 0) or np.any(counts != np.round(counts)):
+            raise ValueError(f"{name} must hold non-negative whole spike counts for LatentGNOCCHI")
+        return Trials(counts, spikes=counts)
+
+    def _model_input(self, trials: Trials, name: str) -> np.ndarray:
+        if trials.spikes is None:
+            raise ValueError(f"{name} has no spikes; LatentGNOCCHI reads spike counts")
+        return trials.spikes
+
+    def _restore_fitted(self) -> None:
+        self.bin_size_s_ = self.model_.bin_size_s
+        self.smooth_sigma_s_ = self.model_.smooth_sigma_s
+
+    # ------------------------------------------------------------------ fitting
+    def _train(self, train_data, valid_data, seed: int, *, run_dir, resume: bool):
+        """Stage 1: the autoencoder on the counts (in ``run_dir/autoencoder``); stage 2:
+        GNOCCHI on the latents of the same trials (in ``run_dir``)."""
+        common = {"device": self.device_, "verbose": self.verbose, "resume": resume}
+        first = train(
+            self.model_.autoencoder, train_data, valid_data,
+            config=self._autoencoder_train_config(seed),
+            run_dir=None if run_dir is None else Path(run_dir) / AUTOENCODER_DIR,
+            desc="fitting LatentGNOCCHI (autoencoder)", **common,
+        )  # fmt: skip
+        self.autoencoder_history_ = first.history
+        latents = self._map_batches(self.model_.latents, train_data, self.batch_size)
+        valid_latents = None
+        if valid_data is not None:
+            valid_latents = self._map_batches(self.model_.latents, valid_data, self.batch_size)
+        self.model_.set_latent_statistics(neuron_statistics(latents))
+        return train(
+            self.model_.diffusion, latents, valid_latents, config=self._train_config(seed),
+            run_dir=run_dir, desc="fitting LatentGNOCCHI (diffusion)", **common,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ inference
+    def reconstruct(self, X, *, batch_size: int = 256) -> np.ndarray:
+        """Rates in counts per bin (n_trials, n_time, n_neurons) the autoencoder infers from
+        the trials' counts (nothing sampled)."""
+        self._check_fitted()
+        data = self._input_of(X, "X")
+        self._check_trials_shape(data, "X")
+        return self._map_batches(self.model_.reconstruct, data, batch_size)
+
+    def generate(self, codes, *, output: str = "activity", random_state: int | None = None,
+                 common_noise: bool = False, **kwargs) -> np.ndarray:  # fmt: skip
+        """Generate trials conditioned on codes: latents by the diffusion model (the
+        arguments of :meth:`GNOCCHI.generate`), rates by the autoencoder, then spikes.
+
+        Parameters
+        ----------
+        codes : array, shape (n_codes, code_dim)
+        output : {"activity", "rates", "spikes"}
+            "rates": expected counts per bin; "spikes": Poisson counts of those rates (int64);
+            "activity" (default): the spikes made into activity as the training data's was
+            (divided by the bin width and smoothed with the data's Gaussian kernel, when the
+            fit found one), so that the protocol scores it like GNOCCHI's samples.
+        random_state : int, optional
+            Seeds the diffusion noise and, apart from it, the Poisson draws.
+        common_noise : bool
+            As :meth:`GNOCCHI.generate`; the Poisson draws then share their uniforms too.
+        **kwargs
+            ``n_samples``, ``n_steps``, ``method``, ``eta``, ``batch_size``.
+
+        Returns
+        -------
+        array, shape (n_codes, n_samples, n_time, n_neurons)
+        """
+        check_choice(output, "output", OUTPUTS)
+        seed = check_random_state(random_state)
+        rates = super().generate(codes, random_state=seed, common_noise=common_noise, **kwargs)
+        if output == "rates":
+            return rates
+        spikes = poisson_counts(rates, random_state=_poisson_seed(seed), common_noise=common_noise)
+        return spikes if output == "spikes" else self._as_data_activity(spikes)
+
+    def _as_data_activity(self, spikes: np.ndarray) -> np.ndarray:
+        """Counts (..., T, N) as the data's activity: per second (when the bin is known),
+        smoothed with the data's kernel (when it has one), float32 like ``Trials``."""
+        from neurognocchi.data.preprocess import gaussian_smooth
+
+        bin_size = self.bin_size_s_ or 1.0
+        activity = spikes / bin_size
+        if self.smooth_sigma_s_ > 0:
+            activity = gaussian_smooth(activity, sigma_s=self.smooth_sigma_s_, bin_size_s=bin_size)
+        return activity.astype(np.float32)
