@@ -34,7 +34,7 @@ SCRIPT = textwrap.dedent(
     torch.set_num_threads(1)
     import neurognocchi._io as io_module
     from neurognocchi.data import make_toy_dataset
-    from neurognocchi.estimators import GNOCCHI, LFADS
+    from neurognocchi.estimators import GNOCCHI, LFADS, LatentGNOCCHI
     from neurognocchi.training import TrainConfig, train
 
     out, max_epochs, resume = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "resume"
@@ -70,6 +70,12 @@ SCRIPT = textwrap.dedent(
         lfads = LFADS(encoder_dim=8, generator_dim=8, factor_dim=3, warmup_steps=2, **tiny)
         lfads.fit(trials)
         result |= {"lfads": digest(lfads.model_), "lfads_history": lfads.history_}
+        latent = LatentGNOCCHI(latent_dim=3, ae_epochs=3, ae_channels=8, channels=8,
+                               channel_mults=(1, 2), encoder_dim=8, n_train_steps=50,
+                               warmup_steps=5, **tiny)
+        latent.fit(trials, run_dir=os.path.join(out, "latent_run"))
+        result |= {"latent": digest(latent.model_),
+                   "latent_codes": latent.encode(trials[:4]).tolist()}
         linear = torch.nn.Linear(6, 1)
         torch.nn.init.zeros_(linear.weight); torch.nn.init.zeros_(linear.bias)
         linear.loss = lambda batch, generator=None, step=0: {
@@ -119,7 +125,7 @@ def runs(tmp_path_factory):
 
 def test_ranks_end_with_identical_weights(runs):
     _, first, resumed = runs
-    for key in ("gnocchi", "lfads", "linear"):
+    for key in ("gnocchi", "lfads", "linear", "latent", "latent_codes"):
         assert first[0][key] == first[1][key], key
     assert resumed[0]["gnocchi"] == resumed[1]["gnocchi"]
 
@@ -143,6 +149,9 @@ def test_only_rank_zero_writes_files(runs):
     written = {os.path.relpath(path, tmp_path) for path in first[0]["written"]}
     assert os.path.join("gnocchi_run", "checkpoints", "last.pt") in written
     assert os.path.join("gnocchi_saved", "weights.pt") in written
+    # Latent GNOCCHI's two stages each checkpoint in their own folder, from rank 0 only.
+    assert os.path.join("latent_run", "autoencoder", "checkpoints", "last.pt") in written
+    assert os.path.join("latent_run", "checkpoints", "last.pt") in written
     assert (tmp_path / "gnocchi_saved" / "config.json").exists()
 
 
