@@ -11,7 +11,7 @@ import torch
 
 from neurognocchi.data import Trials, gaussian_smooth, make_toy_dataset
 from neurognocchi.estimators import LatentGNOCCHI
-from neurognocchi.estimators.latent import AUTOENCODER_DIR, poisson_counts
+from neurognocchi.estimators.latent import AUTOENCODER_DIR
 from neurognocchi.models.config import (
     GnocchiConfig,
     LatentGnocchiConfig,
@@ -157,13 +157,6 @@ def test_common_noise_gives_a_code_the_same_spikes_whatever_else_is_drawn(fitted
     together = fitted.generate(codes, n_samples=3, output="spikes", random_state=2,
                                common_noise=True)  # fmt: skip
     np.testing.assert_array_equal(alone[0], together[0])
-
-
-def test_poisson_counts_match_their_rates_on_average():
-    rates = np.full((2, 400, 3, 4), 2.5)
-    for common in (False, True):
-        counts = poisson_counts(rates, random_state=0, common_noise=common)
-        assert abs(counts.mean() - 2.5) < 0.05 and abs(counts.var() - 2.5) < 0.2
 
 
 def test_bad_output_and_input_are_refused_naming_the_argument(fitted, trials):

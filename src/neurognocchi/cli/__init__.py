@@ -16,6 +16,7 @@ from pathlib import Path
 
 from neurognocchi.cli.commands import COMMANDS
 from neurognocchi.diffusion.sampling import METHODS
+from neurognocchi.estimators.outputs import OUTPUTS
 
 __all__ = ["EXIT_USER_ERROR", "build_parser", "main"]
 
@@ -175,6 +176,12 @@ def _add_generate(subparsers) -> None:
         default=None,
         help="sampler (GNOCCHI; default: the model's `sampler`)",
     )
+    generate.add_argument(
+        "--output",
+        choices=OUTPUTS,
+        default="activity",
+        help="activity (data units), rates (expected counts per bin) or spikes (integer counts)",
+    )
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
@@ -254,7 +261,8 @@ def _add_export(subparsers) -> None:
         "--bin-size", type=float, help="bin width (s): needed for generated samples and for "
         "trials that do not record it",
     )  # fmt: skip
-    export.add_argument("--unit", help="generated samples: unit of the activity (default Hz)")
+    export.add_argument("--unit", help="generated samples: their unit (default Hz; spikes or "
+                        "counts per bin for generate --output spikes / rates)")  # fmt: skip
     export.add_argument("--experimenter", action="append", help='"Last, First" (repeatable)')
     export.add_argument("--institution")
     export.add_argument("--lab")

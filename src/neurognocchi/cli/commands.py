@@ -139,7 +139,7 @@ def _generate(args) -> None:
     model = load_model(args.run)
     if not callable(getattr(model, "generate", None)):
         raise ValueError(f"{args.run} holds {type(model).__name__}, which cannot generate")
-    options = {"random_state": args.seed}
+    options = {"random_state": args.seed, "output": args.output}
     if args.n_steps is not None:
         if not hasattr(model, "n_sample_steps"):
             raise ValueError(f"--n-steps applies to GNOCCHI only; {args.run} is not GNOCCHI")
@@ -156,9 +156,11 @@ def _generate(args) -> None:
     else:
         arrays["codes"] = codes = _read_codes(args.codes)
         samples = model.generate(codes, n_samples=args.n_samples, **options)
+    # "samples" keeps its name whatever the output (export reads it); "output" says what it is.
     with atomic_write(args.out) as handle:
-        np.savez(handle, samples=samples, **arrays)
-    print(f"saved samples {samples.shape} (codes, samples, time, neurons) to {args.out}")
+        np.savez(handle, samples=samples, output=np.array(args.output), **arrays)
+    print(f"saved samples {samples.shape} (codes, samples, time, neurons) of {args.output} "
+          f"({samples.dtype}) to {args.out}")  # fmt: skip
 
 
 # ---------------------------------------------------------------------- evaluate, demo
@@ -329,13 +331,18 @@ def _export(args) -> None:
         _export_trials(args)
 
 
+_SAMPLE_UNITS = {"activity": "Hz", "rates": "expected spikes per bin", "spikes": "spikes per bin"}
+
+
 def _export_samples(args, arrays: dict) -> None:
     from neurognocchi.data.nwb import save_samples_nwb
 
     if args.bin_size is None:
         raise ValueError("--bin-size is needed: a generated-samples .npz does not record it")
     samples = arrays["samples"]
-    options = dict(bin_size_s=args.bin_size, codes=arrays.get("codes"), unit=args.unit or "Hz")
+    # The unit of what `generate --output` wrote (files written before it hold activity).
+    unit = _SAMPLE_UNITS.get(str(arrays.get("output", "activity")), "Hz")
+    options = dict(bin_size_s=args.bin_size, codes=arrays.get("codes"), unit=args.unit or unit)
     options |= _export_metadata(args)
     save_samples_nwb(samples, args.out, overwrite=args.overwrite, **options)
     print(f"saved samples {samples.shape} (codes, samples, time, neurons) to {args.out}")

@@ -20,8 +20,10 @@ from neurognocchi._checks import (
     check_random_state,
     check_real,
 )
+from neurognocchi.data.trials import Trials
 from neurognocchi.diffusion import METHODS
 from neurognocchi.estimators.base import PARAMETERS_DOC, TRAINING_DOC, TrialEstimator
+from neurognocchi.estimators.outputs import check_sample_output, samples_as_output
 from neurognocchi.models.gnocchi import GnocchiConfig, GnocchiModel
 
 __all__ = ["GNOCCHI", "PRESETS"]
@@ -96,6 +98,12 @@ class GNOCCHI(TrialEstimator):
     n_sample_steps : int
         Default number of denoising steps (model calls) of ``generate`` and ``sample_prior``.
     {TRAINING_DOC}
+
+    Attributes
+    ----------
+    bin_size_s_ : float or None
+        Bin width of the fitted trials (``Trials.bin_size_s``; None for a raw array), which
+        ``generate(output="rates" | "spikes")`` needs.
 
     Notes
     -----
@@ -220,6 +228,16 @@ class GNOCCHI(TrialEstimator):
                 f"n_train_steps={self.n_train_steps}; got {n_sample_steps}"
             )
 
+    def _start_fit(self, X) -> None:
+        """Read ``bin_size_s_`` from the data (None for a raw array)."""
+        self.bin_size_s_ = X.bin_size_s if isinstance(X, Trials) else None
+
+    def _data_settings(self) -> dict:
+        return {"bin_size_s": self.bin_size_s_}
+
+    def _restore_fitted(self) -> None:
+        self.bin_size_s_ = self.model_.bin_size_s
+
     def _finish_fit(self, train_data) -> None:
         if self.whiten_codes:
             raw = self._map_batches(self.model_.raw_code, train_data, self.batch_size)
@@ -242,6 +260,7 @@ class GNOCCHI(TrialEstimator):
         random_state: int | None = None,
         common_noise: bool = False,
         batch_size: int = 256,
+        output: str = "activity",
     ) -> np.ndarray:
         """Generate trials conditioned on codes.
 
@@ -262,20 +281,28 @@ class GNOCCHI(TrialEstimator):
             DDIM stochasticity in [0, 1]; 0 is deterministic given the starting noise. Must be
             0 for the other methods.
         random_state : int, optional
-            Seed of the starting noise; the same seed gives the same samples.
+            Seed of the starting noise (and, apart from it, of the Poisson draws of
+            ``output="spikes"``); the same seed gives the same samples.
         common_noise : bool
             Common random numbers: sample ``k`` of every code starts from the same noise and
             gets the same noise at every stochastic step (DDPM, DDIM with ``eta > 0``; the
             solvers have none after the start), so that differences between codes come from
             the codes alone. A code's samples are then bit-identical whatever other codes are
             generated with it (for a given ``batch_size``). Default False: every sample of
-            every code has its own noise.
+            every code has its own noise. With ``output="spikes"`` the Poisson draws share
+            their uniforms across codes too.
         batch_size : int
             Trials denoised together.
+        output : {"activity", "rates", "spikes"}
+            "activity" (default): the samples in data units. GNOCCHI models activity
+            (smoothed rates in spikes/s), so "rates" are the non-negative part of the samples
+            times ``bin_size_s_``, expected counts per bin (float64), and "spikes" their
+            Poisson counts (int64; see :mod:`neurognocchi.estimators.outputs`). Both need a
+            model fitted on `Trials` with ``bin_size_s``.
 
         Returns
         -------
-        array, shape (n_codes, n_samples, n_time, n_neurons), in data units.
+        array, shape (n_codes, n_samples, n_time, n_neurons), as ``output`` says.
 
         Notes
         -----
@@ -290,6 +317,7 @@ class GNOCCHI(TrialEstimator):
         those of ``common_noise=False`` with the same seed.
         """
         self._check_fitted()
+        output = check_sample_output(output, bin_size_s=self.bin_size_s_, owner="GNOCCHI")
         code = self._check_codes(codes)
         n_samples = check_positive_int(n_samples, "n_samples")
         method = check_choice(self.sampler if method is None else method, "method", METHODS)
@@ -312,7 +340,10 @@ class GNOCCHI(TrialEstimator):
                 for i in range(0, len(repeated), batch_size)
             ]
             out = torch.cat(samples).cpu().numpy()  # (n_codes * n_samples, T, N)
-        return out.reshape(len(code), n_samples, *out.shape[1:])
+        out = out.reshape(len(code), n_samples, *out.shape[1:])  # (n_codes, K, T, N)
+        return samples_as_output(
+            out, output, bin_size_s=self.bin_size_s_, seed=seed, common_noise=common_noise
+        )
 
     def _generate_common(
         self, code: torch.Tensor, n_samples: int, seed: int, batch_size: int, options: dict
@@ -348,11 +379,11 @@ class GNOCCHI(TrialEstimator):
         random_state : int, optional
             Seed of the codes and of the starting noise.
         **kwargs
-            Passed to :meth:`generate`.
+            Passed to :meth:`generate` (e.g. ``output``).
 
         Returns
         -------
-        array, shape (n, n_time, n_neurons), in data units.
+        array, shape (n, n_time, n_neurons), in data units (or as ``output`` says).
         """
         self._check_fitted()
         n = check_positive_int(n, "n")

@@ -12,44 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
-from neurognocchi._checks import check_choice, check_positive_int, check_random_state, check_real
+from neurognocchi._checks import check_positive_int, check_random_state, check_real
 from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.data.trials import Trials
 from neurognocchi.estimators.base import as_activity
 from neurognocchi.estimators.gnocchi import GNOCCHI
+from neurognocchi.estimators.outputs import check_output, poisson_spikes, spike_seed
 from neurognocchi.models.latent import LatentGnocchiConfig, LatentGnocchiModel
 from neurognocchi.training import TrainConfig, train
 
-__all__ = ["OUTPUTS", "LatentGNOCCHI"]
+__all__ = ["LatentGNOCCHI"]
 
-#: What :meth:`LatentGNOCCHI.generate` can return.
-OUTPUTS = ("activity", "rates", "spikes")
 AUTOENCODER_DIR = "autoencoder"  # the first stage's run directory, inside the fit's
 # Constructor arguments of the autoencoder, by their names in PoissonAutoencoderConfig.
 _AE_PARAMS = {"latent_dim": "latent_dim", "ae_channels": "channels", "ae_layers": "n_layers",
               "ae_coordinated_dropout": "coordinated_dropout",
               "ae_smooth_weight": "smooth_weight"}  # fmt: skip
-
-
-def _poisson_seed(seed: int) -> int:
-    """The seed of the Poisson draws of ``generate(random_state=seed)``, apart from the
-    diffusion's noise (which ``seed`` itself seeds) so that rates do not depend on them."""
-    return int(np.random.SeedSequence([seed, 18]).generate_state(1)[0])
-
-
-def poisson_counts(rates: np.ndarray, *, random_state: int, common_noise: bool) -> np.ndarray:
-    """Poisson counts (int64) of ``rates`` (n_codes, K, T, N) in counts per bin; with
-    ``common_noise`` every code uses the same uniforms (inversion), so equal rates give
-    equal counts whatever other codes are drawn with them."""
-    from neurognocchi.evaluation.generation import poisson_inverse_cdf
-
-    rng = np.random.default_rng(random_state)
-    if not common_noise:
-        return rng.poisson(rates).astype(np.int64)
-    uniforms = rng.random((1, *rates.shape[1:]))  # (1, K, T, N)
-    return np.concatenate(
-        [poisson_inverse_cdf(uniforms, rates[i : i + 8]) for i in range(0, len(rates), 8)]
-    ).astype(np.int64)
 
 
 class LatentGNOCCHI(GNOCCHI):
@@ -247,12 +225,12 @@ class LatentGNOCCHI(GNOCCHI):
         -------
         array, shape (n_codes, n_samples, n_time, n_neurons)
         """
-        check_choice(output, "output", OUTPUTS)
+        output = check_output(output)
         seed = check_random_state(random_state)
         rates = super().generate(codes, random_state=seed, common_noise=common_noise, **kwargs)
         if output == "rates":
             return rates
-        spikes = poisson_counts(rates, random_state=_poisson_seed(seed), common_noise=common_noise)
+        spikes = poisson_spikes(rates, random_state=spike_seed(seed), common_noise=common_noise)
         return spikes if output == "spikes" else self._as_data_activity(spikes)
 
     def _as_data_activity(self, spikes: np.ndarray) -> np.ndarray:

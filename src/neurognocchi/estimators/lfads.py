@@ -22,6 +22,7 @@ from neurognocchi.estimators.base import (
     TrialEstimator,
     as_activity,
 )
+from neurognocchi.estimators.outputs import check_output, poisson_spikes, spike_seed
 from neurognocchi.models.lfads import LIKELIHOODS, LfadsConfig, LfadsModel
 
 __all__ = ["LFADS"]
@@ -224,34 +225,61 @@ class LFADS(TrialEstimator):
         random_state: int | None = None,
         common_noise: bool = False,
         batch_size: int = 256,
+        output: str = "activity",
     ) -> np.ndarray:
-        """Rates or activity generated from ``g0 = code``, inferred inputs at their prior mean.
+        """Rates or activity generated from ``g0 = code``, inferred inputs at their prior mean,
+        or spike counts drawn from those rates.
 
-        The generator is deterministic given ``g0``, so the ``n_samples`` copies per code are
-        identical, ``random_state`` is unused and ``common_noise`` has no effect (there is no
-        noise to share); they exist for GNOCCHI's interface.
+        The generator is deterministic given ``g0``, so for "activity" and "rates" the
+        ``n_samples`` copies per code are identical and ``random_state`` and ``common_noise``
+        have no effect. For "spikes" every copy is its own Poisson draw of the code's rates.
 
         Parameters
         ----------
         codes : array, shape (n_codes, code_dim)
         n_samples : int
-        random_state : ignored
+        random_state : int, optional
+            Seed of the Poisson draws of ``output="spikes"`` (the same seed, the same
+            counts); unused otherwise.
         common_noise : bool
-            Checked, no effect (see above).
+            With ``output="spikes"``, draw ``k`` of every code shares its uniforms, so that
+            equal rates give equal counts whatever the other codes; no effect otherwise.
         batch_size : int
             Codes per forward pass.
+        output : {"activity", "rates", "spikes"}
+            "activity" (default): the generator's output in data units, rates in spikes/s
+            (per bin when ``bin_size_s_`` is None) for a Poisson LFADS, activity for a
+            Gaussian one. "rates": expected counts per bin (float64). "spikes": Poisson
+            counts of them (int64; see :mod:`neurognocchi.estimators.outputs`). A Gaussian
+            LFADS models continuous activity and has neither.
 
         Returns
         -------
-        array, shape (n_codes, n_samples, n_time, n_neurons), in data units.
+        array, shape (n_codes, n_samples, n_time, n_neurons), as ``output`` says.
         """
-        del random_state
         check_bool(common_noise, "common_noise")
         self._check_fitted()
+        output = self._check_output(output)
         code = self._check_codes(codes).cpu().numpy()
         n_samples = check_positive_int(n_samples, "n_samples")
         out = self._map_batches(self.model_.generate, code, batch_size)  # (n_codes, T, N)
-        return np.repeat(out[:, None], n_samples, axis=1)
+        out = np.repeat(out[:, None], n_samples, axis=1)  # (n_codes, K, T, N)
+        if output == "activity":
+            return out
+        rates = out.astype(np.float64) * (self.bin_size_s_ or 1.0)  # Hz -> counts per bin
+        if output == "rates":
+            return rates
+        seed = spike_seed(check_random_state(random_state))
+        return poisson_spikes(rates, random_state=seed, common_noise=common_noise)
+
+    def _check_output(self, output) -> str:
+        output = check_output(output)
+        if output != "activity" and self.likelihood_ != "poisson":
+            raise ValueError(
+                f"output={output!r} needs a Poisson LFADS; this one models continuous activity "
+                "(likelihood 'gaussian') and has no rates or spikes; use output='activity'"
+            )
+        return output
 
     def sample_prior(self, n: int, *, random_state: int | None = None, **kwargs) -> np.ndarray:
         """Unconditional samples: ``g0`` drawn from its prior ``N(0, ic_prior_var I)``, then
@@ -262,16 +290,17 @@ class LFADS(TrialEstimator):
         n : int
             Number of samples.
         random_state : int, optional
-            Seed of the codes.
+            Seed of the codes (and of the Poisson draws of ``output="spikes"``).
         **kwargs
-            Passed to :meth:`generate`.
+            Passed to :meth:`generate` (e.g. ``output``).
 
         Returns
         -------
-        array, shape (n, n_time, n_neurons), in data units.
+        array, shape (n, n_time, n_neurons), in data units (or as ``output`` says).
         """
         self._check_fitted()
         n = check_positive_int(n, "n")
         generator = torch.Generator().manual_seed(check_random_state(random_state))
         codes = self.model_.prior_codes(n, generator)  # (n, code_dim)
-        return self.generate(codes.numpy(), n_samples=1, **kwargs)[:, 0]
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))  # of the Poisson draws
+        return self.generate(codes.numpy(), n_samples=1, random_state=seed, **kwargs)[:, 0]

@@ -36,7 +36,9 @@ from neurognocchi._checks import (
 )
 from neurognocchi._saving import read_model_dir, write_model_dir
 from neurognocchi.data.stats import neuron_statistics
+from neurognocchi.data.trials import Trials
 from neurognocchi.estimators.base import FittedInputChecks, as_activity
+from neurognocchi.estimators.outputs import check_sample_output, samples_as_output
 from neurognocchi.nn.scaler import NeuronScaler
 
 __all__ = ["PPCA"]
@@ -74,6 +76,8 @@ class PPCA(FittedInputChecks, BaseEstimator):
         The ``code_dim`` largest eigenvalues of the sample covariance.
     n_time_, n_neurons_ : int
         Shape of a trial.
+    bin_size_s_ : float or None
+        Bin width of the fitted trials (None for a raw array), for ``output="rates"|"spikes"``.
     scaler_ : NeuronScaler
         The per-neuron statistics of the training trials.
     fit_seconds_ : float
@@ -148,6 +152,7 @@ class PPCA(FittedInputChecks, BaseEstimator):
         self.explained_variance_ = eigenvalues[: self.code_dim]
         self.mean_, self.scaler_ = mean, scaler
         self.n_time_, self.n_neurons_ = n_time, n_neurons
+        self.bin_size_s_ = X.bin_size_s if isinstance(X, Trials) else None
         self.history_ = []
         self.fit_seconds_ = time.perf_counter() - start
         return self
@@ -193,6 +198,7 @@ class PPCA(FittedInputChecks, BaseEstimator):
         random_state: int | None = None,
         common_noise: bool = False,
         batch_size: int = 256,
+        output: str = "activity",
     ) -> np.ndarray:
         """Trials drawn from the model given their codes: ``mu + W (W^T W)^-1 M c`` plus
         ``sigma`` times N(0, I) noise projected off the columns of ``W`` (see the module
@@ -212,17 +218,22 @@ class PPCA(FittedInputChecks, BaseEstimator):
         batch_size : int
             Trials (code-sample pairs) drawn together; the samples depend on it only through
             rounding (not at all with ``common_noise``).
+        output : {"activity", "rates", "spikes"}
+            As GNOCCHI's: the samples (default), counts per bin, or Poisson counts (see
+            :mod:`neurognocchi.estimators.outputs`); the last two need ``bin_size_s_``.
 
         Returns
         -------
-        array, shape (n_codes, n_samples, n_time, n_neurons), float32
+        array, shape (n_codes, n_samples, n_time, n_neurons), float32 (or as ``output`` says)
         """
         self._check_fitted()
+        output = check_sample_output(output, bin_size_s=self.bin_size_s_, owner="PPCA")
         codes = self._check_codes(codes)
         n_samples = check_positive_int(n_samples, "n_samples")
         check_bool(common_noise, "common_noise")
         batch_size = check_positive_int(batch_size, "batch_size")
-        rng = np.random.default_rng(check_random_state(random_state))
+        seed = check_random_state(random_state)
+        rng = np.random.default_rng(seed)
         w = self.components_
         means = self._conditional_means(codes)  # (n_codes, D)
         if common_noise:  # (1, K, D): the same draws for every code
@@ -236,7 +247,8 @@ class PPCA(FittedInputChecks, BaseEstimator):
                 draw = rng.standard_normal((len(means[i : i + step]), n_samples, w.shape[0]))
                 noise = self._project_noise(draw)  # (b, K, D)
             out.append(self._to_data_units(means[i : i + step, None] + noise))
-        return np.concatenate(out)
+        return samples_as_output(np.concatenate(out), output, bin_size_s=self.bin_size_s_,
+                                 seed=seed, common_noise=common_noise)  # fmt: skip
 
     def _conditional_means(self, codes: np.ndarray) -> np.ndarray:
         """``mu + W (W^T W)^-1 M c`` (n, D) for codes (n, q), one code direction at a time
@@ -263,9 +275,8 @@ class PPCA(FittedInputChecks, BaseEstimator):
         z = torch.from_numpy(flat.reshape(*flat.shape[:-1], self.n_time_, self.n_neurons_))
         return self.scaler_.inverse(z.float()).numpy()
 
-    def sample_prior(
-        self, n: int, *, random_state: int | None = None, batch_size: int = 256
-    ) -> np.ndarray:
+    def sample_prior(self, n: int, *, random_state: int | None = None, batch_size: int = 256,
+                     output: str = "activity") -> np.ndarray:  # fmt: skip
         """Unconditional samples of the model: ``mu + W z + sigma eps``, ``z ~ N(0, I)``.
 
         Parameters
@@ -276,16 +287,20 @@ class PPCA(FittedInputChecks, BaseEstimator):
             Seed of ``z`` and ``eps``.
         batch_size : int
             Samples drawn together; the samples depend on it only through rounding.
+        output : {"activity", "rates", "spikes"}
+            As :meth:`generate`'s.
 
         Returns
         -------
-        array, shape (n, n_time, n_neurons), float32, in data units.
+        array, shape (n, n_time, n_neurons), float32, in data units (or as ``output`` says).
         """
         self._check_fitted()
+        output = check_sample_output(output, bin_size_s=self.bin_size_s_, owner="PPCA")
         n = check_positive_int(n, "n")
         batch_size = check_positive_int(batch_size, "batch_size")
         # Separate streams for z and eps, so that batching does not reorder the draws.
-        streams = np.random.SeedSequence(check_random_state(random_state)).spawn(2)
+        seed = check_random_state(random_state)
+        streams = np.random.SeedSequence(seed).spawn(2)
         rng_z, rng_eps = (np.random.default_rng(stream) for stream in streams)
         w, sigma = self.components_, np.sqrt(self.noise_variance_)
         out = []
@@ -294,7 +309,9 @@ class PPCA(FittedInputChecks, BaseEstimator):
             z = rng_z.standard_normal((size, w.shape[1]))  # (b, q)
             eps = rng_eps.standard_normal((size, w.shape[0]))  # (b, D)
             out.append(self._to_data_units(self.mean_ + z @ w.T + sigma * eps))
-        return np.concatenate(out)
+        samples = np.concatenate(out)[:, None]  # (n, 1, T, N)
+        return samples_as_output(samples, output, bin_size_s=self.bin_size_s_, seed=seed,
+                                 common_noise=False)[:, 0]  # fmt: skip
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> Path:
@@ -308,7 +325,7 @@ class PPCA(FittedInputChecks, BaseEstimator):
             path,
             estimator_name=type(self).__name__,
             params=self.get_params(),
-            model={"n_time": self.n_time_, "n_neurons": self.n_neurons_},
+            model=dict(n_time=self.n_time_, n_neurons=self.n_neurons_, bin_size_s=self.bin_size_s_),
             state=state,
             fit_seconds=self.fit_seconds_,
             history=[],
@@ -325,6 +342,7 @@ class PPCA(FittedInputChecks, BaseEstimator):
             raise ValueError(f"{str(path)!r}: weights.pt lacks PPCA's tensors {sorted(missing)}")
         model = cls(**saved.params)
         model.n_time_, model.n_neurons_ = saved.model["n_time"], saved.model["n_neurons"]
+        model.bin_size_s_ = saved.model.get("bin_size_s")  # None: unknown or not saved
         model.scaler_ = NeuronScaler(model.n_neurons_)
         model.scaler_.load_state_dict({k: saved.state[f"scaler.{k}"] for k in ("mean", "std")})
         for key, name in _SAVED_ARRAYS.items():

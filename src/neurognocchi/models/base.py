@@ -79,12 +79,16 @@ class DiffusionTrialModel(TrialModel, Protocol):
     Members
     -------
     n_train_steps -- read-only int: diffusion steps of training, the most a sampler may use.
+    bin_size_s -- read-only float or None: bin width of the fitted activity (None: unknown).
     raw_code(x) -> Tensor (B, code_dim) -- the encoder's output before code whitening.
     set_code_whitening(raw_codes) -- whiten ``encode``'s codes by raw codes (n, code_dim).
     """
 
     @property
     def n_train_steps(self) -> int: ...
+
+    @property
+    def bin_size_s(self) -> float | None: ...
 
     def raw_code(self, x: torch.Tensor) -> torch.Tensor: ...
 

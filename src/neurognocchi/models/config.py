@@ -70,6 +70,8 @@ class GnocchiConfig(JsonConfig):
     code_noise: float = 0.0  # training: codes + N(0, (code_noise * batch code s.d.)²); 0: off
     code_dropout: float = 0.0  # training: P(code -> learned null code), for guidance; 0: off
     time_channels: int = 0  # relative-time input channels of the denoiser (even); 0: none
+    # bin width of the fitted activity, None when unknown: rates and spikes need it
+    bin_size_s: float | None = None
 
     def __post_init__(self):
         for name in ("n_neurons", "n_time", "code_dim", "n_train_steps"):
@@ -81,6 +83,8 @@ class GnocchiConfig(JsonConfig):
             raise ValueError(f"time_channels must be an even int >= 0; got {self.time_channels}")
         check_choice(self.mmd_bandwidth, "mmd_bandwidth", ("code_dim", "code_dim_squared"))
         check_choice(self.encoder_pooling, "encoder_pooling", ("mean_max", "flatten"))
+        if self.bin_size_s is not None:
+            check_real(self.bin_size_s, "bin_size_s", low=0.0, low_open=True)
         object.__setattr__(self, "channel_mults", tuple(int(m) for m in self.channel_mults))
 
     @classmethod

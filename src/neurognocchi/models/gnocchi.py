@@ -89,6 +89,11 @@ class GnocchiModel(ConfiguredModel):
         """Diffusion steps of training (the most a sampler may use)."""
         return self.config.n_train_steps
 
+    @property
+    def bin_size_s(self) -> float | None:
+        """Bin width in seconds of the fitted activity (None when unknown)."""
+        return self.config.bin_size_s
+
     def prior_codes(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         """``n`` codes (n, code_dim) from N(0, I), the prior in the space :meth:`encode`
         returns (whitened codes), drawn on the CPU from ``generator``."""
