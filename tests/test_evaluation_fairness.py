@@ -90,10 +90,14 @@ class Affine:
     def _inner(self, codes):
         return np.linalg.solve(self.matrix, (np.asarray(codes) - self.offset).T).T
 
-    def generate(self, codes, *, n_samples=1, random_state=None, common_noise=False):
-        inner = self._inner(codes)
+    def generate(self, codes, *, n_samples=1, random_state=None, common_noise=False, **output):
+        inner = self._inner(codes)  # output: the wrapped model's ``output=``, where it has one
         return self.model.generate(
-            inner, n_samples=n_samples, random_state=random_state, common_noise=common_noise
+            inner,
+            n_samples=n_samples,
+            random_state=random_state,
+            common_noise=common_noise,
+            **output,
         )
 
     def sample_prior(self, n, **options):

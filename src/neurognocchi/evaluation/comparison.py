@@ -11,6 +11,7 @@ from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.evaluation.paired import paired_fraction
 from neurognocchi.evaluation.protocol import CODE_ONLY_VARIABLES, RENAMED, VARIABLES, evaluate
 from neurognocchi.evaluation.sections import CANNOT_GENERATE
+from neurognocchi.evaluation.spike_section import TABLE_ROWS as SPIKE_ROWS
 from neurognocchi.evaluation.uncertainty import mean_and_sd
 
 # (summary key, label, format): the rows of the comparison table, in order.
@@ -58,6 +59,7 @@ TABLE_ROWS = [
             ("corr_rmse", "correlation RMSE", ".3f"),
         )
     ],
+    *SPIKE_ROWS,
     ("paired_neurons", "paired: fraction of neurons where {first} reconstructs better", ".2f"),
     ("paired_trials", "paired: fraction of held-out trials where {first} is closer", ".2f"),
     ("fit_seconds", "fit time (s)", ".1f"),
@@ -67,7 +69,7 @@ TABLE_ROWS = [
 # model that cannot generate (output_kind "codes", e.g. CEBRA) shows CANNOT_GENERATE there.
 GENERATED_PREFIXES = (
     "reconstruction_", "bits_per_spike", "navigation_", "unintended_", "intended_gain_",
-    "traversal_spread_", "unconditional_", "conditional_", "paired_neurons",
+    "traversal_spread_", "unconditional_", "conditional_", "spikes_", "paired_neurons",
 )  # fmt: skip
 FLOOR_COLUMNS = {
     "single_trial": "floor: real trials (K-matched)",

@@ -15,6 +15,7 @@ import numpy as np
 from neurognocchi.evaluation import behavior, floors, metrics, navigation, stochastic
 from neurognocchi.evaluation.codes import code_direction_cosines, participation_ratio
 from neurognocchi.evaluation.figure_data import code_figure_data, figure_data
+from neurognocchi.evaluation.spike_section import spike_floors, spike_section, spike_summary
 from neurognocchi.evaluation.uncertainty import mean_and_sd
 
 CANNOT_GENERATE = "cannot generate"  # what stands for a generation number of a codes-only model
@@ -140,6 +141,7 @@ def run_all(model, data) -> dict:
     if data.output_kind == "codes":
         return codes_only(data, codes, decoder, directions)
     found = generated_sections(model, data, behavior_decoder, directions)
+    spikes_stats = spike_section(model, data)  # after the others: their draws do not move
     mean, first, plan = found["numbers"]["mean"], found["first"], found["navigation_plan"]
     return {
         "code_snr": codes.pop("variables"),
@@ -165,6 +167,7 @@ def run_all(model, data) -> dict:
             for name in data.variable_names
         },
         "sampling": found["numbers"],
+        "spikes_stats": spikes_stats,  # the model's own spikes (issue 18), or "skipped"
         "floors": found["floors"],
         "figure_data": figure_data(data, first["samples"], first["prior"]),
     }
@@ -223,6 +226,7 @@ def summary(results: dict, model, evaluate_seconds: float) -> dict:
     for key, value in sampled["mean"].items():
         out[key] = value
         out[f"{key}_sd"] = sampled["sd"][key]
+    out |= spike_summary(results.get("spikes_stats"))  # one sampling seed: no _sd
     out["fit_seconds"] = getattr(model, "fit_seconds_", None)
     out["evaluate_seconds"] = evaluate_seconds
     return out
@@ -230,13 +234,15 @@ def summary(results: dict, model, evaluate_seconds: float) -> dict:
 
 def floor_summaries(results: dict) -> dict:
     """The floors as two summaries (keys as in :func:`summary`): K-matched real trials
-    (mean and ``_sd`` over sampling seeds) and noise-free references; none for a model that
-    cannot generate (the floors are those of the generating steps)."""
+    (mean and ``_sd`` over sampling seeds; the spike statistics' ``spikes_*`` keys: their
+    real-vs-real floor of two halves of the validation trials) and noise-free references;
+    none for a model that cannot generate (the floors are those of the generating steps)."""
     if "floors" not in results:
         return {}
     single = results["floors"]["single_trial"]
     trials = {key: value for key, value in single["mean"].items()}
     trials |= {f"{key}_sd": value for key, value in single["sd"].items()}
+    trials |= spike_floors(results.get("spikes_stats"))
     return {"single_trial": trials, "noise_free": dict(results["floors"]["noise_free"])}
 
 

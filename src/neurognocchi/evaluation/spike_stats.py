@@ -14,7 +14,8 @@ one neuron count), plus ``bin_size_s`` where seconds matter:
   Fréchet distance of PCA trial features.
 
 :func:`spike_floor` computes any of them between two disjoint random halves of the real trials,
-and :func:`spike_statistics` returns all of them and their floors under stable keys.
+:func:`all_statistics` returns all of them under stable keys, and :func:`spike_statistics` all of
+them and their floors.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "KL_FLOOR",
     "MIN_ISIS",
     "STATISTIC_KEYS",
+    "all_statistics",
     "discrete_kl",
     "isi_rmse",
     "isi_statistics",
@@ -331,7 +333,11 @@ def spike_floor(real, statistic: Callable[[np.ndarray, np.ndarray], Any], *, ran
     return statistic(real[order[:half]], real[order[half:]])
 
 
-def _statistics(generated: np.ndarray, real: np.ndarray, *, bin_size_s: float) -> dict:
+def all_statistics(generated, real, *, bin_size_s: float) -> dict:
+    """Every statistic of this module, generated vs real, without floors: the keys of
+    :data:`STATISTIC_KEYS` (floats, except the kept-neuron counts, ints)."""
+    generated, real = check_pair(generated, real, same_time=True, min_trials=2)
+    bin_size_s = check_bin_size(bin_size_s)
     correlation, n_kept = _correlation_parts(generated, real)
     stats = {"population_count_kl": population_count_kl(generated, real)}
     stats |= {"correlation_rmse": correlation, "correlation_n_neurons": n_kept}
@@ -367,6 +373,6 @@ def spike_statistics(generated, real, *, bin_size_s: float, random_state=0) -> d
     generated, real = check_pair(generated, real, same_time=True, min_trials=2)
     if real.shape[0] < 4:
         raise InvalidArgumentError(f"real needs at least 4 trials for floors; got {real.shape[0]}")
-    compute = partial(_statistics, bin_size_s=check_bin_size(bin_size_s))
+    compute = partial(all_statistics, bin_size_s=check_bin_size(bin_size_s))
     floor = spike_floor(real, compute, random_state=random_state)
     return compute(generated, real) | {f"{key}_floor": value for key, value in floor.items()}
