@@ -81,12 +81,19 @@ def output_kind(model) -> str:
     return kind
 
 
-def accepts_common_noise(model) -> bool:
-    """Whether ``model.generate`` takes a ``common_noise`` keyword."""
+def takes_keyword(method, name: str, *, any_keyword: bool = False) -> bool:
+    """Whether ``method`` takes keyword ``name``; with ``any_keyword``, also when it takes
+    ``**options`` (a wrapper that passes keywords on). False where it has no signature."""
     try:
-        return "common_noise" in inspect.signature(model.generate).parameters
+        parameters = inspect.signature(method).parameters.values()
     except (TypeError, ValueError):
         return False
+    return any(p.name == name or (any_keyword and p.kind is p.VAR_KEYWORD) for p in parameters)
+
+
+def accepts_common_noise(model) -> bool:
+    """Whether ``model.generate`` takes a ``common_noise`` keyword."""
+    return takes_keyword(model.generate, "common_noise")
 
 
 class Generated(NamedTuple):

@@ -22,12 +22,10 @@ random numbers do not move); the tables' s.d. of them is over training seeds.
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
-from neurognocchi.evaluation.generation import accepts_common_noise
-from neurognocchi.evaluation.spike_stats import all_statistics
+from neurognocchi.evaluation.generation import accepts_common_noise, takes_keyword
+from neurognocchi.evaluation.spike_stats import all_statistics, split_halves
 
 __all__ = [
     "PREFIXES", "SUMMARY_KEYS", "TABLE_ROWS", "spike_floors", "spike_section", "spike_summary",
@@ -56,15 +54,6 @@ SPIKE_STREAM = 18  # SeedSequence key of this section's draws: apart from every 
 MIN_VALID_TRIALS = 4  # every statistic needs two trials per half
 
 
-def _takes(method, name: str) -> bool:
-    """Whether ``method`` takes keyword ``name`` (or any keyword: a wrapper's ``**options``)."""
-    try:
-        parameters = inspect.signature(method).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
-
-
 def skip_reason(model, data) -> str | None:
     """Why the section does not apply to ``model`` on ``data`` (None: it does)."""
     trials = data.trials
@@ -74,9 +63,9 @@ def skip_reason(model, data) -> str | None:
         return "the trials have no spikes or no bin_size_s"
     if len(data.split.valid) < MIN_VALID_TRIALS or trials.n_time < 2:
         return f"need at least {MIN_VALID_TRIALS} validation trials and 2 bins"
-    if not _takes(model.generate, "output"):
+    if not takes_keyword(model.generate, "output", any_keyword=True):
         return f"{type(model).__name__}.generate takes no output= (cannot return spikes)"
-    if not _takes(model.sample_prior, "output"):
+    if not takes_keyword(model.sample_prior, "output", any_keyword=True):
         return f"{type(model).__name__}.sample_prior takes no output= (cannot return spikes)"
     return None
 
@@ -89,10 +78,11 @@ def section_seeds(seed: int) -> tuple[int, int, int]:
 
 
 def halves(valid: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Trials A (the first ``len(valid) // 2`` of a random permutation) and B (the rest)."""
-    order = np.random.default_rng(section_seeds(seed)[0]).permutation(np.asarray(valid))
-    half = len(order) // 2
-    return np.sort(order[:half]), np.sort(order[half:])
+    """Trials A and B of :func:`~.spike_stats.split_halves` (A: ``len(valid) // 2`` trials),
+    each sorted."""
+    valid = np.asarray(valid)
+    first, rest = split_halves(len(valid), section_seeds(seed)[0])
+    return np.sort(valid[first]), np.sort(valid[rest])
 
 
 def _checked(spikes, shape: tuple[int, ...], what: str) -> np.ndarray:

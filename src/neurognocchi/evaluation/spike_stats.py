@@ -51,6 +51,7 @@ __all__ = [
     "spike_floor",
     "spike_statistics",
     "spike_times",
+    "split_halves",
 ]
 
 #: Where the data's probability is below this (after normalisation) it is raised to it in the
@@ -301,6 +302,13 @@ def rate_rmse(generated, real, *, bin_size_s: float) -> dict:
 
 
 # ---------------------------------------------------------------------- floors and entry point
+def split_halves(n_trials: int, random_state=0) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint random halves of ``range(n_trials)``: the first ``n_trials // 2`` of
+    ``numpy.random.default_rng(random_state).permutation(n_trials)`` and the rest."""
+    order = np.random.default_rng(check_random_state(random_state)).permutation(n_trials)
+    return order[: n_trials // 2], order[n_trials // 2 :]
+
+
 def spike_floor(real, statistic: Callable[[np.ndarray, np.ndarray], Any], *, random_state=0):
     """``statistic`` between two disjoint random halves of the real trials: its floor.
 
@@ -328,9 +336,8 @@ def spike_floor(real, statistic: Callable[[np.ndarray, np.ndarray], Any], *, ran
         raise InvalidArgumentError(f"real needs at least 2 trials for a floor; got {real.shape[0]}")
     if not callable(statistic):
         raise InvalidArgumentError(f"statistic must be callable; got {statistic!r}")
-    order = np.random.default_rng(check_random_state(random_state)).permutation(real.shape[0])
-    half = real.shape[0] // 2
-    return statistic(real[order[:half]], real[order[half:]])
+    first, rest = split_halves(real.shape[0], random_state)
+    return statistic(real[first], real[rest])
 
 
 def all_statistics(generated, real, *, bin_size_s: float) -> dict:
