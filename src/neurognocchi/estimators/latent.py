@@ -17,6 +17,7 @@ from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.data.trials import Trials
 from neurognocchi.estimators.base import as_activity
 from neurognocchi.estimators.gnocchi import GNOCCHI
+from neurognocchi.estimators.heldout import HeldoutNeurons
 from neurognocchi.estimators.outputs import check_output, poisson_spikes, spike_seed
 from neurognocchi.models.latent import LatentGnocchiConfig, LatentGnocchiModel
 from neurognocchi.training import TrainConfig, train
@@ -30,7 +31,7 @@ _AE_PARAMS = {"latent_dim": "latent_dim", "ae_channels": "channels", "ae_layers"
               "ae_smooth_weight": "smooth_weight"}  # fmt: skip
 
 
-class LatentGNOCCHI(GNOCCHI):
+class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
     __doc__ = """GNOCCHI on the latents of a Poisson autoencoder: fitted on spike counts, it
     generates spike trains (LDNS's two stages, Kapoor et al. 2024, with GNOCCHI's codes).
 
@@ -54,6 +55,11 @@ class LatentGNOCCHI(GNOCCHI):
         Share of count entries hidden from the autoencoder's encoder and scored.
     ae_smooth_weight : float
         Weight of the latents' mean squared step between bins.
+    heldout_neurons : float
+        Share of neurons (0 to <1) never shown to the autoencoder's encoder, for co-smoothing
+        (NLB): drawn from ``random_state`` (``heldout_neurons_`` after fitting), still scored
+        by its Poisson loss, and predicted from the others by ``reconstruct``. The codes and
+        the latents then come from the other neurons alone.
     Others
         As :class:`~neurognocchi.estimators.GNOCCHI`, for the diffusion model of the latents.
     """
@@ -72,6 +78,7 @@ class LatentGNOCCHI(GNOCCHI):
         ae_layers: int = 3,
         ae_coordinated_dropout: float = 0.3,
         ae_smooth_weight: float = 0.1,
+        heldout_neurons: float = 0.0,
         max_epochs: int = 300,
         batch_size: int = 64,
         learning_rate: float = 1e-3,
@@ -118,9 +125,11 @@ class LatentGNOCCHI(GNOCCHI):
         super().check_params()
         check_positive_int(self.ae_epochs, "ae_epochs")
         check_real(self.ae_learning_rate, "ae_learning_rate", low=0.0, low_open=True)
+        self._check_heldout_fraction()
 
     def _model_config(self, n_time: int, n_neurons: int, **from_data) -> dict:
         ae = {field: getattr(self, name) for name, field in _AE_PARAMS.items()}
+        ae["heldout_neurons"] = self._heldout_indices(n_neurons)
         diffusion = {name: getattr(self, name) for name in self._model_params}
         return {
             "autoencoder": {"n_neurons": n_neurons, "n_time": n_time, **ae},
@@ -193,13 +202,21 @@ class LatentGNOCCHI(GNOCCHI):
         )  # fmt: skip
 
     # ------------------------------------------------------------------ inference
-    def reconstruct(self, X, *, batch_size: int = 256) -> np.ndarray:
-        """Rates in counts per bin (n_trials, n_time, n_neurons) the autoencoder infers from
-        the trials' counts (nothing sampled)."""
+    def reconstruct(self, X, *, batch_size: int = 256, output: str = "rates") -> np.ndarray:
+        """Rates (n_trials, n_time, n_neurons) the autoencoder infers from the trials' counts
+        (nothing sampled; the ``heldout_neurons_`` predicted from the others).
+
+        ``output``: "rates" (default), expected counts per bin; "activity", spikes/s (per bin
+        when the fit had no bin size)."""
         self._check_fitted()
+        output = self._check_reconstruct_output(output)
         data = self._input_of(X, "X")
         self._check_trials_shape(data, "X")
-        return self._map_batches(self.model_.reconstruct, data, batch_size)
+        rates = self._map_batches(self.model_.reconstruct, data, batch_size)
+        return rates / (self.bin_size_s_ or 1.0) if output == "activity" else rates
+
+    def _heldout_config(self):
+        return self.model_.config.autoencoder
 
     def generate(self, codes, *, output: str = "activity", random_state: int | None = None,
                  common_noise: bool = False, **kwargs) -> np.ndarray:  # fmt: skip

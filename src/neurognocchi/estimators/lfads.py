@@ -22,13 +22,14 @@ from neurognocchi.estimators.base import (
     TrialEstimator,
     as_activity,
 )
+from neurognocchi.estimators.heldout import HELDOUT_DOC, HeldoutNeurons
 from neurognocchi.estimators.outputs import check_output, poisson_spikes, spike_seed
 from neurognocchi.models.lfads import LIKELIHOODS, LfadsConfig, LfadsModel
 
 __all__ = ["LFADS"]
 
 
-class LFADS(TrialEstimator):
+class LFADS(HeldoutNeurons, TrialEstimator):
     __doc__ = f"""\
     LFADS (Sussillo et al. 2016; Pandarinath et al. 2018), the sequential-VAE baseline.
 
@@ -64,6 +65,7 @@ class LFADS(TrialEstimator):
     likelihood : {{"auto", "poisson", "gaussian"}}
         ``"auto"``: Poisson on ``trials.spikes`` when present, else Gaussian on activity; a raw
         array is continuous activity unless ``"poisson"`` (then it must hold counts).
+    {HELDOUT_DOC}
     {TRAINING_DOC}
 
     Notes
@@ -112,6 +114,7 @@ class LFADS(TrialEstimator):
         dropout: float = 0.05,
         clip_hidden: float = 5.0,
         likelihood: str = "auto",
+        heldout_neurons: float = 0.0,
         weight_decay: float = 0.0,
         ema_decay: float | None = None,
         grad_clip: float = 1.0,
@@ -142,6 +145,7 @@ class LFADS(TrialEstimator):
         self.dropout = dropout
         self.clip_hidden = clip_hidden
         self.likelihood = likelihood
+        self.heldout_neurons = heldout_neurons
         self.weight_decay = weight_decay
         self.ema_decay = ema_decay
         self.grad_clip = grad_clip
@@ -153,7 +157,12 @@ class LFADS(TrialEstimator):
 
     def check_params(self) -> None:
         check_choice(self.likelihood, "likelihood", ("auto", *LIKELIHOODS))
+        self._check_heldout_fraction()
         super().check_params()
+
+    def _model_config(self, n_time: int, n_neurons: int, **from_data) -> dict:
+        config = super()._model_config(n_time, n_neurons, **from_data)
+        return config | {"heldout_neurons": self._heldout_indices(n_neurons)}
 
     # ------------------------------------------------------------------ data
     def _start_fit(self, X) -> None:
@@ -197,25 +206,34 @@ class LFADS(TrialEstimator):
         self.bin_size_s_ = self.model_.bin_size_s
 
     # ------------------------------------------------------------------ inference
-    def reconstruct(self, X, *, batch_size: int = 256) -> np.ndarray:
+    def reconstruct(self, X, *, batch_size: int = 256, output: str = "activity") -> np.ndarray:
         """Posterior-mean rates (Poisson; spikes/s when ``bin_size_s`` is known) or activity
         (Gaussian) of trials. ``g0`` and any inferred inputs are at their posterior means;
-        nothing is sampled.
+        nothing is sampled. The ``heldout_neurons_`` are predicted from the other neurons.
 
         Parameters
         ----------
         X : Trials or array, shape (n_trials, n_time, n_neurons)
         batch_size : int
             Trials per forward pass.
+        output : {"activity", "rates"}
+            "activity" (default): data units, as above. "rates": expected counts per bin
+            (float64; a Poisson LFADS only), the units of a likelihood or bits/spike.
 
         Returns
         -------
         array, shape (n_trials, n_time, n_neurons)
         """
         self._check_fitted()
+        output = self._check_output(self._check_reconstruct_output(output))
         data = self._input_of(X, "X")
         self._check_trials_shape(data, "X")
-        return self._map_batches(self.model_.reconstruct, data, batch_size)
+        out = self._map_batches(self.model_.reconstruct, data, batch_size)
+        return self._per_bin(out) if output == "rates" else out
+
+    def _per_bin(self, rates_hz: np.ndarray) -> np.ndarray:
+        """Rates in data units (spikes/s, or per bin without a bin size) as counts per bin."""
+        return rates_hz.astype(np.float64) * (self.bin_size_s_ or 1.0)
 
     def generate(
         self,
@@ -266,7 +284,7 @@ class LFADS(TrialEstimator):
         out = np.repeat(out[:, None], n_samples, axis=1)  # (n_codes, K, T, N)
         if output == "activity":
             return out
-        rates = out.astype(np.float64) * (self.bin_size_s_ or 1.0)  # Hz -> counts per bin
+        rates = self._per_bin(out)
         if output == "rates":
             return rates
         seed = spike_seed(check_random_state(random_state))

@@ -8,6 +8,7 @@ import numpy as np
 
 from neurognocchi._checks import check_random_state
 from neurognocchi._deprecation import renamed_keywords
+from neurognocchi.evaluation.cosmoothing import TABLE_ROWS as COSMOOTHING_ROWS
 from neurognocchi.evaluation.paired import paired_fraction
 from neurognocchi.evaluation.protocol import CODE_ONLY_VARIABLES, RENAMED, VARIABLES, evaluate
 from neurognocchi.evaluation.sections import CANNOT_GENERATE
@@ -29,6 +30,7 @@ TABLE_ROWS = [
     ("reconstruction_r2_data", "reconstruction R² vs activity (valid)", ".3f"),
     ("reconstruction_median_neuron_r2", "reconstruction R² vs reference (median neuron)", ".3f"),
     ("bits_per_spike", "bits/spike (rate models, valid)", ".3f"),
+    *COSMOOTHING_ROWS,
     ("decoder_r2_valid", "behaviour decoder R² (real, valid)", ".3f"),
     ("navigation_bias", "navigation bias ‖mean endpoint − goal‖ (data units)", ".3f"),
     ("navigation_bias_grid", "navigation bias (grid spacings)", ".3f"),
@@ -70,6 +72,7 @@ TABLE_ROWS = [
 GENERATED_PREFIXES = (
     "reconstruction_", "bits_per_spike", "navigation_", "unintended_", "intended_gain_",
     "traversal_spread_", "unconditional_", "conditional_", "spikes_", "paired_neurons",
+    "cosmooth_",
 )  # fmt: skip
 FLOOR_COLUMNS = {
     "single_trial": "floor: real trials (K-matched)",

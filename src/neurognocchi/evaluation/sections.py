@@ -14,6 +14,7 @@ import numpy as np
 
 from neurognocchi.evaluation import behavior, floors, metrics, navigation, stochastic
 from neurognocchi.evaluation.codes import code_direction_cosines, participation_ratio
+from neurognocchi.evaluation.cosmoothing import cosmoothing_section, cosmoothing_summary
 from neurognocchi.evaluation.figure_data import code_figure_data, figure_data
 from neurognocchi.evaluation.spike_section import spike_floors, spike_section, spike_summary
 from neurognocchi.evaluation.uncertainty import mean_and_sd
@@ -142,6 +143,7 @@ def run_all(model, data) -> dict:
         return codes_only(data, codes, decoder, directions)
     found = generated_sections(model, data, behavior_decoder, directions)
     spikes_stats = spike_section(model, data)  # after the others: their draws do not move
+    cosmoothing = cosmoothing_section(model, data)  # draws nothing
     mean, first, plan = found["numbers"]["mean"], found["first"], found["navigation_plan"]
     return {
         "code_snr": codes.pop("variables"),
@@ -168,6 +170,7 @@ def run_all(model, data) -> dict:
         },
         "sampling": found["numbers"],
         "spikes_stats": spikes_stats,  # the model's own spikes (issue 18), or "skipped"
+        "cosmoothing": cosmoothing,  # bits/spike on held-out neurons, or "skipped"
         "floors": found["floors"],
         "figure_data": figure_data(data, first["samples"], first["prior"]),
     }
@@ -227,6 +230,7 @@ def summary(results: dict, model, evaluate_seconds: float) -> dict:
         out[key] = value
         out[f"{key}_sd"] = sampled["sd"][key]
     out |= spike_summary(results.get("spikes_stats"))  # one sampling seed: no _sd
+    out |= cosmoothing_summary(results.get("cosmoothing"))
     out["fit_seconds"] = getattr(model, "fit_seconds_", None)
     out["evaluate_seconds"] = evaluate_seconds
     return out

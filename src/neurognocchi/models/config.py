@@ -23,6 +23,7 @@ from neurognocchi._checks import (
 )
 from neurognocchi._config import JsonConfig
 from neurognocchi._deprecation import renamed_keywords
+from neurognocchi.models.heldout import check_heldout_neurons
 
 __all__ = [
     "LIKELIHOODS",
@@ -100,6 +101,13 @@ class GnocchiConfig(JsonConfig):
 GnocchiConfig.__init__ = renamed_keywords(**RENAMED_FIELDS)(GnocchiConfig.__init__)
 
 
+def _set_heldout_neurons(config) -> None:
+    """Check ``config.heldout_neurons`` and store it as a sorted tuple (JSON gives a list)."""
+    check_positive_int(config.n_neurons, "n_neurons")
+    indices = check_heldout_neurons(config.heldout_neurons, config.n_neurons)
+    object.__setattr__(config, "heldout_neurons", indices)
+
+
 @dataclass(frozen=True)
 class LfadsConfig(JsonConfig):
     """Architecture and loss settings of an LFADS model (saved as JSON next to the weights).
@@ -128,8 +136,10 @@ class LfadsConfig(JsonConfig):
     ic_prior_var: float = 0.1  # variance of g0's prior N(0, ic_prior_var I)
     ic_post_var_min: float = 1e-4  # floor of g0's posterior variance
     bin_size_s: float | None = None  # None when unknown: Poisson rates stay per bin
+    heldout_neurons: tuple[int, ...] = ()  # never seen by the encoders (co-smoothing)
 
     def __post_init__(self):
+        _set_heldout_neurons(self)
         sizes = ("n_neurons", "n_time", "code_dim", "encoder_dim", "generator_dim", "factor_dim")
         for name in (*sizes, "controller_dim", "inferred_input_dim"):
             check_positive_int(getattr(self, name), name)
@@ -163,8 +173,10 @@ class PoissonAutoencoderConfig(JsonConfig):
     kernel_size: int = 5  # odd: centred ("same") convolutions
     coordinated_dropout: float = 0.3  # as LFADS's: score only the entries hidden from the encoder
     smooth_weight: float = 0.1  # weight of the mean squared step of the latents between bins
+    heldout_neurons: tuple[int, ...] = ()  # never seen by the encoder (co-smoothing)
 
     def __post_init__(self):
+        _set_heldout_neurons(self)
         for name in ("n_neurons", "n_time", "latent_dim", "channels", "n_layers", "kernel_size"):
             check_positive_int(getattr(self, name), name)
         if self.kernel_size % 2 == 0:

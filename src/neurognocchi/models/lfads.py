@@ -33,6 +33,10 @@ reconstruction is averaged over the dropped entries only, so the model cannot pa
 through to its outputs. In eval mode nothing is dropped, every entry is scored and the warm-ups
 are over (full weights), so validation losses of different epochs are comparable.
 
+**Held-out neurons** (``heldout_neurons``, co-smoothing as in the Neural Latents Benchmark):
+their entries are zeroed in every input the encoders read, in training and inference, and
+always scored, so their rates are predicted from the other neurons alone.
+
 Glossary of the names in the code::
 
     g0           the generator's initial condition; its posterior mean is the trial's code
@@ -57,6 +61,7 @@ from torch import nn
 from neurognocchi._checks import check_activity
 from neurognocchi.models.base import ConfiguredModel
 from neurognocchi.models.config import LIKELIHOODS, LfadsConfig
+from neurognocchi.models.heldout import input_keep
 from neurognocchi.models.likelihoods import (
     ar1_step_prior,
     gaussian_nll,
@@ -140,6 +145,10 @@ class LfadsModel(ConfiguredModel):
             self.ar_log_tau = nn.Parameter(torch.full((c.inferred_input_dim,), math.log(10.0)))
             self.ar_log_var = nn.Parameter(torch.full((c.inferred_input_dim,), math.log(0.1)))
         self.scaler = NeuronScaler(c.n_neurons)  # used by the Gaussian likelihood only
+        # 0 at the held-out neurons (co-smoothing), which the encoders never see; not saved
+        # with the weights (the config rebuilds it)
+        self.register_buffer("input_keep", input_keep(c.n_neurons, c.heldout_neurons),
+                             persistent=False)  # fmt: skip
 
     # ------------------------------------------------------------------ TrialModel members
     @property
@@ -176,6 +185,10 @@ class LfadsModel(ConfiguredModel):
 
     def _model_units(self, x: torch.Tensor) -> torch.Tensor:
         return self.scaler(x) if self.config.likelihood == "gaussian" else x
+
+    def _encoder_input(self, x_in: torch.Tensor) -> torch.Tensor:
+        """Model-unit inputs (B, T, N) as the encoders read them: held-out neurons at 0."""
+        return x_in * self.input_keep if self.config.heldout_neurons else x_in
 
     def _data_units(self, out: torch.Tensor) -> torch.Tensor:
         """Readout (log-rate per bin or z-scored mean) -> rates (Hz or per bin) or activity."""
@@ -285,6 +298,9 @@ class LfadsModel(ConfiguredModel):
             keep = coordinated_dropout_mask(tuple(x.shape), cd_rate, generator=generator)
             keep = keep.to(x.device)
             scored, x_in = ~keep, target * keep / (1.0 - cd_rate)
+            if c.heldout_neurons:  # never seen, so always scored
+                scored = scored | (self.input_keep == 0)
+        x_in = self._encoder_input(x_in)
         mean, var = self.posterior_g0(x_in, generator=generator, dropout=dropout)
         g0 = mean + var.sqrt() * torch.randn(mean.shape, generator=generator).to(x.device)
         encoding = None
@@ -317,7 +333,7 @@ class LfadsModel(ConfiguredModel):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Codes (B, code_dim): posterior means of g0 for trials x (B, T, N) in data units."""
         check_activity(x, self.config.n_neurons, "x")
-        return self.posterior_g0(self._model_units(x))[0]
+        return self.posterior_g0(self._encoder_input(self._model_units(x)))[0]
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior-mean rates or activity (B, T, N), data units, for trials x (B, T, N).
@@ -325,7 +341,7 @@ class LfadsModel(ConfiguredModel):
         ``g0`` and the inferred inputs are at their posterior means (no sampling, no dropout).
         """
         check_activity(x, self.config.n_neurons, "x")
-        x_in = self._model_units(x)
+        x_in = self._encoder_input(self._model_units(x))
         g0 = self.posterior_g0(x_in)[0]
         encoding = self._controller_encoding(x_in) if self.config.use_controller else None
         return self._data_units(self._unroll(g0, encoding)[0])

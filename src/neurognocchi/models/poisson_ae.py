@@ -11,7 +11,8 @@ rates, ``log r_t = W z_t + b``. Training minimises
   latents, and the rates they make, are smooth in time.
 
 The columns of ``W`` are normalised to unit length, so the latents cannot shrink (to cheat the
-smoothness penalty) while ``W`` grows. Rates are in **counts per bin**. The model never sees a
+smoothness penalty) while ``W`` grows. Neurons in ``heldout_neurons`` (co-smoothing) are never
+shown to the encoder (their input is 0) and always scored. Rates are in **counts per bin**. The model never sees a
 noise schedule; GNOCCHI's diffusion model works on its latents (:mod:`neurognocchi.models.latent`).
 """
 
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from neurognocchi.models.config import PoissonAutoencoderConfig
+from neurognocchi.models.heldout import input_keep
 from neurognocchi.models.lfads import coordinated_dropout_mask
 from neurognocchi.models.likelihoods import poisson_nll
 from neurognocchi.nn import NeuronScaler
@@ -65,6 +67,9 @@ class PoissonAutoencoder(nn.Module):
             nn.Conv1d(c.channels, c.latent_dim, 1),
         )
         self.readout = nn.Linear(c.latent_dim, c.n_neurons)
+        # 0 at the held-out neurons (co-smoothing), which the encoder never sees
+        self.register_buffer("input_keep", input_keep(c.n_neurons, c.heldout_neurons),
+                             persistent=False)  # fmt: skip
 
     @torch.no_grad()
     def set_statistics(self, stats: Mapping[str, Any]) -> None:
@@ -76,11 +81,13 @@ class PoissonAutoencoder(nn.Module):
         self.readout.bias.copy_(mean.clamp_min(1e-3).log().float())
 
     def _encode(self, counts: torch.Tensor) -> torch.Tensor:
+        if self.config.heldout_neurons:  # never seen: their input is always 0
+            counts = counts * self.input_keep
         z = self.encoder(self.scaler(counts).transpose(1, 2))  # (B, D, T)
         return z.transpose(1, 2)  # (B, T, D)
 
     def latents(self, counts: torch.Tensor) -> torch.Tensor:
-        """Latents (B, T, D) of counts (B, T, N), with nothing hidden."""
+        """Latents (B, T, D) of counts (B, T, N), nothing hidden but the held-out neurons."""
         return self._encode(counts)
 
     def log_rates(self, z: torch.Tensor) -> torch.Tensor:
@@ -114,6 +121,8 @@ class PoissonAutoencoder(nn.Module):
             keep = coordinated_dropout_mask(tuple(counts.shape), rate, generator=generator)
             keep = keep.to(counts.device)
             seen, scored = counts * keep / (1.0 - rate), ~keep
+            if self.config.heldout_neurons:  # never seen, so always scored
+                scored = scored | (self.input_keep == 0)
         z = self._encode(seen)  # (B, T, D)
         nll = poisson_nll(self.log_rates(z), counts)  # (B, T, N)
         nll = (nll * scored).sum() / scored.sum().clamp_min(1)
