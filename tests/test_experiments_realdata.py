@@ -16,6 +16,7 @@ import pytest
 from neurognocchi.data.mat import load_mat
 from neurognocchi.evaluation.generation import Smoothing, infer_smoothing
 from neurognocchi.evaluation.metrics import pooled_r2
+from neurognocchi.evaluation.spike_section import SUMMARY_KEYS
 from neurognocchi.experiments.realdata import (
     DATAHIGH_FILE,
     classification_accuracy,
@@ -129,6 +130,25 @@ def test_pipeline_with_tiny_models():
     assert floors["k_matched_reconstruction_r2_valid"] < 1.0
     # PPCA needs no training loop: even this quick run gives it its real numbers.
     assert result["ppca"]["accuracy_all"] > 0.6 and result["ppca"]["psth_r2_valid"] > 0.5
+
+
+@needs_data
+def test_spike_models_get_spike_statistics_floors_and_co_smoothing():
+    tiny_latent = TINY_GNOCCHI | dict(latent_dim=3, ae_epochs=1, ae_channels=8,
+                                      heldout_neurons=0.2)  # fmt: skip
+    result = run_datahigh_experiment(
+        DATAHIGH, models=("latent-gnocchi", "lfads", "ppca"), n_samples=2,
+        latent_params=tiny_latent, lfads_params=TINY_LFADS | {"heldout_neurons": 0.2},
+    )  # fmt: skip
+    json.dumps(result, allow_nan=False)
+    keys = [f"spikes_{kind}_{name}" for kind in ("cond", "prior") for name in SUMMARY_KEYS]
+    for name in ("latent-gnocchi", "lfads", "ppca"):  # PPCA: Poisson counts of its samples
+        assert all(np.isfinite(result[name][key]) for key in keys), name
+    assert all(np.isfinite(result["floors"][key]) for key in keys)
+    for name in ("latent-gnocchi", "lfads"):  # 12 of the 61 neurons hidden from the encoder
+        assert np.isfinite(result[name]["cosmooth_bits_per_spike"])
+        assert np.isfinite(result[name]["cosmooth_smoothing_bits_per_spike"])
+    assert "cosmooth_bits_per_spike" not in result["ppca"]
 
 
 @needs_data

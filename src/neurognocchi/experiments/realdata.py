@@ -24,6 +24,10 @@ classification only. Reported per model:
 * **PSTH R²** (``psth_r2_valid``): condition means of those reconstructions against the
   condition means of the real validation trials.
 
+* **spike statistics** (models that return spikes: ``spikes_cond_*``, ``spikes_prior_*``), the
+  matched halves of `evaluate`'s spike section on the validation trials, and **co-smoothing
+  bits/spike** (``cosmooth_*``) for a spike model fitted with ``heldout_neurons``.
+
 Reference rows, computed without any model:
 
 * ``activity_baseline``: the same classifier on the whole trial's smoothed activity;
@@ -33,7 +37,8 @@ Reference rows, computed without any model:
   validation trial replaced by the mean of its condition's training trials (reconstruction
   R², and PSTH R², i.e. the PSTH ceiling of independent real trials). ``k_matched_*``: each
   validation trial replaced by the mean of min(K, available) training trials of its condition
-  drawn at random (seeded); ``k_matched_n_trials`` is the smallest number averaged.
+  drawn at random (seeded); ``k_matched_n_trials`` is the smallest number averaged;
+  ``spikes_*``: the spike statistics' real-vs-real floor (real half A vs real half B).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from types import SimpleNamespace
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -59,9 +65,11 @@ from neurognocchi._checks import (
 )
 from neurognocchi.data.mat import load_mat
 from neurognocchi.data.trials import Trials
-from neurognocchi.estimators import CEBRA, GNOCCHI, LFADS, PPCA
+from neurognocchi.estimators import CEBRA, GNOCCHI, LFADS, PPCA, LatentGNOCCHI
+from neurognocchi.evaluation.cosmoothing import cosmoothing_section, cosmoothing_summary
 from neurognocchi.evaluation.generation import Smoothing, generate_activity, output_kind
 from neurognocchi.evaluation.metrics import condition_means, pooled_r2
+from neurognocchi.evaluation.spike_section import spike_floors, spike_section, spike_summary
 from neurognocchi.evaluation.uncertainty import mean_and_sd
 
 __all__ = [
@@ -80,11 +88,13 @@ DATAHIGH_FILE = "datahigh_ex1_spikecounts.mat"
 # Small enough to fit in about a minute each on one CPU core (147 trials of 20 x 61).
 GNOCCHI_PARAMS = dict(code_dim=8, channels=32, max_epochs=200, batch_size=32, rec_weight=4.0)
 LFADS_PARAMS = dict(code_dim=8, max_epochs=200)
+LATENT_PARAMS = dict(GNOCCHI_PARAMS, latent_dim=8, ae_epochs=300)
 PPCA_PARAMS = dict(code_dim=8)
 CEBRA_PARAMS = dict(code_dim=8)  # CEBRA-Time: no behaviour is recorded in this file
 N_SAMPLES = 32  # K: samples per code, and real trials per K-matched floor
 MODELS = ("gnocchi", "lfads", "ppca")  # the default models; "cebra" (extra) may be added
-CLASSES = {"gnocchi": GNOCCHI, "lfads": LFADS, "ppca": PPCA, "cebra": CEBRA}
+CLASSES = {"gnocchi": GNOCCHI, "latent-gnocchi": LatentGNOCCHI, "lfads": LFADS, "ppca": PPCA,
+           "cebra": CEBRA}  # fmt: skip
 
 
 def classification_accuracy(features, labels, *, n_folds: int = 5, random_state: int = 0) -> float:
@@ -199,6 +209,18 @@ def _score_model(model, trials: Trials, valid: Trials, *, smoothing: Smoothing, 
     }
 
 
+def _spike_scores(model, trials: Trials, parts, random_state: int) -> tuple[dict, dict]:
+    """The model's spike statistics (matched halves of the validation trials, as in
+    `evaluate`) and co-smoothing bits/spike (a model fitted with ``heldout_neurons``): its
+    numbers and the real-vs-real floors; empty for what does not apply."""
+    split = SimpleNamespace(train=parts[0], valid=parts[1])
+    data = SimpleNamespace(trials=trials, split=split, codes=model.encode(trials),
+                           seed=random_state, output_kind=output_kind(model))  # fmt: skip
+    spikes = spike_section(model, data)
+    numbers = spike_summary(spikes) | cosmoothing_summary(cosmoothing_section(model, data))
+    return numbers, spike_floors(spikes)
+
+
 def _params(value, name: str, defaults: dict) -> dict:
     if value is not None and not isinstance(value, dict):
         raise InvalidArgumentError(f"{name} must be a dict or None; got {type(value).__name__}")
@@ -213,6 +235,7 @@ def run_datahigh_experiment(
     valid_fraction: float = 0.3,
     gnocchi_params: dict | None = None,
     lfads_params: dict | None = None,
+    latent_params: dict | None = None,
     ppca_params: dict | None = None,
     cebra_params: dict | None = None,
     models=MODELS,
@@ -234,11 +257,17 @@ def run_datahigh_experiment(
         Estimator settings, merged over ``GNOCCHI_PARAMS`` / ``LFADS_PARAMS`` /
         ``PPCA_PARAMS``. LFADS fits the binned spike counts (Poisson); GNOCCHI and PPCA fit
         the smoothed activity. ``pca_baseline`` uses PPCA's ``code_dim``.
+    latent_params : dict, optional
+        LatentGNOCCHI's settings (over ``LATENT_PARAMS``), fitted on the counts, when
+        ``models`` includes "latent-gnocchi". Every model that returns spikes also gets the
+        spike statistics of :mod:`~neurognocchi.evaluation.spike_section` (``spikes_*``; their
+        real-vs-real floors in ``floors``), and one fitted with ``heldout_neurons`` the
+        co-smoothing bits/spike of :mod:`~neurognocchi.evaluation.cosmoothing`.
     cebra_params : dict, optional
         Settings of CEBRA-Time (over ``CEBRA_PARAMS``), fitted on the smoothed activity when
         ``models`` includes "cebra" (needs the ``cebra`` extra). It cannot generate, so it
         gets the two accuracies and its fit time only.
-    models : sequence of {"gnocchi", "lfads", "ppca", "cebra"}
+    models : sequence of {"gnocchi", "latent-gnocchi", "lfads", "ppca", "cebra"}
         The models to fit, in this order (default ``MODELS``: all but CEBRA).
     n_samples : int
         K: GNOCCHI / PPCA samples averaged per code, and the K of the K-matched floor.
@@ -265,21 +294,26 @@ def run_datahigh_experiment(
     params = {
         "gnocchi": _params(gnocchi_params, "gnocchi_params", GNOCCHI_PARAMS),
         "lfads": _params(lfads_params, "lfads_params", LFADS_PARAMS),
+        "latent-gnocchi": _params(latent_params, "latent_params", LATENT_PARAMS),
         "ppca": _params(ppca_params, "ppca_params", PPCA_PARAMS),
         "cebra": _params(cebra_params, "cebra_params", CEBRA_PARAMS),
     }
     start = time.perf_counter()
     trials = load_mat(path, bin_size_s=bin_size_s, smooth_sigma_s=smooth_sigma_s)
-    train, valid = trials.split((1 - valid_fraction, valid_fraction), random_state=random_state)
+    parts = trials.split_indices((1 - valid_fraction, valid_fraction), random_state=random_state)
+    train, valid = trials[parts[0]], trials[parts[1]]
     labels, conditions = trials.info("condition"), np.unique(trials.info("condition"))
     smoothing = Smoothing(float(smooth_sigma_s or 0.0), float(bin_size_s))
     seed = {"random_state": random_state, "verbose": False}
-    scores = {}
+    scores, spike_floor = {}, {}
     for name in models:
         model = CLASSES[name](**(seed | params[name])).fit(train)
         scores[name] = _score_model(model, trials, valid, smoothing=smoothing,
                                     n_samples=n_samples, random_state=random_state,
                                     n_folds=n_folds)  # fmt: skip
+        numbers, floors = _spike_scores(model, trials, parts, random_state)
+        scores[name] |= numbers
+        spike_floor |= floors  # the same real halves for every model
     folds = {"n_folds": n_folds, "random_state": random_state}
     data = dict(
         n_trials=trials.n_trials, n_train=train.n_trials, n_valid=valid.n_trials,
@@ -300,7 +334,8 @@ def run_datahigh_experiment(
         "pca_baseline": pca_baseline(
             train, valid, trials, n_components=params["ppca"]["code_dim"], **folds
         ),
-        "floors": real_data_floors(train, valid, n_samples=n_samples, random_state=random_state),
+        "floors": real_data_floors(train, valid, n_samples=n_samples, random_state=random_state)
+        | spike_floor,
         **scores,
         "seconds": time.perf_counter() - start,
     }
