@@ -6,7 +6,8 @@ Protocol. The trials are split, stratified by condition, into training trials (e
 is fitted on them) and validation trials (never seen by any model); the split, the models'
 initialisation and all sampling follow one seed (:func:`run_datahigh_seeds` repeats the run
 over seeds). Three models with codes of the same size (8): GNOCCHI, LFADS and PPCA (closed-form
-probabilistic PCA of the flattened trial, the linear baseline); optionally CEBRA-Time
+probabilistic PCA of the flattened trial, the linear baseline); optionally LatentGNOCCHI
+(``"latent-gnocchi"``, GNOCCHI on a Poisson autoencoder's latents) and CEBRA-Time
 (``models=(..., "cebra")``, the ``cebra`` extra), which cannot generate and is scored by
 classification only. Reported per model:
 
