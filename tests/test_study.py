@@ -212,6 +212,8 @@ def test_killed_process_is_resumed(tmp_path, monkeypatch):
         ({"search": {"params": {"mmd_weight": {"low": 0, "high": 1, "log": True}}}}, "log"),
         ({"search": {"params": {"encoder": {"choices": []}}}}, "choices"),
         ({"search": {"params": {"code_sise": {"low": 1, "high": 3}}}}, "code_sise"),
+        ({"table": "navigation_bias"}, "table must be a list"),
+        ({"table": ["beauty"]}, "table"),
     ],
 )  # fmt: skip
 def test_bad_config_is_refused_before_any_fit(tmp_path, capsys, change, message):
@@ -238,12 +240,21 @@ def test_cli_check_and_unreadable_config(tmp_path, capsys):
 
 def test_cli_runs_a_study_and_prints_its_table(tmp_path, capsys):
     path = tmp_path / "s.json"
-    path.write_text(json.dumps(_config(data=TOY | {"random_state": 5})))
+    table = ["navigation_bias", "spikes_cond_count_kl"]
+    path.write_text(json.dumps(_config(data=TOY | {"random_state": 5}, table=table)))
     assert main(["study", str(path), "--out", str(tmp_path / "o"), "--report"]) == 2
     assert "no study storage" in capsys.readouterr().err
     assert main(["study", str(path), "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     assert "| ppca-2 | ppca |" in out and "best (navigation_bias):" in out
+    lines = (tmp_path / "o" / "table.md").read_text().splitlines()
+    assert lines[0] == "| metric | ppca | ppca-2 | floor: single trial | floor: noise free |"
+    results = json.loads((tmp_path / "o" / "study.json").read_text())
+    kl = results["variants"][1]["metrics"]["spikes_cond_count_kl"]
+    assert lines[3].startswith("| spike statistics, conditional: population spike-count KL |")
+    assert f"{kl['mean']:.4f} ± {kl['sd']:.4f}" in lines[3]  # mean ± s.d. over the 2 seeds
+    floor = results["floors"]["floor.single_trial.spikes_cond_count_kl"]["mean"]
+    assert lines[3].split(" | ")[3].startswith(f"{floor:.4f}") and lines[3].endswith("| n/a |")
     (tmp_path / "o" / "study.csv").unlink()
     assert main(["study", str(path), "--out", str(tmp_path / "o"), "--report"]) == 0
     assert "| ppca-2 | ppca |" in capsys.readouterr().out

@@ -241,7 +241,8 @@ def _study(args) -> None:
     for name, error in results["failed"].items():
         print(f"failed: {name}: {error} (tried again at the next start)")
     print(f"best ({results['objective']['metric']}): {results['objective']['best']}")
-    print(f"outputs: {out / 'study.csv'}, {out / 'study.json'}, {out / 'study.html'}")
+    tables = f", {out / 'table.md'}" if config.table else ""
+    print(f"outputs: {out / 'study.csv'}, {out / 'study.json'}, {out / 'study.html'}{tables}")
 
 
 # ---------------------------------------------------------------------- convert, info

@@ -12,8 +12,9 @@ rates, ``log r_t = W z_t + b``. Training minimises
 
 The columns of ``W`` are normalised to unit length, so the latents cannot shrink (to cheat the
 smoothness penalty) while ``W`` grows. Neurons in ``heldout_neurons`` (co-smoothing) are never
-shown to the encoder (their input is 0) and always scored. Rates are in **counts per bin**. The model never sees a
-noise schedule; GNOCCHI's diffusion model works on its latents (:mod:`neurognocchi.models.latent`).
+shown to the encoder (their input is 0) and always scored. Rates are in **counts per bin**. The
+model never sees a noise schedule; GNOCCHI's diffusion model works on its latents
+(:mod:`neurognocchi.models.latent`).
 """
 
 from __future__ import annotations

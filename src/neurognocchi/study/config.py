@@ -17,7 +17,8 @@ A config (every key but ``variants``/``grid``/``search`` optional; at least one 
                    "oracle": {"model": "gnocchi", "input": "truth"}},
       "grid": {"model": "gnocchi", "params": {"mmd_weight": [0.1, 1.0]}},
       "search": {"model": "gnocchi", "n_variants": 8,
-                 "params": {"mmd_weight": {"low": 0.001, "high": 1.0, "log": true}}}
+                 "params": {"mmd_weight": {"low": 0.001, "high": 1.0, "log": true}}},
+      "table": ["navigation_bias", "reconstruction_r2", "spikes_cond_count_kl"]
     }
 
 ``data.source`` is "reaching" or "toy" (synthetic, drawn with each training seed unless
@@ -29,7 +30,8 @@ for every seed). ``base`` holds each model's parameters shared by all its varian
 :mod:`neurognocchi.study.inputs`). ``grid`` adds one variant per combination of its lists (named
 ``key=value,...``); ``search`` lets Optuna's TPE sampler propose ``n_variants`` variants from
 ranges (``low``/``high`` with optional ``log`` and ``step``) or ``choices``, each scored by the
-objective (mean over seeds).
+objective (mean over seeds). ``table`` lists summary keys (as ``objective.metric``) for a
+table with one row per metric and one column per variant and floor (``table.md``).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ __all__ = [
 
 DATA_SOURCES = {"reaching": make_reaching_dataset, "toy": make_toy_dataset, "file": None}
 TOP_KEYS = ("name", "data", "seeds", "evaluation", "objective", "base", "variants", "grid",
-            "search", "storage")  # fmt: skip
+            "search", "storage", "table")  # fmt: skip
 EVALUATION_KEYS = {"n_samples": 32, "n_sampling_seeds": 1}
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.,=+-]{1,100}$")  # also a folder name
 
@@ -98,6 +100,7 @@ class StudyConfig:
     direction: str = "minimize"
     search: dict[str, Any] | None = None
     storage: str | None = None
+    table: tuple[str, ...] = ()  # the metrics of table.md (none: no such table)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def estimator_params(self, variant: Variant, seed: int) -> dict[str, Any]:
@@ -206,6 +209,13 @@ def _objective(raw: dict) -> dict[str, str]:
     }
 
 
+def _table(raw: dict) -> tuple[str, ...]:
+    table = raw.get("table", [])
+    if not isinstance(table, list):
+        raise ValueError(f"study config: table must be a list of metric names; got {table!r}")
+    return tuple(check_choice(metric, "table", OBJECTIVE_METRICS) for metric in table)
+
+
 def study_config_from_dict(raw: dict, *, base_dir: str | os.PathLike = ".") -> StudyConfig:
     """Check a study config given as a dict (relative data paths are read from
     ``base_dir``); raise ``ValueError`` naming the first bad entry."""
@@ -236,6 +246,7 @@ def study_config_from_dict(raw: dict, *, base_dir: str | os.PathLike = ".") -> S
         **_objective(raw),
         search=search,
         storage=storage,
+        table=_table(raw),
         raw=raw,
     )
 

@@ -20,7 +20,10 @@ import numpy as np
 from neurognocchi._io import atomic_write_text
 from neurognocchi.evaluation.comparison import TABLE_ROWS, format_value
 
-__all__ = ["HEADLINE_METRICS", "study_markdown", "study_results", "table_rows", "write_outputs"]
+__all__ = [
+    "HEADLINE_METRICS", "metric_markdown", "study_markdown", "study_results", "table_rows",
+    "write_outputs",
+]  # fmt: skip
 
 #: The columns of the study table (README, HTML): the issue's "measure for every variant".
 HEADLINE_METRICS = (
@@ -139,6 +142,24 @@ def study_markdown(results: dict, metrics=HEADLINE_METRICS) -> str:
     return "\n".join(lines)
 
 
+def metric_markdown(results: dict, metrics) -> str:
+    """The study as Markdown with one row per metric (its table label) and one column per
+    variant (mean ± s.d. over seeds), then the floors'; "n/a" where a variant has no value."""
+    kinds = [k for k in ("single_trial", "noise_free")
+             if any(f"floor.{k}.{m}" in results["floors"] for m in metrics)]  # fmt: skip
+    header = ["metric", *(v["name"] for v in results["variants"]),
+              *(f"floor: {k.replace('_', ' ')}" for k in kinds)]  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for metric in metrics:
+        fmt = FORMATS.get(metric, ".3f")
+        cells = [variant["metrics"].get(metric, {}) for variant in results["variants"]]
+        cells += [results["floors"].get(f"floor.{kind}.{metric}") or {} for kind in kinds]
+        row = [LABELS.get(metric, metric), *(format_value(c.get("mean"), fmt, c.get("sd"))
+                                              for c in cells)]  # fmt: skip
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    return "\n".join(lines)
+
+
 def _axis(results: dict, key: str, variants: list) -> tuple[float, float]:
     values = [x for v in variants for x in v["metrics"][key]["values"] if x is not None]
     for kind in ("single_trial", "noise_free"):
@@ -228,11 +249,16 @@ def _html_text(results: dict) -> str:
 
 
 def write_outputs(results: dict, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``study.csv``, ``study.json`` and ``study.html`` into ``out_dir`` (atomically);
+    """Write ``study.csv``, ``study.json`` and ``study.html`` into ``out_dir`` (atomically),
+    and ``table.md`` (:func:`metric_markdown`) when the config lists ``table`` metrics;
     return their paths."""
     out_dir = Path(out_dir)
     paths = {name: out_dir / f"study.{name}" for name in ("csv", "json", "html")}
     atomic_write_text(paths["csv"], _csv_text(results))
     atomic_write_text(paths["json"], json.dumps(results, indent=1, allow_nan=False))
     atomic_write_text(paths["html"], _html_text(results))
+    table = results.get("config", {}).get("table")
+    if table:
+        paths["table"] = out_dir / "table.md"
+        atomic_write_text(paths["table"], metric_markdown(results, table) + "\n")
     return paths
