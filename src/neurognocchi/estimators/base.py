@@ -206,6 +206,10 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
     def _input_of(self, X, name: str) -> np.ndarray:
         return self._model_input(self._as_trials(X, name), name)
 
+    def _fit_input(self, trials: Trials, name: str) -> np.ndarray:
+        """The array the model is trained on (default: what it reads, ``_model_input``)."""
+        return self._model_input(trials, name)
+
     # ------------------------------------------------------------------ configurations
     def _train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(seed=seed, **{name: getattr(self, name) for name in TRAIN_CONFIG_PARAMS})
@@ -292,7 +296,8 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
         """(training data, validation data or None), each ``[n_trials, n_time, n_neurons]``:
         copies of in-memory trials, lazy selections of memory-mapped ones."""
         if valid is not None:
-            train_data, valid_data = self._input_of(X, "X"), self._input_of(valid, "valid")
+            train_data = self._fit_input(self._as_trials(X, "X"), "X")
+            valid_data = self._fit_input(self._as_trials(valid, "valid"), "valid")
             if valid_data.shape[1:] != train_data.shape[1:]:
                 raise ValueError(
                     f"valid has {valid_data.shape[1:]} (n_time, n_neurons) per trial; "
@@ -301,14 +306,14 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
             return train_data, valid_data
         trials = self._as_trials(X, "X")
         if self.valid_fraction == 0:
-            return self._model_input(trials, "X"), None
+            return self._fit_input(trials, "X"), None
         if self.valid_fraction * trials.n_trials < 2:
             raise ValueError(
                 f"valid_fraction={self.valid_fraction} of {trials.n_trials} trials leaves fewer "
                 "than 2 validation trials; pass more trials, a larger valid_fraction, or 0"
             )
         fractions = (1 - self.valid_fraction, self.valid_fraction)
-        data = self._model_input(trials, "X")
+        data = self._fit_input(trials, "X")
         return split_rows(data, trials.split_indices(fractions, random_state=seed))
 
     # ------------------------------------------------------------------ inference

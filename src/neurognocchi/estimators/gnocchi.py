@@ -10,7 +10,6 @@ from types import MappingProxyType
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from neurognocchi._checks import (
     check_bool,
@@ -23,7 +22,9 @@ from neurognocchi._checks import (
 from neurognocchi.data.trials import Trials
 from neurognocchi.diffusion import METHODS
 from neurognocchi.estimators.base import PARAMETERS_DOC, TRAINING_DOC, TrialEstimator
+from neurognocchi.estimators.joint import JOINT_DOC, JointBehavior
 from neurognocchi.estimators.outputs import check_sample_output, samples_as_output
+from neurognocchi.estimators.sampling import denoise_codes
 from neurognocchi.models.gnocchi import GnocchiConfig, GnocchiModel
 
 __all__ = ["GNOCCHI", "PRESETS"]
@@ -46,7 +47,7 @@ PRESETS = MappingProxyType(
 )
 
 
-class GNOCCHI(TrialEstimator):
+class GNOCCHI(JointBehavior, TrialEstimator):
     __doc__ = f"""GNOCCHI: a diffusion model of trials conditioned on a learned per-trial code.
 
     Parameters
@@ -84,6 +85,7 @@ class GNOCCHI(TrialEstimator):
         ``guidance_scale``.
     time_channels : int
         Even number of relative-time channels appended to the denoiser's input (0: none).
+    {JOINT_DOC}
     guidance_scale : float
         Classifier-free guidance of ``generate``: ``v_null + w (v_code - v_null)``; 1 is
         plain conditioning (needs ``code_dropout > 0`` otherwise).
@@ -104,6 +106,8 @@ class GNOCCHI(TrialEstimator):
     bin_size_s_ : float or None
         Bin width of the fitted trials (``Trials.bin_size_s``; None for a raw array), which
         ``generate(output="rates" | "spikes")`` needs.
+    behavior_names_ : tuple of str
+        The behaviour channels generated with the activity (empty unless ``joint_behavior``).
 
     Notes
     -----
@@ -150,6 +154,7 @@ class GNOCCHI(TrialEstimator):
         code_noise: float = 0.0,
         code_dropout: float = 0.0,
         time_channels: int = 0,
+        joint_behavior: bool = False,
         guidance_scale: float = 1.0,
         whiten_codes: bool = True,
         weight_decay: float = 1e-4,
@@ -186,6 +191,7 @@ class GNOCCHI(TrialEstimator):
         self.code_noise = code_noise
         self.code_dropout = code_dropout
         self.time_channels = time_channels
+        self.joint_behavior = joint_behavior
         self.guidance_scale = guidance_scale
         self.whiten_codes = whiten_codes
         self.weight_decay = weight_decay
@@ -209,6 +215,7 @@ class GNOCCHI(TrialEstimator):
     def check_params(self) -> None:
         super().check_params()
         check_bool(self.whiten_codes, "whiten_codes")
+        check_bool(self.joint_behavior, "joint_behavior")
         guidance = check_real(self.guidance_scale, "guidance_scale", low=0.0)
         if guidance != 1.0 and not self.code_dropout:
             raise ValueError(
@@ -229,14 +236,21 @@ class GNOCCHI(TrialEstimator):
             )
 
     def _start_fit(self, X) -> None:
-        """Read ``bin_size_s_`` from the data (None for a raw array)."""
+        """Read ``bin_size_s_`` (None for a raw array) and ``behavior_names_`` from the data."""
         self.bin_size_s_ = X.bin_size_s if isinstance(X, Trials) else None
+        self._start_joint(X)
 
     def _data_settings(self) -> dict:
-        return {"bin_size_s": self.bin_size_s_}
+        return {"bin_size_s": self.bin_size_s_, "behavior_names": list(self.behavior_names_)}
+
+    def _model_config(self, n_time: int, n_neurons: int, **from_data) -> dict:
+        n_channels = n_neurons  # of the training array: activity, then any behaviour
+        n_behavior = len(from_data.get("behavior_names", ()))
+        return super()._model_config(n_time, n_channels - n_behavior, **from_data)
 
     def _restore_fitted(self) -> None:
         self.bin_size_s_ = self.model_.bin_size_s
+        self.behavior_names_ = tuple(self.model_.config.behavior_names)
 
     def _finish_fit(self, train_data) -> None:
         if self.whiten_codes:
@@ -261,6 +275,7 @@ class GNOCCHI(TrialEstimator):
         common_noise: bool = False,
         batch_size: int = 256,
         output: str = "activity",
+        return_behavior: bool = False,
     ) -> np.ndarray:
         """Generate trials conditioned on codes.
 
@@ -299,10 +314,14 @@ class GNOCCHI(TrialEstimator):
             times ``bin_size_s_``, expected counts per bin (float64), and "spikes" their
             Poisson counts (int64; see :mod:`neurognocchi.estimators.outputs`). Both need a
             model fitted on `Trials` with ``bin_size_s``.
+        return_behavior : bool
+            Also return each sample's generated behaviour, (n_codes, n_samples, n_time,
+            len(behavior_names_)) in data units (a model fitted with ``joint_behavior``).
 
         Returns
         -------
-        array, shape (n_codes, n_samples, n_time, n_neurons), as ``output`` says.
+        array, shape (n_codes, n_samples, n_time, n_neurons), as ``output`` says; with
+        ``return_behavior``, the pair (that array, the behaviour).
 
         Notes
         -----
@@ -326,47 +345,20 @@ class GNOCCHI(TrialEstimator):
         n_steps = self._check_n_steps(n_steps)
         check_bool(common_noise, "common_noise")
         seed = check_random_state(random_state)
+        check_bool(return_behavior, "return_behavior")
         self.model_.eval()
         options = {"n_steps": n_steps, "method": method, "eta": eta,
                    "guidance": float(self.guidance_scale)}  # fmt: skip
-        if common_noise:
-            out = self._generate_common(code, n_samples, seed, batch_size, options)
-        else:
-            repeated = code.repeat_interleave(n_samples, dim=0)  # (n_codes * n_samples, L)
-            options["progress"] = self.verbose and len(repeated) > batch_size
-            generator = torch.Generator(device=self.device_).manual_seed(seed)
-            samples = [
-                self.model_.generate(repeated[i : i + batch_size], generator=generator, **options)
-                for i in range(0, len(repeated), batch_size)
-            ]
-            out = torch.cat(samples).cpu().numpy()  # (n_codes * n_samples, T, N)
-        out = out.reshape(len(code), n_samples, *out.shape[1:])  # (n_codes, K, T, N)
-        return samples_as_output(
-            out, output, bin_size_s=self.bin_size_s_, seed=seed, common_noise=common_noise
-        )
-
-    def _generate_common(
-        self, code: torch.Tensor, n_samples: int, seed: int, batch_size: int, options: dict
-    ) -> np.ndarray:
-        """Samples (n_codes * n_samples, T, N) of the codes ``code`` (n_codes, L), each code's
-        denoised apart, with the noise of sample ``k`` shared by every code."""
-        samples = []
-        show = self.verbose and len(code) * n_samples > batch_size
-        for row in tqdm(code, desc="codes", disable=None if show else True):  # (L,)
-            for start in range(0, n_samples, batch_size):
-                index = torch.arange(start, min(start + batch_size, n_samples))  # sample ks
-                # The same seed for every batch: each draws the same bank of noise rows.
-                generator = torch.Generator(device=self.device_).manual_seed(seed)
-                samples.append(
-                    self.model_.generate(
-                        row.repeat(len(index), 1),  # (b, L)
-                        generator=generator,
-                        noise_index=index,
-                        n_noise=n_samples,
-                        **options,
-                    )
-                )
-        return torch.cat(samples).cpu().numpy()  # (n_codes * n_samples, T, N)
+        out = denoise_codes(self.model_, code, n_samples, seed, batch_size=batch_size,
+                            common_noise=common_noise, verbose=self.verbose,
+                            options=options)  # fmt: skip
+        out = out.reshape(len(code), n_samples, *out.shape[1:])  # (n_codes, K, T, N + B)
+        activity = self._split_behavior(out, return_behavior)
+        if return_behavior:
+            activity, behavior = activity
+        activity = samples_as_output(activity, output, bin_size_s=self.bin_size_s_, seed=seed,
+                                     common_noise=common_noise)  # fmt: skip
+        return (activity, behavior) if return_behavior else activity
 
     def sample_prior(self, n: int, *, random_state: int | None = None, **kwargs) -> np.ndarray:
         """Unconditional samples: codes drawn from the model's prior N(0, I), then
@@ -379,15 +371,17 @@ class GNOCCHI(TrialEstimator):
         random_state : int, optional
             Seed of the codes and of the starting noise.
         **kwargs
-            Passed to :meth:`generate` (e.g. ``output``).
+            Passed to :meth:`generate` (e.g. ``output``, ``return_behavior``).
 
         Returns
         -------
-        array, shape (n, n_time, n_neurons), in data units (or as ``output`` says).
+        array, shape (n, n_time, n_neurons), in data units (or as ``output`` says); with
+        ``return_behavior``, the pair (that array, the behaviour (n, n_time, n_channels)).
         """
         self._check_fitted()
         n = check_positive_int(n, "n")
         generator = torch.Generator().manual_seed(check_random_state(random_state))
         codes = self.model_.prior_codes(n, generator).numpy()  # (n, L)
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        return self.generate(codes, n_samples=1, random_state=seed, **kwargs)[:, 0]
+        out = self.generate(codes, n_samples=1, random_state=seed, **kwargs)
+        return tuple(part[:, 0] for part in out) if isinstance(out, tuple) else out[:, 0]

@@ -66,6 +66,7 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
 
     _model_class = LatentGnocchiModel
     _config_class = LatentGnocchiConfig
+    joint_behavior = False  # behaviour is not generated with the latents (not a parameter here)
 
     def __init__(
         self,
@@ -152,6 +153,7 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
                 "for continuous activity)"
             )
         self.bin_size_s_ = X.bin_size_s if isinstance(X, Trials) else None
+        self.behavior_names_ = ()
         self.smooth_sigma_s_ = 0.0
         if isinstance(X, Trials):
             from neurognocchi.evaluation.generation import infer_smoothing
@@ -177,6 +179,7 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
 
     def _restore_fitted(self) -> None:
         self.bin_size_s_ = self.model_.bin_size_s
+        self.behavior_names_ = ()
         self.smooth_sigma_s_ = self.model_.smooth_sigma_s
 
     # ------------------------------------------------------------------ fitting

@@ -9,6 +9,7 @@ import numpy as np
 from neurognocchi._checks import check_random_state
 from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.evaluation.cosmoothing import TABLE_ROWS as COSMOOTHING_ROWS
+from neurognocchi.evaluation.joint import TABLE_ROWS as JOINT_ROWS
 from neurognocchi.evaluation.paired import paired_fraction
 from neurognocchi.evaluation.protocol import CODE_ONLY_VARIABLES, RENAMED, VARIABLES, evaluate
 from neurognocchi.evaluation.sections import CANNOT_GENERATE
@@ -37,6 +38,7 @@ TABLE_ROWS = [
     ("navigation_spread", "navigation spread of sample endpoints (data units)", ".3f"),
     ("navigation_start_bias", "navigation decoded start bias (data units)", ".3f"),
     ("navigation_psth_r2", "navigation PSTH R² (held-out conditions)", ".3f"),
+    *JOINT_ROWS,
     *[
         row
         for v in VARIABLES
@@ -72,7 +74,7 @@ TABLE_ROWS = [
 GENERATED_PREFIXES = (
     "reconstruction_", "bits_per_spike", "navigation_", "unintended_", "intended_gain_",
     "traversal_spread_", "unconditional_", "conditional_", "spikes_", "paired_neurons",
-    "cosmooth_",
+    "cosmooth_", "joint_",
 )  # fmt: skip
 FLOOR_COLUMNS = {
     "single_trial": "floor: real trials (K-matched)",

@@ -16,6 +16,7 @@ from neurognocchi.evaluation import behavior, floors, metrics, navigation, stoch
 from neurognocchi.evaluation.codes import code_direction_cosines, participation_ratio
 from neurognocchi.evaluation.cosmoothing import cosmoothing_section, cosmoothing_summary
 from neurognocchi.evaluation.figure_data import code_figure_data, figure_data
+from neurognocchi.evaluation.joint import joint_section, joint_summary
 from neurognocchi.evaluation.spike_section import spike_floors, spike_section, spike_summary
 from neurognocchi.evaluation.uncertainty import mean_and_sd
 
@@ -144,6 +145,7 @@ def run_all(model, data) -> dict:
     found = generated_sections(model, data, behavior_decoder, directions)
     spikes_stats = spike_section(model, data)  # after the others: their draws do not move
     cosmoothing = cosmoothing_section(model, data)  # draws nothing
+    joint = joint_section(model, data, behavior_decoder, directions)  # its own generations
     mean, first, plan = found["numbers"]["mean"], found["first"], found["navigation_plan"]
     return {
         "code_snr": codes.pop("variables"),
@@ -171,6 +173,7 @@ def run_all(model, data) -> dict:
         "sampling": found["numbers"],
         "spikes_stats": spikes_stats,  # the model's own spikes (issue 18), or "skipped"
         "cosmoothing": cosmoothing,  # bits/spike on held-out neurons, or "skipped"
+        "joint_behavior": joint,  # generated behaviour vs the decoder (issue 19), or "skipped"
         "floors": found["floors"],
         "figure_data": figure_data(data, first["samples"], first["prior"]),
     }
@@ -231,6 +234,7 @@ def summary(results: dict, model, evaluate_seconds: float) -> dict:
         out[f"{key}_sd"] = sampled["sd"][key]
     out |= spike_summary(results.get("spikes_stats"))  # one sampling seed: no _sd
     out |= cosmoothing_summary(results.get("cosmoothing"))
+    out |= joint_summary(results.get("joint_behavior"))  # one sampling seed: no _sd
     out["fit_seconds"] = getattr(model, "fit_seconds_", None)
     out["evaluate_seconds"] = evaluate_seconds
     return out

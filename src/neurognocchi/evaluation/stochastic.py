@@ -49,7 +49,7 @@ def _generate(model, data, codes, seed: int):
     )
 
 
-def _spread(decoded: np.ndarray) -> float:
+def endpoint_spread(decoded: np.ndarray) -> float:
     """Mean over codes of the RMS distance of the decoded endpoints (..., K, 4) to their mean."""
     ends = decoded[..., :2]  # (n_codes, K, 2)
     return float(navigation.bias_and_spread(ends, ends.mean(-2)).spread.mean())
@@ -137,7 +137,7 @@ def navigation_scores(decoder, samples, means, plan: NavigationPlan, data):
     scalars = {
         "navigation_bias": bias,
         "navigation_bias_grid": bias / data.grid_spacing,
-        "navigation_spread": _spread(decoded),
+        "navigation_spread": endpoint_spread(decoded),
         "navigation_start_bias": float(start_bias.mean()),
         "navigation_psth_r2": metrics.pooled_r2(psth, real),
     }
@@ -192,7 +192,7 @@ def traversal_scores(decoder, samples, means, plan: TraversalPlan, name: str, da
         f"unintended_{name}": unintended,
         f"intended_gain_{name}": gain,
         f"unintended_per_gain_{name}": per_gain,
-        f"traversal_spread_{name}": _spread(decoded),
+        f"traversal_spread_{name}": endpoint_spread(decoded),
     }, decoded_mean
 
 

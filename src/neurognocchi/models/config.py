@@ -73,10 +73,22 @@ class GnocchiConfig(JsonConfig):
     time_channels: int = 0  # relative-time input channels of the denoiser (even); 0: none
     # bin width of the fitted activity, None when unknown: rates and spikes need it
     bin_size_s: float | None = None
+    # behaviour channels generated with the activity (after its N channels); never encoded
+    behavior_names: tuple[str, ...] = ()
+
+    @property
+    def n_behavior(self) -> int:
+        """Behaviour channels generated after the activity's (0: activity only)."""
+        return len(self.behavior_names)
 
     def __post_init__(self):
         for name in ("n_neurons", "n_time", "code_dim", "n_train_steps"):
             check_positive_int(getattr(self, name), name)
+        if isinstance(self.behavior_names, str) or not all(
+            isinstance(name, str) for name in self.behavior_names
+        ):
+            raise ValueError(f"behavior_names must be channel names; got {self.behavior_names!r}")
+        object.__setattr__(self, "behavior_names", tuple(self.behavior_names))
         for name in ("rec_weight", "mmd_weight", "dropout", "code_noise"):
             check_real(getattr(self, name), name, low=0.0)
         check_dropout(self.code_dropout, "code_dropout")

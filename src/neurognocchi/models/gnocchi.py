@@ -57,8 +57,9 @@ class GnocchiModel(ConfiguredModel):
         super().__init__()
         self.config = config
         self.encoder = build_encoder(config)
+        n_channels = config.n_neurons + config.n_behavior  # what the denoiser generates
         self.denoiser = UNet1dDenoiser(
-            config.n_neurons,
+            n_channels,
             code_dim=config.code_dim,
             channels=config.channels,
             channel_mults=config.channel_mults,
@@ -72,7 +73,7 @@ class GnocchiModel(ConfiguredModel):
                 n_train_steps=config.n_train_steps, schedule=config.schedule, prediction="v"
             )
         )
-        self.scaler = NeuronScaler(config.n_neurons)
+        self.scaler = NeuronScaler(n_channels)
         self.register_buffer("x0_bound", torch.tensor(10.0))
         # Affine map between the encoder's raw codes and the codes users see (identity until
         # set_code_whitening): code = whitening @ (raw - mean); raw = coloring @ code + mean.
@@ -145,8 +146,9 @@ class GnocchiModel(ConfiguredModel):
     # ------------------------------------------------------------------ model API
     def raw_code(self, x: torch.Tensor) -> torch.Tensor:
         """The encoder's output (B, code_dim) for trials x (B, T, N) in data units: what the
-        denoiser is conditioned on and the MMD term sees."""
-        return self.encoder(self.scaler(x))
+        denoiser is conditioned on and the MMD term sees. Only the N activity channels are
+        read (x may hold the behaviour channels after them; they never reach the encoder)."""
+        return self.encoder(self.scaler.leading(x[..., : self.config.n_neurons]))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Codes (B, code_dim) of trials x (B, T, N) in data units (whitened raw codes)."""
@@ -164,15 +166,16 @@ class GnocchiModel(ConfiguredModel):
         return self.scheduler.split_prediction(self.denoiser(x_t, t, code), x_t, t)
 
     def loss(self, x: torch.Tensor, *, generator: torch.Generator | None = None, step: int = 0):
-        """Training loss for a batch x (B, T, N) in data units.
+        """Training loss for a batch x (B, T, N + n_behavior) in data units (activity, then
+        the behaviour channels a joint model generates too; the encoder reads the activity).
 
         Returns a dict with ``loss`` (the weighted total) and its parts ``score`` (noise MSE),
         ``reconstruction`` (MSE of the x0 implied by the noise prediction) and ``mmd``
         (unbiased MMD^2 between the batch's codes and N(0, I)), all in normalised units.
         """
         del step  # GNOCCHI's loss does not change during training
-        x0 = self.scaler(x)  # (B, T, N)
-        code = self.encoder(x0)  # (B, L) raw codes
+        x0 = self.scaler(x)  # (B, T, N + n_behavior)
+        code = self.encoder(x0[..., : self.config.n_neurons])  # (B, L) raw codes: activity only
         t = torch.randint(
             0, self.config.n_train_steps, (x0.shape[0],), generator=generator, device="cpu"
         ).to(x0.device)
@@ -233,7 +236,8 @@ class GnocchiModel(ConfiguredModel):
         guidance: float = 1.0,
     ) -> torch.Tensor:
         """Denoise from noise conditioned on ``code`` (B, L), a code as :meth:`encode` returns
-        it; returns (B, T, N) in data units. ``guidance`` != 1 applies classifier-free
+        it; returns (B, T, N + n_behavior) in data units (the behaviour channels last).
+        ``guidance`` != 1 applies classifier-free
         guidance (a model fitted with ``code_dropout``).
 
         ``method`` is one of :data:`~neurognocchi.diffusion.METHODS` ("ddim", "ddpm",
@@ -244,7 +248,7 @@ class GnocchiModel(ConfiguredModel):
         model. ``noise_index`` (B,) and ``n_noise`` share noise between rows as
         :func:`~neurognocchi.diffusion.sample` describes.
         """
-        shape = (code.shape[0], self.config.n_time, self.config.n_neurons)
+        shape = (code.shape[0], self.config.n_time, self.config.n_neurons + self.config.n_behavior)
         raw = code @ self.code_coloring.T + self.code_mean  # (B, L): the denoiser reads raw codes
         x0 = sample(
             self._guided(raw, guidance),

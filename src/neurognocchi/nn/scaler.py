@@ -85,6 +85,12 @@ class NeuronScaler(nn.Module):
         """Normalise ``x`` (..., N) in data units: ``(x - mean) / std``."""
         return (x - self.mean) / self.std
 
+    def leading(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise ``x`` (..., n) by the statistics of the first ``n`` channels (a model
+        that scales more channels than some of its inputs hold, e.g. activity + behaviour)."""
+        n = x.shape[-1]
+        return (x - self.mean[:n]) / self.std[:n]
+
     def inverse(self, z: torch.Tensor) -> torch.Tensor:
         """Back to data units: ``z * std + mean`` for ``z`` (..., N) in normalised units."""
         return z * self.std + self.mean

@@ -1,0 +1,67 @@
+"""Joint generation of activity and behaviour (issue 19): GNOCCHI's ``joint_behavior``.
+
+With ``joint_behavior=True`` the model is fitted on each trial's activity with its behaviour
+channels (``trials.behavior``, e.g. hand position and velocity) appended, so that the denoiser
+generates both and every generated trial comes with its own behaviour. The encoder reads the
+activity channels only (:meth:`GnocchiModel.raw_code
+<neurognocchi.models.gnocchi.GnocchiModel.raw_code>`): codes come from the activity alone,
+``encode`` takes activity as before, and behaviour cannot leak into a code.
+``generate(..., return_behavior=True)`` returns ``(activity, behavior)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurognocchi.data.trials import Trials
+
+__all__ = ["JOINT_DOC", "JointBehavior"]
+
+JOINT_DOC = """\
+joint_behavior : bool
+        Generate ``trials.behavior`` with the activity (fit on `Trials` with behaviour):
+        ``generate(..., return_behavior=True)`` returns ``(activity, behavior)``; the encoder
+        still reads the activity alone."""
+
+
+class JointBehavior:
+    """Mixin of :class:`~neurognocchi.estimators.GNOCCHI` for ``joint_behavior``."""
+
+    joint_behavior: bool
+
+    def _start_joint(self, X) -> None:
+        """Read the behaviour channels to generate (``behavior_names_``; empty when off)."""
+        self.behavior_names_ = ()
+        if not self.joint_behavior:
+            return
+        if not isinstance(X, Trials) or X.behavior is None:
+            raise ValueError(
+                "joint_behavior=True generates the trials' behaviour: X must be a Trials with "
+                "behavior (n_trials, n_time, n_channels)"
+            )
+        self.behavior_names_ = tuple(str(name) for name in X.behavior_names)
+
+    def _fit_input(self, trials: Trials, name: str) -> np.ndarray:
+        """The training array: activity, then the behaviour channels of a joint model."""
+        activity = self._model_input(trials, name)
+        if not self.behavior_names_:
+            return activity
+        if trials.behavior is None or list(trials.behavior_names) != list(self.behavior_names_):
+            raise ValueError(
+                f"{name} must have the behaviour channels {list(self.behavior_names_)} "
+                "(joint_behavior=True)"
+            )
+        return np.concatenate([np.asarray(activity, dtype=np.float32),
+                               np.asarray(trials.behavior, dtype=np.float32)], axis=-1)  # fmt: skip
+
+    def _split_behavior(self, out: np.ndarray, return_behavior: bool):
+        """Generated channels (..., N + B) as activity, or (activity, behaviour) when asked
+        for (an error naming ``return_behavior`` for a model without behaviour)."""
+        n_neurons = self.model_.n_neurons
+        if return_behavior and not self.behavior_names_:
+            raise ValueError(
+                "return_behavior=True needs a model fitted with joint_behavior=True; this one "
+                "generates activity only"
+            )
+        activity = out[..., :n_neurons]
+        return (activity, out[..., n_neurons:]) if return_behavior else activity
