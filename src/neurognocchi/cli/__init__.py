@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from neurognocchi.cli import augment
 from neurognocchi.cli.commands import COMMANDS
 from neurognocchi.diffusion.sampling import METHODS
 from neurognocchi.estimators.outputs import OUTPUTS
@@ -293,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encode(subparsers)
     _add_generate(subparsers)
     _add_evaluate(subparsers)
+    augment.add_parser(subparsers)
     _add_convert(subparsers)
     _add_export(subparsers)
     _add_demo(subparsers)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from neurognocchi._io import atomic_write
+from neurognocchi.cli import augment
 
 __all__ = ["COMMANDS"]
 
@@ -389,5 +390,6 @@ COMMANDS = {
     "report": _report,
     "reference": _reference,
     "study": _study,
+    "augment": augment.run,
     "info": _info,
 }

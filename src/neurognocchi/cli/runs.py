@@ -1,8 +1,9 @@
 """Run directories: what ``neurognocchi fit`` writes and what the other commands read.
 
 `fit_run` creates, resumes or replaces a run directory (the estimator's parameters come from
-`neurognocchi.cli.params`); `load_model` reads its fitted estimator back; `evaluate_runs` scores
-runs with the evaluation protocol and writes the metrics and the HTML report.
+`neurognocchi.cli.params`); `load_model` reads its fitted estimator back; `scorable_runs` checks
+runs against their data; `evaluate_runs` scores them with the evaluation protocol and writes the
+metrics and the HTML report.
 
 A run directory holds a fitted estimator (``config.json`` + ``weights.pt``, loadable with
 :func:`load_model`), its training history (``history.json``/``.csv``), resumable checkpoints
@@ -33,15 +34,9 @@ from neurognocchi.cli.params import MODELS, build_estimator
 from neurognocchi.data import Trials, load_trials
 
 __all__ = [
-    "FIT_SUBSETS",
-    "RESUME_MAY_CHANGE",
-    "RUN_FILE",
-    "evaluate_runs",
-    "fit_indices",
-    "fit_run",
-    "load_model",
-    "prepare_run_dir",
-]
+    "FIT_SUBSETS", "RESUME_MAY_CHANGE", "RUN_FILE", "evaluate_runs", "fit_indices", "fit_run",
+    "load_model", "prepare_run_dir", "scorable_runs",
+]  # fmt: skip
 
 FIT_SUBSETS = ("train", "heldin", "all")
 RUN_FILE = "run.json"
@@ -332,14 +327,10 @@ def evaluate_runs(
     fitted on in the training part: a run fitted on validation or held-out trials (``fit
     --fit-on heldin|all``) cannot be scored honestly and is refused.
     """
-    from neurognocchi.evaluation import compare, protocol_split, write_report
+    from neurognocchi.evaluation import compare, write_report
 
     start = time.perf_counter()
-    trials = load_trials(data)
-    records = [_read_record(Path(run)) for run in run_dirs]
-    seed = _common_seed(records)
-    split = protocol_split(trials, random_state=seed)
-    models = _scorable_models(run_dirs, records, train=split.train, digest=_sha256(data))
+    trials, split, seed, models = scorable_runs(run_dirs, data)
     comparison = compare(models, trials, split=split, random_state=seed, n_samples=n_samples,
                          n_sampling_seeds=n_sampling_seeds)  # fmt: skip
     out_dir = Path(out_dir)
@@ -351,6 +342,20 @@ def evaluate_runs(
         run_seconds=time.perf_counter() - start,
     )
     return comparison
+
+
+def scorable_runs(run_dirs, data: str | os.PathLike):
+    """(trials, protocol split, its seed, {name: model}) of fitted runs and their data file,
+    after checking that they share one seed and were fitted on that split's training trials
+    of this very file (a run that saw validation or held-out trials is refused)."""
+    from neurognocchi.evaluation import protocol_split
+
+    trials = load_trials(data)
+    records = [_read_record(Path(run)) for run in run_dirs]
+    seed = _common_seed(records)
+    split = protocol_split(trials, random_state=seed)
+    models = _scorable_models(run_dirs, records, train=split.train, digest=_sha256(data))
+    return trials, split, seed, models
 
 
 def _common_seed(records: list[dict]) -> int:

@@ -1,0 +1,297 @@
+"""Decoders trained on synthetic conditions (issue 19, item 2): does activity a model
+synthesises for conditions it never saw help a behaviour decoder on those conditions?
+
+A behaviour decoder (``"ridge"`` over time bins, or a small ``"gru"``; see
+:mod:`neurognocchi.experiments.decoders`) is trained on
+
+(i)   the real held-in training trials (the evaluation protocol's ``split.train``) only;
+(ii+) (i) plus trials each model synthesises for every held-out condition, by navigation (the
+      protocol's navigated codes, :func:`~neurognocchi.evaluation.stochastic.navigation_plan`),
+      ``multiple`` times as many per condition as there are real trials per held-in condition.
+      Their behaviour labels are the model's own generated behaviour when it has some
+      (``GNOCCHI(joint_behavior=True)``: "generated"), else the interpolated behaviour of (iv)
+      ("interpolated");
+(iv)  (i) plus a naive synthesis: each held-out condition's neighbours (the nearest held-in
+      targets, ties all used) give its PSTH as the mean of their PSTHs, and each synthetic trial
+      is that PSTH plus the residual of one random neighbour trial (activity and positions);
+(v)   (i) plus real trials of the held-out conditions: the upper bound.
+
+Every decoder is tested on the same **real held-out-condition test trials**: half of each
+held-out condition's trials (drawn with ``random_state``); the other half is (v)'s extra
+training data and is used nowhere else. No real held-out-condition trial enters any other
+training set, and none of the test trials any training set (``result["indices"]`` lists
+them; tested). Scores: position R² and endpoint error (:func:`~.decoders.scores`), each
+mean ± s.d. over ``seeds`` (the synthesis draws and the GRU's initialisation and batches).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from neurognocchi._checks import InvalidArgumentError, check_int, check_random_state, check_seeds
+from neurognocchi.evaluation.behavior import position_channels
+from neurognocchi.evaluation.generation import generate_activity, output_kind
+from neurognocchi.evaluation.navigation import navigation_directions, nearest_conditions
+from neurognocchi.evaluation.protocol import prepare, protocol_split
+from neurognocchi.evaluation.stochastic import navigation_plan
+from neurognocchi.evaluation.uncertainty import mean_and_sd
+from neurognocchi.experiments.decoders import DECODERS, fit_decoder, scores
+
+__all__ = ["augment_decoder", "augment_markdown", "heldout_halves", "naive_synthesis"]
+
+REAL, NAIVE, BOUND = "real held-in only", "+ naive (neighbours' PSTHs)", "+ real held-out (bound)"
+METRICS = ("position_r2", "endpoint_error")
+
+
+def heldout_halves(trials, split, *, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each held-out condition's trials in two halves (stratified): (v)'s extra training
+    trials and the test trials, as sorted indices into ``trials``."""
+    heldout = np.asarray(split.heldout)
+    first, second = trials[heldout].split_indices((0.5, 0.5), random_state=random_state)
+    return np.sort(heldout[first]), np.sort(heldout[second])
+
+
+def _targets(trials, index) -> tuple[np.ndarray, np.ndarray]:
+    """Condition labels among trials ``index`` and each condition's mean (target_x, target_y)."""
+    labels = trials.info("condition")[index]
+    targets = np.stack([trials.info("target_x"), trials.info("target_y")], axis=1)[index]
+    unique = np.unique(labels)
+    return unique, np.stack([targets[labels == c].mean(0) for c in unique])
+
+
+class _Neighbours:
+    """Held-in training conditions' PSTHs (activity, positions) and their trials' residuals."""
+
+    def __init__(self, trials, train, channels):
+        self.train = np.asarray(train)
+        self.labels, self.targets = _targets(trials, self.train)
+        conditions = trials.info("condition")[self.train]
+        self.activity = np.asarray(trials.activity[self.train], dtype=np.float64)
+        self.positions = np.asarray(trials.behavior[self.train][..., channels], dtype=np.float64)
+        self.of_trial = np.searchsorted(self.labels, conditions)  # condition row of each trial
+        self.psth = [np.stack([x[self.of_trial == i].mean(0) for i in range(len(self.labels))])
+                     for x in (self.activity, self.positions)]  # fmt: skip
+
+    def interpolated(self, goal) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows of the nearest conditions to ``goal`` (x, y) and the means of their PSTHs."""
+        rows = nearest_conditions(self.targets, np.asarray(goal, dtype=np.float64))
+        return rows, self.psth[0][rows].mean(0), self.psth[1][rows].mean(0)
+
+
+def naive_synthesis(neighbours: _Neighbours, goals, n_per_goal: int, rng):
+    """(iv) for every goal: ``n_per_goal`` trials of the interpolated PSTH plus one random
+    neighbour trial's residual; returns activity, positions and the source trials' indices."""
+    activity, positions, sources = [], [], []
+    for goal in goals:
+        rows, psth, path = neighbours.interpolated(goal)
+        pool = np.flatnonzero(np.isin(neighbours.of_trial, rows))
+        chosen = rng.choice(pool, size=n_per_goal, replace=True)
+        own = neighbours.of_trial[chosen]
+        activity.append(psth + neighbours.activity[chosen] - neighbours.psth[0][own])
+        positions.append(path + neighbours.positions[chosen] - neighbours.psth[1][own])
+        sources.append(neighbours.train[chosen])
+    return np.concatenate(activity), np.concatenate(positions), np.concatenate(sources)
+
+
+def _navigation(model, trials, split, seed: int):
+    """The protocol's navigation plan for ``model`` (codes of every trial, held-in fits)."""
+    data = prepare(model, trials, split=split, random_state=seed, n_samples=1,
+                   n_sampling_seeds=1)  # fmt: skip
+    directions, _ = navigation_directions(data.codes[data.heldin], data.variables[data.heldin])
+    return data, navigation_plan(data, directions)
+
+
+def model_synthesis(model, trials, split, neighbours: _Neighbours, n_per_goal: int, seed: int,
+                    *, channels, split_seed: int):  # fmt: skip
+    """(ii+) for ``model``: ``n_per_goal`` trials per held-out condition generated from its
+    navigated codes (independent noise, seeded), with generated or interpolated positions.
+    Returns activity, positions, the label kind and the goals (n_goals, 2)."""
+    data, plan = _navigation(model, trials, split, split_seed)
+    joint = bool(getattr(model, "behavior_names_", ()))
+    if joint:
+        joint_channels = position_channels(model.behavior_names_, data.position_names)
+    activity, positions = [], []
+    for i, goal in enumerate(plan.goals[:, :2]):
+        codes = plan.codes[plan.goal_of_code == i]
+        k, draw = math.ceil(n_per_goal / len(codes)), seed + 7919 * (i + 1)
+        if joint:
+            act, beh = model.generate(codes, n_samples=k, random_state=draw, return_behavior=True)
+            path = np.asarray(beh, dtype=np.float64)[..., joint_channels]
+        else:
+            act = generate_activity(model, codes, n_samples=k, random_state=draw,
+                                    common_noise=False, smoothing=data.smoothing)  # fmt: skip
+            act = act.samples  # (n_codes, k, T, N): Poisson-smoothed for a rate model
+            path = np.broadcast_to(neighbours.interpolated(goal)[2], (*act.shape[:3], 2))
+        flat = np.asarray(act, dtype=np.float64).reshape(-1, *act.shape[2:])[:n_per_goal]
+        activity.append(flat)
+        positions.append(np.asarray(path).reshape(-1, *path.shape[2:])[:n_per_goal])
+    kind = "generated" if joint else "interpolated"
+    return np.concatenate(activity), np.concatenate(positions), kind, plan.goals[:, :2]
+
+
+def _check_models(models) -> dict:
+    if not isinstance(models, Mapping) or not models:
+        raise InvalidArgumentError("models must be a non-empty dict of name -> fitted model")
+    for name, model in models.items():
+        if output_kind(model) == "codes":
+            raise InvalidArgumentError(f"models: {name!r} cannot generate (output_kind 'codes')")
+    return dict(models)
+
+
+def augment_decoder(
+    models,
+    trials,
+    *,
+    random_state: int = 0,
+    seeds=(0, 1, 2),
+    multiples=(1, 3),
+    decoders=DECODERS,
+    position_names=None,
+    window_s: float = 0.1,
+) -> dict:
+    """Run the experiment (see the module docstring) and return its JSON-able results.
+
+    Parameters
+    ----------
+    models : dict of name -> fitted model
+        Generating models fitted on the protocol's held-in training trials of ``trials``
+        (split with ``random_state``); e.g. ``{"GNOCCHI": ..., "LFADS": ...}``.
+    trials : Trials
+        With behaviour, a ``heldout`` flag and the protocol's ``trial_info`` columns.
+    random_state : int
+        Seed of the protocol split and of the held-out halves (fixed over ``seeds``).
+    seeds : sequence of int
+        One repetition per seed: synthesis draws and the GRU decoder's seed.
+    multiples : sequence of int
+        Synthetic trials per held-out condition, as multiples of the real trials per held-in
+        condition.
+    decoders : sequence of {"ridge", "gru"}
+    position_names, window_s
+        The decoded channels (default: the protocol's) and the endpoint window.
+
+    Returns
+    -------
+    dict: ``rows`` (one per training set, decoder and multiple: mean, s.d. and values of each
+    metric over seeds), ``gap_closed`` (per model, decoder and multiple: the share of the R²
+    gap between (i) and (v) that the model's synthetic trials close), ``labels`` (generated or
+    interpolated, per model), ``indices`` and the settings.
+    """
+    models = _check_models(models)
+    split_seed = check_random_state(random_state)
+    seeds = check_seeds(seeds)
+    multiples = [check_int(m, "multiples", minimum=1) for m in multiples]
+    decoders = list(decoders)
+    for kind in decoders:
+        if kind not in DECODERS:
+            raise InvalidArgumentError(f"decoders: {kind!r} is not one of {list(DECODERS)}")
+    split = protocol_split(trials, random_state=split_seed)
+    channels = position_channels(trials.behavior_names, position_names)
+    bound_train, test = heldout_halves(trials, split, random_state=split_seed)
+    neighbours = _Neighbours(trials, split.train, channels)
+    _, goals = _targets(trials, split.heldout)  # the held-out conditions' targets
+    n_per_condition = round(len(split.train) / len(neighbours.labels))
+    bins = max(1, round(window_s / trials.bin_size_s)) if trials.bin_size_s else 1
+    real = (np.asarray(trials.activity[split.train], float),
+            np.asarray(trials.behavior[split.train][..., channels], float))  # fmt: skip
+    test_x = np.asarray(trials.activity[test], float)
+    test_y = np.asarray(trials.behavior[test][..., channels], float)
+    bound = (np.asarray(trials.activity[bound_train], float),
+             np.asarray(trials.behavior[bound_train][..., channels], float))  # fmt: skip
+    results, labels, naive_sources = [], {}, []
+
+    def score(name, multiple, extra, seed):
+        x = real[0] if extra is None else np.concatenate([real[0], extra[0]])
+        y = real[1] if extra is None else np.concatenate([real[1], extra[1]])
+        for kind in decoders:
+            decoder = fit_decoder(kind, x, y, random_state=seed)
+            numbers = scores(decoder, test_x, test_y, window_bins=bins)
+            results.append({"set": name, "decoder": kind, "multiple": multiple, "seed": seed,
+                            **numbers})  # fmt: skip
+
+    for seed in seeds:
+        score(REAL, None, None, seed)
+        score(BOUND, None, bound, seed)
+        for multiple in multiples:
+            n_per_goal = multiple * n_per_condition
+            for name, model in models.items():
+                act, pos, labels[name], _ = model_synthesis(
+                    model, trials, split, neighbours, n_per_goal, seed, channels=channels,
+                    split_seed=split_seed,
+                )  # fmt: skip
+                score(f"+ {name}", multiple, (act, pos), seed)
+            rng = np.random.default_rng(np.random.SeedSequence([seed, multiple, 19]))
+            *naive, sources = naive_synthesis(neighbours, goals, n_per_goal, rng)
+            naive_sources.append(sources)
+            score(NAIVE, multiple, naive, seed)
+    rows = _aggregate(results)
+    return {
+        "rows": rows,
+        "gap_closed": _gap_closed(rows, models, decoders, multiples),
+        "labels": labels,
+        "per_seed": results,
+        "indices": {"train": split.train.tolist(), "bound_train": bound_train.tolist(),
+                    "test": test.tolist(),
+                    "naive_sources": np.unique(np.concatenate(naive_sources)).tolist()},
+        "n_real_per_condition": n_per_condition,
+        "settings": {"random_state": split_seed, "seeds": seeds, "multiples": multiples,
+                     "decoders": decoders, "window_bins": bins},
+    }  # fmt: skip
+
+
+def _aggregate(results: list[dict]) -> list[dict]:
+    keys = list(dict.fromkeys(_key(r) for r in results))
+    rows = []
+    for key in keys:
+        mine = [r for r in results if _key(r) == key]
+        row = dict(zip(("set", "decoder", "multiple"), key, strict=True))
+        for metric in METRICS:
+            values = [r[metric] for r in mine]
+            stats = mean_and_sd(values)
+            row[metric] = {"mean": stats.mean, "sd": stats.sd, "values": values}
+        rows.append(row)
+    return rows
+
+
+def _key(row: dict) -> tuple:
+    return row["set"], row["decoder"], row["multiple"]
+
+
+def _find(rows, name, kind, multiple):
+    return next(r for r in rows if _key(r) == (name, kind, multiple))
+
+
+def _gap_closed(rows, models, decoders, multiples) -> dict:
+    """(R²(model) - R²(i)) / (R²(v) - R²(i)) per model, decoder and multiple (means)."""
+    out = {}
+    for kind in decoders:
+        low = _find(rows, REAL, kind, None)["position_r2"]["mean"]
+        high = _find(rows, BOUND, kind, None)["position_r2"]["mean"]
+        for name in [*models, "naive"]:
+            label = NAIVE if name == "naive" else f"+ {name}"
+            for multiple in multiples:
+                value = _find(rows, label, kind, multiple)["position_r2"]["mean"]
+                gap = high - low
+                out[f"{name}/{kind}/{multiple}x"] = (value - low) / gap if gap > 0 else None
+    return out
+
+
+def augment_markdown(result: dict) -> str:
+    """The five-way table: one row per training set (and multiple), per decoder position R²
+    and endpoint error as mean ± s.d. over seeds."""
+    from neurognocchi.evaluation.comparison import format_value
+
+    decoders = result["settings"]["decoders"]
+    header = ["training set", "synthetic per condition"]
+    header += [f"{kind} {label}" for kind in decoders for label in ("R²", "endpoint error")]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
+    seen = list(dict.fromkeys((r["set"], r["multiple"]) for r in result["rows"]))
+    for name, multiple in seen:
+        cells = [name, "—" if multiple is None else f"{multiple}×"]
+        for kind in decoders:
+            row = _find(result["rows"], name, kind, multiple)
+            cells += [format_value(row[m]["mean"], ".3f", row[m]["sd"]) for m in METRICS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
