@@ -83,6 +83,50 @@ def test_no_real_heldout_trial_enters_a_training_set_but_the_bounds(trials, mode
     assert table.count("\n") == 1 + 5 and "| + GNOCCHI | 1× |" in table
 
 
+def test_no_heldout_test_trial_moves_any_training_set(trials, models, monkeypatch):
+    """Scramble the real held-out test trials (activity, spikes, behaviour, start positions):
+    every decoder is trained on bit-identical data, and only the scores change."""
+    captured = {}
+    original = augment_module.fit_decoder
+
+    def spy_for(key):
+        def spy(kind, activity, positions, *, random_state=0):
+            captured.setdefault(key, []).append((np.asarray(activity), np.asarray(positions)))
+            return original(kind, activity, positions, random_state=random_state)
+
+        return spy
+
+    options = {"seeds": (0,), "multiples": (1,), "decoders": ("ridge",)}
+    monkeypatch.setattr(augment_module, "fit_decoder", spy_for("real"))
+    first = augment_decoder(models, trials, **options)
+    test = np.asarray(first["indices"]["test"])
+    rng = np.random.default_rng(5)
+    activity, behavior = trials.activity.copy(), trials.behavior.copy()
+    activity[test] = rng.permutation(activity[test].ravel()).reshape(activity[test].shape)
+    behavior[test] += rng.normal(size=behavior[test].shape)
+    info = {key: np.array(trials.info(key)) for key in trials.trial_info}
+    for key in ("start_x", "start_y"):
+        info[key][test] += rng.normal(size=len(test))
+    scrambled = trials._replace(activity=activity, behavior=behavior, trial_info=info,
+                                spikes=None, truth=None)  # fmt: skip
+    monkeypatch.setattr(augment_module, "fit_decoder", spy_for("scrambled"))
+    second = augment_decoder(models, scrambled, **options)
+    assert len(captured["real"]) == len(captured["scrambled"]) == 5
+    for (x, y), (x2, y2) in zip(captured["real"], captured["scrambled"], strict=True):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+    assert first["rows"][0]["position_r2"] != second["rows"][0]["position_r2"]
+
+
+def test_one_seed_gives_json_with_no_sd(trials, models):
+    result = augment_decoder({"PPCA": models["PPCA"]}, trials, seeds=(3,), multiples=(1,),
+                             decoders=("ridge",))  # fmt: skip
+    json.dumps(result, allow_nan=False)
+    assert result["rows"][0]["position_r2"]["sd"] is None
+    with pytest.raises(ValueError, match="multiples"):
+        augment_decoder(models, trials, multiples=(1, 1))
+
+
 def test_decoders_recover_a_linear_map_and_score_it():
     rng = np.random.default_rng(0)
     activity = rng.normal(size=(60, 10, 5))
@@ -130,6 +174,7 @@ def test_cli_runs_the_experiment_and_writes_json_and_table(runs, tmp_path, capsy
     [
         (["--seeds", "1", "1"], "--seeds"),
         (["--multiples", "0"], "--multiples"),
+        (["--multiples", "2", "2"], "--multiples"),
         (["--run", "absent"], "not a run directory"),
         (["--data", "other"], "another data file"),
     ],

@@ -20,7 +20,7 @@ from neurognocchi.evaluation.cosmoothing import (
 from neurognocchi.evaluation.spikes import bits_per_spike
 from neurognocchi.models.config import LfadsConfig, PoissonAutoencoderConfig
 from neurognocchi.models.heldout import check_heldout_neurons, choose_heldout_neurons
-from neurognocchi.models.lfads import LfadsModel
+from neurognocchi.models.lfads import LfadsModel, coordinated_dropout_mask
 from neurognocchi.models.poisson_ae import PoissonAutoencoder
 
 LFADS_TINY = {"max_epochs": 2, "batch_size": 16, "encoder_dim": 8, "generator_dim": 8,
@@ -117,11 +117,16 @@ def test_autoencoder_never_sees_the_heldout_neurons():
 @pytest.mark.parametrize("make", [_lfads, _autoencoder], ids=["lfads", "autoencoder"])
 def test_training_loss_scores_the_heldout_counts_under_coordinated_dropout(make):
     """The held-out neurons are always hidden, so always scored: their counts move the loss
-    with the same dropout mask (same generator seed)."""
+    even at the entries coordinated dropout keeps (which it alone would not score). The mask
+    is the generator's first draw, so the same seed gives the same mask."""
     counts = torch.poisson(torch.full((4, 6, 5), 1.0))
     model = make((2,)).train()
+    keep = coordinated_dropout_mask((4, 6, 5), 0.3, generator=torch.Generator().manual_seed(0))
+    changed = counts.clone()
+    changed[..., 2] += 3.0 * keep[..., 2]  # only where dropout keeps (does not score) them
+    assert bool(keep[..., 2].any())
     losses = [model.loss(x, generator=torch.Generator().manual_seed(0))["loss"].item()
-              for x in (counts, _with_heldout_changed(counts, (2,)))]  # fmt: skip
+              for x in (counts, changed)]  # fmt: skip
     assert losses[0] != losses[1]
 
 
@@ -219,3 +224,17 @@ def test_section_scores_the_models_rates_on_the_heldout_columns_of_the_validatio
     assert "heldout_neurons" in none["skipped"] and cosmoothing_summary(none) == {}
     no_spikes = SimpleNamespace(trials=FakeTrials(spikes=None, bin_size_s=0.02), split=split)
     assert "spikes" in cosmoothing_section(OracleModel(rates, [1]), no_spikes)["skipped"]
+
+
+class RefusingModel(OracleModel):
+    def reconstruct(self, trials, *, output="activity"):
+        raise ValueError("output='rates' needs a Poisson LFADS")
+
+
+def test_section_skips_a_model_that_has_no_rates_to_score():
+    spikes = np.random.default_rng(0).poisson(1.0, size=(30, 10, 5))
+    trials = FakeTrials(spikes=spikes, bin_size_s=0.02)
+    split = SimpleNamespace(train=np.arange(20), valid=np.arange(20, 30))
+    section = cosmoothing_section(RefusingModel(None, [1]), SimpleNamespace(trials=trials,
+                                                                              split=split))
+    assert "Poisson LFADS" in section["skipped"]

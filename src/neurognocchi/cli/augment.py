@@ -40,8 +40,8 @@ def add_parser(subparsers) -> None:
 def _check_options(args) -> None:
     if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
         raise ValueError(f"--seeds must be distinct non-negative ints; got {args.seeds}")
-    if min(args.multiples) < 1:
-        raise ValueError(f"--multiples must be positive ints; got {args.multiples}")
+    if min(args.multiples) < 1 or len(set(args.multiples)) != len(args.multiples):
+        raise ValueError(f"--multiples must be distinct positive ints; got {args.multiples}")
     for name in OUTPUTS:
         if (args.out / name).exists() and not args.overwrite:
             raise FileExistsError(f"{args.out / name} exists; pass --overwrite to replace it")
@@ -50,7 +50,7 @@ def _check_options(args) -> None:
 def _check_data(trials) -> None:
     if trials.behavior is None:
         raise ValueError("--data: the trials have no behaviour to decode")
-    for key in ("heldout", "condition", "target_x", "target_y"):
+    for key in ("heldout", "condition", "target_x", "target_y", "start_x", "start_y"):
         if key not in trials.trial_info:
             raise ValueError(f"--data: trial_info has no {key!r} column")
 
@@ -59,14 +59,15 @@ def run(args) -> None:
     """The handler: check everything, run the experiment, write the outputs."""
     from neurognocchi._io import atomic_writes
     from neurognocchi.cli.runs import scorable_runs
+    from neurognocchi.data import load_trials
     from neurognocchi.experiments.augment import augment_decoder, augment_markdown
 
     _check_options(args)
     for run_dir in args.runs:
         if not Path(run_dir).is_dir():
             raise FileNotFoundError(f"{str(run_dir)!r} is not a run directory")
+    _check_data(load_trials(args.data))  # before any model is loaded
     trials, _, seed, models = scorable_runs(args.runs, args.data)
-    _check_data(trials)
     for model in models.values():
         model.set_params(verbose=False)
     result = augment_decoder(models, trials, random_state=seed, seeds=args.seeds,

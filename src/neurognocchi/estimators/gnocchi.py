@@ -346,6 +346,7 @@ class GNOCCHI(JointBehavior, TrialEstimator):
         check_bool(common_noise, "common_noise")
         seed = check_random_state(random_state)
         check_bool(return_behavior, "return_behavior")
+        self._check_return_behavior(return_behavior)  # before any denoising
         self.model_.eval()
         options = {"n_steps": n_steps, "method": method, "eta": eta,
                    "guidance": float(self.guidance_scale)}  # fmt: skip

@@ -19,8 +19,9 @@ __all__ = ["HELDOUT_DOC", "RECONSTRUCT_OUTPUTS", "HeldoutNeurons"]
 HELDOUT_DOC = """\
 heldout_neurons : float
         Share of neurons (0 to <1) never shown to the encoder, for co-smoothing (NLB): they are
-        drawn from ``random_state`` (listed in ``heldout_neurons_`` after fitting), still
-        predicted and scored in training, and ``reconstruct`` predicts them from the others."""
+        drawn from ``random_state`` (an int: the same neurons for every model with that seed;
+        listed in ``heldout_neurons_`` after fitting), still predicted and scored in training,
+        and ``reconstruct`` predicts them from the others."""
 
 #: What ``reconstruct(..., output=)`` can return: data units or expected counts per bin.
 RECONSTRUCT_OUTPUTS = ("activity", "rates")

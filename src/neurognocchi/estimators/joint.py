@@ -54,14 +54,18 @@ class JointBehavior:
         return np.concatenate([np.asarray(activity, dtype=np.float32),
                                np.asarray(trials.behavior, dtype=np.float32)], axis=-1)  # fmt: skip
 
-    def _split_behavior(self, out: np.ndarray, return_behavior: bool):
-        """Generated channels (..., N + B) as activity, or (activity, behaviour) when asked
-        for (an error naming ``return_behavior`` for a model without behaviour)."""
-        n_neurons = self.model_.n_neurons
+    def _check_return_behavior(self, return_behavior: bool) -> None:
+        """An error naming ``return_behavior`` when asked of a model without behaviour."""
         if return_behavior and not self.behavior_names_:
             raise ValueError(
                 "return_behavior=True needs a model fitted with joint_behavior=True; this one "
                 "generates activity only"
             )
+
+    def _split_behavior(self, out: np.ndarray, return_behavior: bool):
+        """Generated channels (..., N + B) as activity, or (activity, behaviour) when asked
+        for."""
+        self._check_return_behavior(return_behavior)
+        n_neurons = self.model_.n_neurons
         activity = out[..., :n_neurons]
         return (activity, out[..., n_neurons:]) if return_behavior else activity

@@ -61,7 +61,8 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
         by its Poisson loss, and predicted from the others by ``reconstruct``. The codes and
         the latents then come from the other neurons alone.
     Others
-        As :class:`~neurognocchi.estimators.GNOCCHI`, for the diffusion model of the latents.
+        As :class:`~neurognocchi.estimators.GNOCCHI`, for the diffusion model of the latents
+        (but no ``joint_behavior``: behaviour is not generated with the latents).
     """
 
     _model_class = LatentGnocchiModel

@@ -89,7 +89,10 @@ def cosmoothing_section(model, data) -> dict:
     trials, split = data.trials, data.split
     heldout = np.asarray(model.heldout_neurons_, dtype=np.intp)
     valid = trials.spikes[split.valid]
-    rates = np.asarray(model.reconstruct(trials[split.valid], output="rates"))
+    try:
+        rates = np.asarray(model.reconstruct(trials[split.valid], output="rates"))
+    except ValueError as error:  # a refusal, e.g. a Gaussian LFADS has no rates
+        return {"skipped": f"the model cannot reconstruct rates: {error}"}
     if rates.shape != valid.shape:
         raise RuntimeError(
             f"model.reconstruct returned shape {rates.shape}; expected {valid.shape}"

@@ -6,7 +6,8 @@ A behaviour decoder (``"ridge"`` over time bins, or a small ``"gru"``; see
 
 (i)   the real held-in training trials (the evaluation protocol's ``split.train``) only;
 (ii+) (i) plus trials each model synthesises for every held-out condition, by navigation (the
-      protocol's navigated codes, :func:`~neurognocchi.evaluation.stochastic.navigation_plan`),
+      protocol's navigated codes, from the nearest held-in conditions to the condition's
+      target, with the held-in training trials' mean start: no held-out trial is read),
       ``multiple`` times as many per condition as there are real trials per held-in condition.
       Their behaviour labels are the model's own generated behaviour when it has some
       (``GNOCCHI(joint_behavior=True)``: "generated"), else the interpolated behaviour of (iv)
@@ -34,9 +35,14 @@ import numpy as np
 from neurognocchi._checks import InvalidArgumentError, check_int, check_random_state, check_seeds
 from neurognocchi.evaluation.behavior import position_channels
 from neurognocchi.evaluation.generation import generate_activity, output_kind
-from neurognocchi.evaluation.navigation import navigation_directions, nearest_conditions
+from neurognocchi.evaluation.navigation import (
+    navigated_codes,
+    navigation_directions,
+    nearest_conditions,
+)
 from neurognocchi.evaluation.protocol import prepare, protocol_split
-from neurognocchi.evaluation.stochastic import navigation_plan
+from neurognocchi.evaluation.serialize import jsonable
+from neurognocchi.evaluation.stochastic import condition_means
 from neurognocchi.evaluation.uncertainty import mean_and_sd
 from neurognocchi.experiments.decoders import DECODERS, fit_decoder, scores
 
@@ -96,26 +102,37 @@ def naive_synthesis(neighbours: _Neighbours, goals, n_per_goal: int, rng):
     return np.concatenate(activity), np.concatenate(positions), np.concatenate(sources)
 
 
-def _navigation(model, trials, split, seed: int):
-    """The protocol's navigation plan for ``model`` (codes of every trial, held-in fits)."""
+def _navigation(model, trials, split, goals, seed: int):
+    """The protocol's navigated codes for ``model`` (:func:`~neurognocchi.evaluation.
+    stochastic.navigation_plan`), one group per goal target (n_goals, 2), with the held-in
+    training trials' mean start position as every goal's start: nothing of a real held-out
+    trial (the test trials' start positions included) moves a synthetic trial."""
     data = prepare(model, trials, split=split, random_state=seed, n_samples=1,
                    n_sampling_seeds=1)  # fmt: skip
-    directions, _ = navigation_directions(data.codes[data.heldin], data.variables[data.heldin])
-    return data, navigation_plan(data, directions)
+    heldin = data.heldin
+    directions, _ = navigation_directions(data.codes[heldin], data.variables[heldin])
+    _, source_codes = condition_means(data, heldin, data.codes)
+    _, source_values = condition_means(data, heldin)
+    start = data.variables[split.train][:, 2:].mean(axis=0)
+    codes = []
+    for goal in goals:
+        nearest = nearest_conditions(source_values[:, :2], goal)
+        codes.append(navigated_codes(source_codes[nearest], source_values[nearest],
+                                     np.concatenate([goal, start]), directions))  # fmt: skip
+    return data, codes
 
 
-def model_synthesis(model, trials, split, neighbours: _Neighbours, n_per_goal: int, seed: int,
-                    *, channels, split_seed: int):  # fmt: skip
-    """(ii+) for ``model``: ``n_per_goal`` trials per held-out condition generated from its
-    navigated codes (independent noise, seeded), with generated or interpolated positions.
-    Returns activity, positions, the label kind and the goals (n_goals, 2)."""
-    data, plan = _navigation(model, trials, split, split_seed)
+def model_synthesis(model, trials, split, neighbours: _Neighbours, goals, n_per_goal: int,
+                    seed: int, *, split_seed: int):  # fmt: skip
+    """(ii+) for ``model``: ``n_per_goal`` trials per goal target (n_goals, 2) generated from
+    its navigated codes (independent noise, seeded), with generated or interpolated positions.
+    Returns activity, positions and the label kind."""
+    data, navigated = _navigation(model, trials, split, goals, split_seed)
     joint = bool(getattr(model, "behavior_names_", ()))
     if joint:
         joint_channels = position_channels(model.behavior_names_, data.position_names)
     activity, positions = [], []
-    for i, goal in enumerate(plan.goals[:, :2]):
-        codes = plan.codes[plan.goal_of_code == i]
+    for i, (goal, codes) in enumerate(zip(goals, navigated, strict=True)):
         k, draw = math.ceil(n_per_goal / len(codes)), seed + 7919 * (i + 1)
         if joint:
             act, beh = model.generate(codes, n_samples=k, random_state=draw, return_behavior=True)
@@ -129,7 +146,7 @@ def model_synthesis(model, trials, split, neighbours: _Neighbours, n_per_goal: i
         activity.append(flat)
         positions.append(np.asarray(path).reshape(-1, *path.shape[2:])[:n_per_goal])
     kind = "generated" if joint else "interpolated"
-    return np.concatenate(activity), np.concatenate(positions), kind, plan.goals[:, :2]
+    return np.concatenate(activity), np.concatenate(positions), kind
 
 
 def _check_models(models) -> dict:
@@ -183,6 +200,8 @@ def augment_decoder(
     split_seed = check_random_state(random_state)
     seeds = check_seeds(seeds)
     multiples = [check_int(m, "multiples", minimum=1) for m in multiples]
+    if len(set(multiples)) != len(multiples):
+        raise InvalidArgumentError(f"multiples must be distinct; got {multiples}")
     decoders = list(decoders)
     for kind in decoders:
         if kind not in DECODERS:
@@ -217,8 +236,8 @@ def augment_decoder(
         for multiple in multiples:
             n_per_goal = multiple * n_per_condition
             for name, model in models.items():
-                act, pos, labels[name], _ = model_synthesis(
-                    model, trials, split, neighbours, n_per_goal, seed, channels=channels,
+                act, pos, labels[name] = model_synthesis(
+                    model, trials, split, neighbours, goals, n_per_goal, seed,
                     split_seed=split_seed,
                 )  # fmt: skip
                 score(f"+ {name}", multiple, (act, pos), seed)
@@ -227,7 +246,7 @@ def augment_decoder(
             naive_sources.append(sources)
             score(NAIVE, multiple, naive, seed)
     rows = _aggregate(results)
-    return {
+    return jsonable({
         "rows": rows,
         "gap_closed": _gap_closed(rows, models, decoders, multiples),
         "labels": labels,
@@ -238,7 +257,7 @@ def augment_decoder(
         "n_real_per_condition": n_per_condition,
         "settings": {"random_state": split_seed, "seeds": seeds, "multiples": multiples,
                      "decoders": decoders, "window_bins": bins},
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 def _aggregate(results: list[dict]) -> list[dict]:
