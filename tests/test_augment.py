@@ -14,7 +14,12 @@ from neurognocchi.data import make_toy_dataset
 from neurognocchi.estimators import GNOCCHI, PPCA
 from neurognocchi.evaluation import protocol_split
 from neurognocchi.experiments import augment as augment_module
-from neurognocchi.experiments.augment import augment_decoder, augment_markdown, heldout_halves
+from neurognocchi.experiments.augment import (
+    augment_decoder,
+    augment_markdown,
+    combine_results,
+    heldout_halves,
+)
 from neurognocchi.experiments.decoders import fit_decoder, scores
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -78,6 +83,7 @@ def test_no_real_heldout_trial_enters_a_training_set_but_the_bounds(trials, mode
         assert not seen & test_rows
         assert bool(seen & bound_rows) == (n_call % 5 == 1)  # only the bound's second call
     assert result["labels"] == {"GNOCCHI": "generated", "PPCA": "interpolated"}
+    assert models["GNOCCHI"].variant == "GNOCCHI + behaviour"  # its name in CLI tables
     json.dumps(result, allow_nan=False)
     table = augment_markdown(result)
     assert table.count("\n") == 1 + 5 and "| + GNOCCHI | 1× |" in table
@@ -118,11 +124,16 @@ def test_no_heldout_test_trial_moves_any_training_set(trials, models, monkeypatc
     assert first["rows"][0]["position_r2"] != second["rows"][0]["position_r2"]
 
 
-def test_one_seed_gives_json_with_no_sd(trials, models):
+def test_one_seed_gives_json_with_no_sd_and_results_combine(trials, models):
     result = augment_decoder({"PPCA": models["PPCA"]}, trials, seeds=(3,), multiples=(1,),
                              decoders=("ridge",))  # fmt: skip
     json.dumps(result, allow_nan=False)
     assert result["rows"][0]["position_r2"]["sd"] is None
+    combined = combine_results([result, result])  # e.g. one per training seed
+    row = combined["rows"][0]
+    assert row["position_r2"]["values"] == 2 * result["rows"][0]["position_r2"]["values"]
+    assert row["position_r2"]["sd"] == 0.0 and combined["settings"]["n_training_seeds"] == 2
+    assert combined["gap_closed"] == result["gap_closed"]
     with pytest.raises(ValueError, match="multiples"):
         augment_decoder(models, trials, multiples=(1, 1))
 
@@ -162,7 +173,8 @@ def test_cli_runs_the_experiment_and_writes_json_and_table(runs, tmp_path, capsy
     printed = capsys.readouterr().out
     assert "| training set |" in printed and "gap" in printed
     result = json.loads((out / "augment.json").read_text())
-    assert result["settings"]["seeds"] == [0, 1] and result["labels"]["GNOCCHI"] == "generated"
+    assert result["settings"]["seeds"] == [0, 1]
+    assert result["labels"]["GNOCCHI + behaviour"] == "generated"
     assert (out / "augment.md").read_text().startswith("| training set |")
     assert main(args) == 2  # outputs exist
     assert "--overwrite" in capsys.readouterr().err

@@ -29,6 +29,12 @@ class JointBehavior:
 
     joint_behavior: bool
 
+    @property
+    def variant(self) -> str:
+        """The model's name in tables: the class name, "+ behaviour" for a joint model."""
+        joint = bool(getattr(self, "behavior_names_", ()))
+        return f"{type(self).__name__} + behaviour" if joint else type(self).__name__
+
     def _start_joint(self, X) -> None:
         """Read the behaviour channels to generate (``behavior_names_``; empty when off)."""
         self.behavior_names_ = ()

@@ -46,7 +46,9 @@ from neurognocchi.evaluation.stochastic import condition_means
 from neurognocchi.evaluation.uncertainty import mean_and_sd
 from neurognocchi.experiments.decoders import DECODERS, fit_decoder, scores
 
-__all__ = ["augment_decoder", "augment_markdown", "heldout_halves", "naive_synthesis"]
+__all__ = [
+    "augment_decoder", "augment_markdown", "combine_results", "heldout_halves", "naive_synthesis",
+]  # fmt: skip
 
 REAL, NAIVE, BOUND = "real held-in only", "+ naive (neighbours' PSTHs)", "+ real held-out (bound)"
 METRICS = ("position_r2", "endpoint_error")
@@ -257,6 +259,27 @@ def augment_decoder(
         "n_real_per_condition": n_per_condition,
         "settings": {"random_state": split_seed, "seeds": seeds, "multiples": multiples,
                      "decoders": decoders, "window_bins": bins},
+    })  # fmt: skip
+
+
+def combine_results(results) -> dict:
+    """Results of :func:`augment_decoder` for several training seeds (models fitted with each
+    seed, e.g. one ``neurognocchi augment`` per seed) as one: rows and gaps over every
+    repetition of every result (``per_seed`` entries gain ``"training_seed"``: its index)."""
+    results = list(results)
+    if not results:
+        raise InvalidArgumentError("results must hold at least one augment_decoder result")
+    settings = results[0]["settings"]
+    per_seed = [row | {"training_seed": i} for i, result in enumerate(results)
+                for row in result["per_seed"]]  # fmt: skip
+    rows = _aggregate(per_seed)
+    names = [name for name in results[0]["labels"]]
+    return jsonable({
+        "rows": rows,
+        "gap_closed": _gap_closed(rows, names, settings["decoders"], settings["multiples"]),
+        "labels": results[0]["labels"],
+        "per_seed": per_seed,
+        "settings": settings | {"n_training_seeds": len(results)},
     })  # fmt: skip
 
 
