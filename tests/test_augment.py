@@ -134,6 +134,13 @@ def test_one_seed_gives_json_with_no_sd_and_results_combine(trials, models):
     assert row["position_r2"]["values"] == 2 * result["rows"][0]["position_r2"]["values"]
     assert row["position_r2"]["sd"] == 0.0 and combined["settings"]["n_training_seeds"] == 2
     assert combined["gap_closed"] == result["gap_closed"]
+    paired = {(r["set"], r["decoder"], r["multiple"]): r for r in combined["paired_rows"]}
+    own = {(r["set"], r["decoder"], r["multiple"]): r for r in result["rows"]}
+    real = own[("real held-in only", "ridge", None)]["position_r2"]["mean"]
+    for key, row in paired.items():  # each set minus (i) of the same seed
+        assert row["position_r2"]["mean"] == pytest.approx(own[key]["position_r2"]["mean"] - real)
+    assert "real held-in only" not in {key[0] for key in paired}
+    assert "| + PPCA | 1× | " in augment_markdown(combined, paired=True)
     with pytest.raises(ValueError, match="multiples"):
         augment_decoder(models, trials, multiples=(1, 1))
 

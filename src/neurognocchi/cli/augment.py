@@ -72,7 +72,8 @@ def run(args) -> None:
         model.set_params(verbose=False)
     result = augment_decoder(models, trials, random_state=seed, seeds=args.seeds,
                              multiples=args.multiples, decoders=args.decoders)  # fmt: skip
-    table = augment_markdown(result)
+    table = augment_markdown(result) + "\n\nDifferences from (i), paired by seed:\n\n"
+    table += augment_markdown(result, paired=True)
     with atomic_writes() as writes:  # both files or neither
         writes.write_text(args.out / OUTPUTS[0], json.dumps(result, indent=1, allow_nan=False))
         writes.write_text(args.out / OUTPUTS[1], table + "\n")

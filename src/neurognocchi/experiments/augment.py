@@ -48,6 +48,7 @@ from neurognocchi.experiments.decoders import DECODERS, fit_decoder, scores
 
 __all__ = [
     "augment_decoder", "augment_markdown", "combine_results", "heldout_halves", "naive_synthesis",
+    "paired_rows",
 ]  # fmt: skip
 
 REAL, NAIVE, BOUND = "real held-in only", "+ naive (neighbours' PSTHs)", "+ real held-out (bound)"
@@ -250,6 +251,7 @@ def augment_decoder(
     rows = _aggregate(results)
     return jsonable({
         "rows": rows,
+        "paired_rows": paired_rows(results),
         "gap_closed": _gap_closed(rows, models, decoders, multiples),
         "labels": labels,
         "per_seed": results,
@@ -273,14 +275,27 @@ def combine_results(results) -> dict:
     per_seed = [row | {"training_seed": i} for i, result in enumerate(results)
                 for row in result["per_seed"]]  # fmt: skip
     rows = _aggregate(per_seed)
-    names = [name for name in results[0]["labels"]]
+    names = list(results[0]["labels"])
     return jsonable({
         "rows": rows,
+        "paired_rows": paired_rows(per_seed),
         "gap_closed": _gap_closed(rows, names, settings["decoders"], settings["multiples"]),
         "labels": results[0]["labels"],
         "per_seed": per_seed,
         "settings": settings | {"n_training_seeds": len(results)},
     })  # fmt: skip
+
+
+def paired_rows(per_seed: list[dict]) -> list[dict]:
+    """Rows of the differences from (i), each repetition paired with (i) of the same training
+    seed, seed and decoder (mean, s.d. and values over them): what a set adds to real trials."""
+    def base(r):
+        return r.get("training_seed", 0), r["seed"], r["decoder"]
+
+    real = {base(r): r for r in per_seed if r["set"] == REAL}
+    deltas = [r | {m: r[m] - real[base(r)][m] for m in METRICS}
+              for r in per_seed if r["set"] != REAL]  # fmt: skip
+    return _aggregate(deltas)
 
 
 def _aggregate(results: list[dict]) -> list[dict]:
@@ -320,20 +335,24 @@ def _gap_closed(rows, models, decoders, multiples) -> dict:
     return out
 
 
-def augment_markdown(result: dict) -> str:
+def augment_markdown(result: dict, *, paired: bool = False) -> str:
     """The five-way table: one row per training set (and multiple), per decoder position R²
-    and endpoint error as mean ± s.d. over seeds."""
+    and endpoint error as mean ± s.d. over seeds; ``paired``: their differences from (i)
+    (:func:`paired_rows`)."""
     from neurognocchi.evaluation.comparison import format_value
 
-    decoders = result["settings"]["decoders"]
+    decoders, rows = result["settings"]["decoders"], result["paired_rows" if paired else "rows"]
+    labels = ("ΔR²", "Δ endpoint error") if paired else ("R²", "endpoint error")
     header = ["training set", "synthetic per condition"]
-    header += [f"{kind} {label}" for kind in decoders for label in ("R²", "endpoint error")]
+    header += [f"{kind} {label}" for kind in decoders for label in labels]
     lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
-    seen = list(dict.fromkeys((r["set"], r["multiple"]) for r in result["rows"]))
-    for name, multiple in seen:
+    for name, multiple in dict.fromkeys((r["set"], r["multiple"]) for r in rows):
         cells = [name, "—" if multiple is None else f"{multiple}×"]
         for kind in decoders:
-            row = _find(result["rows"], name, kind, multiple)
-            cells += [format_value(row[m]["mean"], ".3f", row[m]["sd"]) for m in METRICS]
+            row = _find(rows, name, kind, multiple)
+            for m in METRICS:
+                mean, sd = row[m]["mean"], row[m]["sd"]
+                text = format_value(mean, "+.3f" if paired else ".3f")
+                cells.append(text if sd is None or text == "n/a" else f"{text} ± {sd:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
