@@ -13,8 +13,10 @@ A behaviour decoder (``"ridge"`` over time bins, or a small ``"gru"``; see
       (``GNOCCHI(joint_behavior=True)``: "generated"), else the interpolated behaviour of (iv)
       ("interpolated");
 (iv)  (i) plus a naive synthesis: each held-out condition's neighbours (the nearest held-in
-      targets, ties all used) give its PSTH as the mean of their PSTHs, and each synthetic trial
-      is that PSTH plus the residual of one random neighbour trial (activity and positions);
+      targets, ties all used) give its activity PSTH as the mean of theirs and its hand path as
+      the mean of their mean paths, each re-aimed at the condition's target
+      (:func:`aimed_path`); each synthetic trial is that PSTH and path plus the residuals of one
+      random neighbour trial;
 (v)   (i) plus real trials of the held-out conditions: the upper bound.
 
 Every decoder is tested on the same **real held-out-condition test trials**: half of each
@@ -47,8 +49,8 @@ from neurognocchi.evaluation.uncertainty import mean_and_sd
 from neurognocchi.experiments.decoders import DECODERS, fit_decoder, scores
 
 __all__ = [
-    "augment_decoder", "augment_markdown", "combine_results", "heldout_halves", "naive_synthesis",
-    "paired_rows",
+    "aimed_path", "augment_decoder", "augment_markdown", "combine_results", "heldout_halves",
+    "naive_synthesis", "paired_rows",
 ]  # fmt: skip
 
 REAL, NAIVE, BOUND = "real held-in only", "+ naive (neighbours' PSTHs)", "+ real held-out (bound)"
@@ -85,9 +87,30 @@ class _Neighbours:
                      for x in (self.activity, self.positions)]  # fmt: skip
 
     def interpolated(self, goal) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows of the nearest conditions to ``goal`` (x, y) and the means of their PSTHs."""
-        rows = nearest_conditions(self.targets, np.asarray(goal, dtype=np.float64))
-        return rows, self.psth[0][rows].mean(0), self.psth[1][rows].mean(0)
+        """Rows of the nearest conditions to ``goal`` (x, y), the mean of their activity PSTHs
+        and the mean of their hand paths each aimed at ``goal`` (:func:`aimed_path`)."""
+        goal = np.asarray(goal, dtype=np.float64)
+        rows = nearest_conditions(self.targets, goal)
+        paths = [aimed_path(self.psth[1][r], self.targets[r], goal) for r in rows]
+        return rows, self.psth[0][rows].mean(0), np.mean(paths, axis=0)
+
+
+def aimed_path(path: np.ndarray, target: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """A mean hand path (T, 2) toward ``target`` re-aimed at ``goal``: each bin moves by
+    ``f(t) (goal - target)``, where ``f`` is the share of the path's final displacement covered
+    by then (0 at the start, 1 at the end; 0 throughout for a path that does not move).
+
+    Examples
+    --------
+    >>> path = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    >>> aimed_path(path, np.array([2.0, 0.0]), np.array([2.0, 2.0])).tolist()
+    [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]
+    """
+    moved = path - path[0]  # (T, 2)
+    total = moved[-1]
+    norm = float(total @ total)
+    share = np.clip(moved @ total / norm, 0.0, 1.0) if norm > 0 else np.zeros(len(path))
+    return path + share[:, None] * (np.asarray(goal) - np.asarray(target))[None]
 
 
 def naive_synthesis(neighbours: _Neighbours, goals, n_per_goal: int, rng):
