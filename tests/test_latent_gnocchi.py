@@ -191,6 +191,11 @@ def test_save_and_load_give_identical_codes_and_spikes(fitted, trials, tmp_path)
     )
     assert loaded.smooth_sigma_s_ == fitted.smooth_sigma_s_
     np.testing.assert_array_equal(loaded.reconstruct(trials), fitted.reconstruct(trials))
+    # both stages' histories come back (the autoencoder's in history_autoencoder.json)
+    assert len(fitted.autoencoder_history_) == TINY["ae_epochs"]
+    assert loaded.autoencoder_history_ == fitted.autoencoder_history_
+    assert loaded.history_ == fitted.history_
+    assert (tmp_path / "model" / "history_autoencoder.json").is_file()
 
 
 def test_fits_are_deterministic_and_resume_stage_by_stage(fitted, trials, tmp_path):

@@ -6,7 +6,9 @@ A model directory holds
   <constructor arguments>, "model": <the model's config>, "fit_seconds": <float>}``;
 * ``weights.pt``: the model's state dict, tensors only, read back with ``weights_only=True`` so
   that loading never unpickles an object;
-* ``history.json`` (and ``history.csv``): the per-epoch training metrics.
+* ``history.json`` (and ``history.csv``): the per-epoch training metrics;
+* ``history_<stage>.json``, one per earlier stage of a model trained in stages (LatentGNOCCHI's
+  ``autoencoder``), read back as the estimator's ``<stage>_history_``.
 
 The files are written together and atomically (temporary files, renamed over the targets once
 all are written), so a save that is interrupted or fails (no space left, an I/O error) leaves the
@@ -85,6 +87,8 @@ class SavedModel:
         Wall time of the fit.
     history : list of dict
         Per-epoch training metrics (empty when the directory holds none).
+    stage_histories : dict of str to list of dict
+        The histories of earlier training stages, by stage name.
     """
 
     params: dict[str, Any]
@@ -92,6 +96,7 @@ class SavedModel:
     state: dict[str, torch.Tensor]
     fit_seconds: float | None = None
     history: list[dict] = field(default_factory=list)
+    stage_histories: dict[str, list[dict]] = field(default_factory=dict)
 
 
 def write_model_dir(
@@ -103,6 +108,7 @@ def write_model_dir(
     state: dict[str, torch.Tensor],
     fit_seconds: float | None,
     history: list[dict],
+    stage_histories: dict[str, list[dict]] | None = None,
 ) -> Path:
     """Write a model directory at ``path`` (created if needed), all files or none.
 
@@ -118,6 +124,9 @@ def write_model_dir(
         The model's state dict (saved from the CPU).
     fit_seconds : float or None
     history : list of dict
+    stage_histories : dict of str to list of dict, optional
+        Histories of earlier training stages (``history_<stage>.json``; names are
+        identifiers).
 
     Returns
     -------
@@ -141,6 +150,10 @@ def write_model_dir(
             torch.save({key: value.cpu() for key, value in state.items()}, handle)
         writes.write_text(path / CONFIG_FILE, json.dumps(config, indent=2))
         write_history(writes, path, history)
+        for stage, rows in (stage_histories or {}).items():
+            if not stage.isidentifier():
+                raise ValueError(f"stage_histories: {stage!r} is not an identifier")
+            writes.write_text(path / f"history_{stage}.json", json.dumps(rows, indent=1))
     return path
 
 
@@ -194,12 +207,15 @@ def read_model_dir(path: str | os.PathLike, *, estimator_name: str) -> SavedMode
         config, state = upgrade_v2(config, state)
     history_path = path / HISTORY_FILE
     history = json.loads(history_path.read_text()) if history_path.exists() else []
+    stages = {file.stem.removeprefix("history_"): json.loads(file.read_text())
+              for file in sorted(path.glob("history_*.json"))}  # fmt: skip
     return SavedModel(
         params=config["params"],
         model=config["model"],
         state=state,
         fit_seconds=config.get("fit_seconds"),
         history=history,
+        stage_histories=stages,
     )
 
 

@@ -164,6 +164,7 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
     _model_class: type  # a torch.nn.Module implementing models.base.TrialModel
     _config_class: type  # its configuration dataclass
     _model_params: tuple[str, ...] = ()
+    _stages: tuple[str, ...] = ()  # earlier training stages whose <stage>_history_ is saved
 
     def check_params(self) -> None:
         """Raise ValueError/TypeError naming the first invalid hyper-parameter.
@@ -359,6 +360,7 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
         """
         self._check_fitted()
         path = Path(path)
+        stages = {stage: getattr(self, f"{stage}_history_", []) for stage in self._stages}
         if distributed.is_main_process():
             write_model_dir(
                 path,
@@ -368,6 +370,7 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
                 state=self.model_.state_dict(),
                 fit_seconds=self.fit_seconds_,
                 history=self.history_,
+                stage_histories=stages,
             )
         distributed.barrier()
         return path
@@ -385,6 +388,8 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
         estimator.model_.to(estimator.device_).eval()
         estimator.fit_seconds_ = saved.fit_seconds
         estimator.history_ = saved.history
+        for stage in cls._stages:
+            setattr(estimator, f"{stage}_history_", saved.stage_histories.get(stage, []))
         estimator._restore_fitted()
         return estimator
 

@@ -68,6 +68,7 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
     _model_class = LatentGnocchiModel
     _config_class = LatentGnocchiConfig
     joint_behavior = False  # behaviour is not generated with the latents (not a parameter here)
+    _stages = ("autoencoder",)  # autoencoder_history_ is saved with the model
 
     def __init__(
         self,

@@ -312,6 +312,7 @@ def combine_results(results) -> dict:
 def paired_rows(per_seed: list[dict]) -> list[dict]:
     """Rows of the differences from (i), each repetition paired with (i) of the same training
     seed, seed and decoder (mean, s.d. and values over them): what a set adds to real trials."""
+
     def base(r):
         return r.get("training_seed", 0), r["seed"], r["decoder"]
 
