@@ -354,9 +354,7 @@ class GNOCCHI(JointBehavior, TrialEstimator):
                             common_noise=common_noise, verbose=self.verbose,
                             options=options)  # fmt: skip
         out = out.reshape(len(code), n_samples, *out.shape[1:])  # (n_codes, K, T, N + B)
-        activity = self._split_behavior(out, return_behavior)
-        if return_behavior:
-            activity, behavior = activity
+        activity, behavior = self._split_behavior(out)
         activity = samples_as_output(activity, output, bin_size_s=self.bin_size_s_, seed=seed,
                                      common_noise=common_noise)  # fmt: skip
         return (activity, behavior) if return_behavior else activity

@@ -68,10 +68,7 @@ class JointBehavior:
                 "generates activity only"
             )
 
-    def _split_behavior(self, out: np.ndarray, return_behavior: bool):
-        """Generated channels (..., N + B) as activity, or (activity, behaviour) when asked
-        for."""
-        self._check_return_behavior(return_behavior)
+    def _split_behavior(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Generated channels (..., N + B) as (activity (..., N), behaviour (..., B))."""
         n_neurons = self.model_.n_neurons
-        activity = out[..., :n_neurons]
-        return (activity, out[..., n_neurons:]) if return_behavior else activity
+        return out[..., :n_neurons], out[..., n_neurons:]

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from neurognocchi._checks import InvalidArgumentError, check_int, check_random_state, check_seeds
-from neurognocchi.evaluation.behavior import position_channels
+from neurognocchi.evaluation.behavior import position_channels, window_bins
 from neurognocchi.evaluation.generation import generate_activity, output_kind
 from neurognocchi.evaluation.navigation import (
     navigated_codes,
@@ -73,6 +73,13 @@ def _targets(trials, index) -> tuple[np.ndarray, np.ndarray]:
     return unique, np.stack([targets[labels == c].mean(0) for c in unique])
 
 
+def _arrays(trials, index, channels) -> tuple[np.ndarray, np.ndarray]:
+    """Activity (n, T, N) and the position channels of the behaviour (n, T, 2) of trials
+    ``index``, float64."""
+    return (np.asarray(trials.activity[index], dtype=np.float64),
+            np.asarray(trials.behavior[index][..., channels], dtype=np.float64))  # fmt: skip
+
+
 class _Neighbours:
     """Held-in training conditions' PSTHs (activity, positions) and their trials' residuals."""
 
@@ -80,8 +87,7 @@ class _Neighbours:
         self.train = np.asarray(train)
         self.labels, self.targets = _targets(trials, self.train)
         conditions = trials.info("condition")[self.train]
-        self.activity = np.asarray(trials.activity[self.train], dtype=np.float64)
-        self.positions = np.asarray(trials.behavior[self.train][..., channels], dtype=np.float64)
+        self.activity, self.positions = _arrays(trials, self.train, channels)
         self.of_trial = np.searchsorted(self.labels, conditions)  # condition row of each trial
         self.psth = [np.stack([x[self.of_trial == i].mean(0) for i in range(len(self.labels))])
                      for x in (self.activity, self.positions)]  # fmt: skip
@@ -148,12 +154,12 @@ def _navigation(model, trials, split, goals, seed: int):
     return data, codes
 
 
-def model_synthesis(model, trials, split, neighbours: _Neighbours, goals, n_per_goal: int,
-                    seed: int, *, split_seed: int):  # fmt: skip
+def model_synthesis(model, navigation, neighbours: _Neighbours, goals, n_per_goal: int,
+                    seed: int):  # fmt: skip
     """(ii+) for ``model``: ``n_per_goal`` trials per goal target (n_goals, 2) generated from
-    its navigated codes (independent noise, seeded), with generated or interpolated positions.
-    Returns activity, positions and the label kind."""
-    data, navigated = _navigation(model, trials, split, goals, split_seed)
+    its navigated codes (``navigation``, :func:`_navigation`'s; independent noise, seeded), with
+    generated or interpolated positions. Returns activity, positions and the label kind."""
+    data, navigated = navigation
     joint = bool(getattr(model, "behavior_names_", ()))
     if joint:
         joint_channels = position_channels(model.behavior_names_, data.position_names)
@@ -238,14 +244,13 @@ def augment_decoder(
     neighbours = _Neighbours(trials, split.train, channels)
     _, goals = _targets(trials, split.heldout)  # the held-out conditions' targets
     n_per_condition = round(len(split.train) / len(neighbours.labels))
-    bins = max(1, round(window_s / trials.bin_size_s)) if trials.bin_size_s else 1
-    real = (np.asarray(trials.activity[split.train], float),
-            np.asarray(trials.behavior[split.train][..., channels], float))  # fmt: skip
-    test_x = np.asarray(trials.activity[test], float)
-    test_y = np.asarray(trials.behavior[test][..., channels], float)
-    bound = (np.asarray(trials.activity[bound_train], float),
-             np.asarray(trials.behavior[bound_train][..., channels], float))  # fmt: skip
+    bins = window_bins(trials.bin_size_s, window_s)
+    real, bound = _arrays(trials, split.train, channels), _arrays(trials, bound_train, channels)
+    test_x, test_y = _arrays(trials, test, channels)
     results, labels, naive_sources = [], {}, []
+    navigations = {
+        name: _navigation(model, trials, split, goals, split_seed) for name, model in models.items()
+    }  # the same for every seed and multiple
 
     def score(name, multiple, extra, seed):
         x = real[0] if extra is None else np.concatenate([real[0], extra[0]])
@@ -263,9 +268,8 @@ def augment_decoder(
             n_per_goal = multiple * n_per_condition
             for name, model in models.items():
                 act, pos, labels[name] = model_synthesis(
-                    model, trials, split, neighbours, goals, n_per_goal, seed,
-                    split_seed=split_seed,
-                )  # fmt: skip
+                    model, navigations[name], neighbours, goals, n_per_goal, seed
+                )
                 score(f"+ {name}", multiple, (act, pos), seed)
             rng = np.random.default_rng(np.random.SeedSequence([seed, multiple, 19]))
             *naive, sources = naive_synthesis(neighbours, goals, n_per_goal, rng)

@@ -4,7 +4,7 @@ A model fitted with held-out neurons never lets them into its encoder: their inp
 zeroed, always, in training and inference, while its read-out still predicts every neuron and
 its loss still scores the held-out neurons' counts on the training trials. The rates it infers
 for the held-out neurons of new trials are then a prediction from the held-in neurons alone,
-scored in bits per spike (:func:`neurognocchi.evaluation.spikes.co_smoothing`).
+scored in bits per spike (:func:`neurognocchi.evaluation.cosmoothing.cosmoothing_section`).
 """
 
 from __future__ import annotations
