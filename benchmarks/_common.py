@@ -7,8 +7,8 @@ this folder is on the import path); it is not part of the package.
 from __future__ import annotations
 
 # isort: off
-# First, before torch loads: the package's OpenMP wait policy, when one is asked for
-# (NEUROGNOCCHI_THREAD_POLICY=passive; see neurognocchi.threads).
+# First, before torch loads: the package's OpenMP wait policy (NEUROGNOCCHI_THREAD_POLICY;
+# by default a brief spin, see neurognocchi.threads).
 import neurognocchi  # noqa: F401
 # isort: on
 

@@ -16,13 +16,18 @@ the samples only:
 * sample s.d. error: the mean absolute error of the per-neuron s.d. of single samples against
   the data's, relative to the data's average s.d. (``sample_statistics(...)["sd_rel_error"]``).
 
+``--latent`` benchmarks :class:`~neurognocchi.estimators.LatentGNOCCHI` instead (the
+autoencoder and the diffusion trained ``--epochs`` each on the toy spike counts): its samples
+are rates per bin (``generate(output="rates")``, a function of the generated latents only), so
+all three scores are taken against the true rates per bin of the scored trials.
+
 Each score is also given as its relative difference from DDPM-1000 in %. The last line names
 the fastest setting (wall time per sample) within 2 % of DDPM-1000 on all three: for each
 metric ``m``, ``|m - m_DDPM| <= 0.02 * |m_DDPM|`` (both directions: a setting that differs
 from DDPM by more, better or worse, does not give DDPM's samples). The rule ignores the Monte
 Carlo spread of DDPM's own scores, which shrinks with ``--trials-eval`` and ``--samples``.
 
-Run: ``python benchmarks/bench_sampling.py [--quick] [--model DIR] [--trials-eval N]
+Run: ``python benchmarks/bench_sampling.py [--quick] [--latent] [--model DIR] [--trials-eval N]
 [--samples K] [--device auto] [--threads N]``.
 """
 
@@ -40,7 +45,7 @@ from _common import (
 )
 
 from neurognocchi.data import make_toy_dataset
-from neurognocchi.estimators import GNOCCHI
+from neurognocchi.estimators import GNOCCHI, LatentGNOCCHI
 from neurognocchi.evaluation.generation import infer_smoothing
 from neurognocchi.evaluation.metrics import pooled_r2, sample_statistics
 
@@ -52,6 +57,7 @@ TOLERANCE = 0.02  # the "within 2 % of DDPM" rule, per metric
 
 def parse_args():
     parser = benchmark_parser(__doc__)
+    parser.add_argument("--latent", action="store_true", help="LatentGNOCCHI on spike counts")
     parser.add_argument("--model", default=None, help="a saved GNOCCHI directory to use")
     parser.add_argument("--save", default=None, help="save the fitted GNOCCHI to this directory")
     add_demo_arguments(parser)  # and rec_weight 4, as `neurognocchi demo`
@@ -74,11 +80,14 @@ def parse_args():
 
 
 def fitted_model(args, train, valid, device) -> GNOCCHI:
-    """The model of ``--model``, or GNOCCHI fitted on the toy training trials."""
+    """The model of ``--model``, or GNOCCHI (LatentGNOCCHI with ``--latent``) fitted on the toy
+    training trials."""
+    cls = LatentGNOCCHI if args.latent else GNOCCHI
     if args.model:
-        model = GNOCCHI.load(args.model, device=str(device))
+        model = cls.load(args.model, device=str(device))
     else:
-        model = GNOCCHI(
+        extra = {"ae_epochs": args.epochs} if args.latent else {}
+        model = cls(
             code_dim=args.code_dim,
             channels=args.channels,
             n_train_steps=args.train_steps,
@@ -87,6 +96,7 @@ def fitted_model(args, train, valid, device) -> GNOCCHI:
             random_state=0,
             device=str(device),
             verbose=False,
+            **extra,
         )
         model.fit(train, valid=valid)
         if args.save:
@@ -97,11 +107,18 @@ def fitted_model(args, train, valid, device) -> GNOCCHI:
 
 def timed_generate(model: GNOCCHI, codes, method: str, n_steps: int, repeats: int, k: int):
     """Best-of-``repeats`` wall time and the samples (n_codes, K, T, N) of ``generate``, every
-    sampler from the same starting noise."""
+    sampler from the same starting noise (rates per bin for a LatentGNOCCHI)."""
+    output = {"output": "rates"} if isinstance(model, LatentGNOCCHI) else {}
 
     def generate():
         return model.generate(
-            codes, n_samples=k, method=method, n_steps=n_steps, random_state=0, common_noise=True
+            codes,
+            n_samples=k,
+            method=method,
+            n_steps=n_steps,
+            random_state=0,
+            common_noise=True,
+            **output,
         )
 
     best = float("inf")
@@ -111,16 +128,22 @@ def timed_generate(model: GNOCCHI, codes, method: str, n_steps: int, repeats: in
     return best, samples
 
 
-def smoothed_truth(trials) -> np.ndarray:
-    """What conditional means are scored against: the truth smoothed like the data."""
+def targets(trials, latent: bool) -> tuple[np.ndarray, np.ndarray]:
+    """What samples are scored against: (for the mean of K, for single samples' statistics).
+    GNOCCHI: the truth smoothed like the data, and the data; LatentGNOCCHI: the true rates per
+    bin, twice."""
+    if latent:
+        rates = trials.truth * trials.bin_size_s
+        return rates, rates
     smoothing = infer_smoothing(trials)
-    return trials.truth if smoothing is None else smoothing.apply(trials.truth)
+    truth = trials.truth if smoothing is None else smoothing.apply(trials.truth)
+    return truth, trials.activity
 
 
-def scores(samples: np.ndarray, trials, truth: np.ndarray) -> list[float]:
+def scores(samples: np.ndarray, data: np.ndarray, truth: np.ndarray) -> list[float]:
     """The three metrics (see the module docstring) of samples (n_trials, K, T, N)."""
     single = samples.reshape(-1, *samples.shape[2:])  # (n_trials * K, T, N)
-    stats = sample_statistics(single, trials.activity)
+    stats = sample_statistics(single, data)
     reconstruction = pooled_r2(samples.mean(axis=1), truth)
     return [reconstruction, stats["corr_rmse"], stats["sd_rel_error"]]
 
@@ -162,7 +185,7 @@ def main() -> None:
     train, valid = trials.split((0.8, 0.2), random_state=0)
     model = fitted_model(args, train, valid, device)
     scored = valid[: args.trials_eval]
-    truth = smoothed_truth(scored)  # once: every sampler is scored against it
+    truth, data = targets(scored, args.latent)  # once: every sampler is scored against them
     codes, k = model.encode(scored), args.samples
     for method in SAMPLERS:  # untimed: imports diffusers, warms up each code path
         model.generate(codes[:1], method=method, n_steps=2)
@@ -170,15 +193,16 @@ def main() -> None:
     for method in SAMPLERS:
         for n_steps in STEPS:
             seconds, samples = timed_generate(model, codes, method, n_steps, args.repeats, k)
-            results.append((method, n_steps, seconds, scores(samples, scored, truth)))
+            results.append((method, n_steps, seconds, scores(samples, data, truth)))
     seconds, samples = timed_generate(model, codes, "ddpm", model.n_train_steps, 1, k)
-    reference = scores(samples, scored, truth)
+    reference = scores(samples, data, truth)
     results.append(("ddpm", model.n_train_steps, seconds, reference))
     columns = ["sampler", "steps", "ms / sample", "speed-up vs DDPM"]
     for name in (f"R² mean of {k} vs truth", "corr. RMSE vs data", "s.d. error vs data"):
         columns += [name, "vs DDPM"]
     title = (
-        f"Sampling: {len(scored)} validation trials x {k} samples x {args.time} bins x "
+        f"Sampling, {type(model).__name__}: {len(scored)} validation trials x {k} samples x "
+        f"{args.time} bins x "
         f"{args.neurons} neurons, each from its own code; device {device} ({machine(device)})"
     )
     columns.append("within 2 %")

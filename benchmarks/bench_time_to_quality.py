@@ -156,6 +156,7 @@ def main() -> None:
             max_epochs=args.gnocchi_epochs,
             channels=args.channels,
             rec_weight=4.0,
+            sampler="ddim",
             n_sample_steps=args.ddim_steps,
             **common,
         ),

@@ -23,6 +23,7 @@ TINY = dict(
     channel_mults=(1, 2),
     encoder_dim=8,
     n_train_steps=50,
+    sampler="ddim",  # the noise tests below are about DDIM's stochastic steps (eta)
     n_sample_steps=5,
     max_epochs=2,
     batch_size=8,
@@ -352,7 +353,8 @@ def test_codes_are_whitened_on_the_training_trials(trials):
 
 
 # ---------------------------------------------------------------------- common random numbers
-SAMPLERS = {"ddim": {}, "ddim-eta": {"eta": 0.5}, "ddpm": {"method": "ddpm", "n_steps": 50}}
+SAMPLERS = {"ddim": {}, "ddim-eta": {"eta": 0.5}, "ddpm": {"method": "ddpm", "n_steps": 50},
+            "unipc": {"method": "unipc"}}
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS)

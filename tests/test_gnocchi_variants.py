@@ -183,16 +183,18 @@ def test_presets_set_their_parameters_over_the_defaults():
 
 
 def test_sampler_is_the_default_method_of_generate(tmp_path):
+    defaults = GNOCCHI().get_params()
+    assert (defaults["sampler"], defaults["n_sample_steps"]) == ("unipc", 10)  # bench_sampling
     trials, model = _tiny_fit(n_sample_steps=5)
     codes = model.encode(trials[:4])
-    ddim = model.generate(codes, random_state=1)
-    np.testing.assert_array_equal(ddim, model.generate(codes, random_state=1, method="ddim"))
+    unipc = model.generate(codes, random_state=1)
+    np.testing.assert_array_equal(unipc, model.generate(codes, random_state=1, method="unipc"))
     model.set_params(sampler="dpm-solver++")
     solver = model.generate(codes, random_state=1)
     np.testing.assert_array_equal(
         solver, model.generate(codes, random_state=1, method="dpm-solver++")
     )
-    assert not np.array_equal(solver, ddim)
+    assert not np.array_equal(solver, unipc)
     # DDPM needs every training step; without n_steps generate takes them all.
     assert model.generate(codes, random_state=1, method="ddpm").shape == (4, 1, 8, 6)
     model.save(tmp_path / "m")

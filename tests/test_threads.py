@@ -35,9 +35,11 @@ def _policy_in_fresh_process(code_before: str = "", **env) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_by_default_the_import_changes_nothing():
+def test_by_default_the_import_makes_waiting_threads_sleep_after_a_brief_spin():
     policy = _policy_in_fresh_process()
-    assert (policy["outcome"], policy["environment"]) == ("default", {})
+    assert policy["outcome"] == "applied"
+    assert policy["environment"] == {"GOMP_SPINCOUNT": str(threads.BRIEF_SPINCOUNT)}
+    assert 0 < threads.BRIEF_SPINCOUNT < 300_000  # below libgomp's own default
 
 
 def test_the_passive_policy_is_set_before_torch_loads():
@@ -48,40 +50,64 @@ def test_the_passive_policy_is_set_before_torch_loads():
     assert policy["intra_op_threads"] == default["intra_op_threads"] >= 1  # left to torch
 
 
-def test_a_users_choice_is_kept():
-    policy = _policy_in_fresh_process(NEUROGNOCCHI_THREAD_POLICY="passive", GOMP_SPINCOUNT="1")
-    assert (policy["outcome"], policy["environment"]) == ("user", {"GOMP_SPINCOUNT": "1"})
+def test_the_spin_policy_leaves_openmp_as_torch_ships_it():
+    policy = _policy_in_fresh_process(NEUROGNOCCHI_THREAD_POLICY="spin")
+    assert (policy["outcome"], policy["environment"]) == ("spin", {})
+
+
+@pytest.mark.parametrize("policy", ["brief", "passive"])
+def test_a_users_choice_is_kept(policy):
+    seen = _policy_in_fresh_process(NEUROGNOCCHI_THREAD_POLICY=policy, GOMP_SPINCOUNT="1")
+    assert (seen["outcome"], seen["environment"]) == ("user", {"GOMP_SPINCOUNT": "1"})
 
 
 def test_nothing_is_set_when_torch_came_first():
-    policy = _policy_in_fresh_process("import torch", NEUROGNOCCHI_THREAD_POLICY="passive")
+    policy = _policy_in_fresh_process("import torch")
     assert (policy["outcome"], policy["environment"]) == ("torch first", {})
 
 
+def test_child_processes_inherit_the_policy():
+    program = (
+        "import neurognocchi, os, subprocess, sys\n"
+        "print(subprocess.run([sys.executable, '-c', "
+        "'import os; print(os.environ.get(\"GOMP_SPINCOUNT\"))'], "
+        "capture_output=True, text=True).stdout.strip())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program],
+        env=_clean_environment(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == str(threads.BRIEF_SPINCOUNT)
+
+
+BRIEF = {"GOMP_SPINCOUNT": str(threads.BRIEF_SPINCOUNT)}
+
+
 @pytest.mark.parametrize(
-    ("environ", "modules", "outcome", "after"),
+    ("environ", "modules", "outcome", "added"),
     [
-        ({}, {}, "default", {}),
-        ({"NEUROGNOCCHI_THREAD_POLICY": " Passive "}, {}, "applied", None),
+        ({}, {}, "applied", BRIEF),
+        ({"NEUROGNOCCHI_THREAD_POLICY": "default"}, {}, "applied", BRIEF),
         (
-            {"NEUROGNOCCHI_THREAD_POLICY": "passive", "KMP_BLOCKTIME": "0"},
+            {"NEUROGNOCCHI_THREAD_POLICY": " Passive "},
             {},
-            "user",
-            {"KMP_BLOCKTIME": "0"},
+            "applied",
+            {"OMP_WAIT_POLICY": "PASSIVE"},
         ),
-        ({"NEUROGNOCCHI_THREAD_POLICY": "default"}, {}, "default", {}),
+        ({"NEUROGNOCCHI_THREAD_POLICY": "spin"}, {}, "spin", {}),
+        ({"NEUROGNOCCHI_THREAD_POLICY": "passive", "KMP_BLOCKTIME": "0"}, {}, "user", {}),
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, {}, "user", {}),
+        ({}, {"torch": object()}, "torch first", {}),
         ({"NEUROGNOCCHI_THREAD_POLICY": "passive"}, {"torch": object()}, "torch first", {}),
     ],
 )
-def test_apply_wait_policy(environ, modules, outcome, after):
+def test_apply_wait_policy(environ, modules, outcome, added):
     before = dict(environ)
     assert threads.apply_wait_policy(environ, modules) == outcome
-    if outcome == "applied":
-        assert environ == before | {"OMP_WAIT_POLICY": "PASSIVE"}
-    else:
-        assert environ == before
-    if after is not None:
-        assert {k: v for k, v in environ.items() if k in threads.WAIT_POLICY_VARIABLES} == after
+    assert environ == before | added
 
 
 def test_a_bad_opt_out_value_is_named():

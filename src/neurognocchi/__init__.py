@@ -2,7 +2,7 @@
 
 # isort: off
 # First, before anything loads torch: OpenMP reads its wait policy once, when torch loads it
-# (NEUROGNOCCHI_THREAD_POLICY=passive; nothing by default, see neurognocchi.threads).
+# (NEUROGNOCCHI_THREAD_POLICY, by default a brief spin: see neurognocchi.threads).
 from neurognocchi import threads
 
 threads._apply_at_import()

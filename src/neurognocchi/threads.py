@@ -1,29 +1,35 @@
 """The CPU thread policy: how OpenMP worker threads wait, measured, and a warning.
 
 PyTorch's CPU kernels run on OpenMP threads (one per core by default). Between two parallel
-regions the GNU OpenMP runtime keeps idle threads *spinning* for a while. On an idle machine
-that is the fastest choice; beside another busy process the spinning threads take the cores
-that the work needs. Measured on the 2-core development machine (``benchmarks/bench_contention.py``
-and ``bench_training.py``; docs/results.md):
+regions the GNU OpenMP runtime (libgomp, which torch's Linux wheels ship) keeps idle threads
+*spinning* before they sleep: 300,000 spins by default, milliseconds. On an idle machine that
+is fast; beside another busy process the spinning threads take the cores the work needs, and
+two processes that both spin can slow each other by an order of magnitude. Measured on the
+2-core development machine (``benchmarks/bench_contention.py``, docs/results.md): beside
+another small PyTorch training loop (itself with torch's defaults), a 6-epoch toy GNOCCHI fit
+ran 3x to 19x slower than alone with libgomp's default, 1.4-1.8x with threads that sleep at
+once (``OMP_WAIT_POLICY=PASSIVE``) and about 1.9x with a brief spin of
+:data:`BRIEF_SPINCOUNT`; alone, sleeping threads made 1000-trial LFADS epochs 2x slower, the
+brief spin about 1.2x.
 
-* beside another small PyTorch training loop, a 6-epoch toy GNOCCHI fit ran 3.2x (and in
-  other runs up to 15x) slower than alone with spinning threads, 1.5x with
-  ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at once) and 1.7x with one thread;
-* alone, sleeping threads cost 1.2x on that fit and 1.6x (GNOCCHI) to 2.1x (LFADS) on
-  1000-trial toy epochs, whose many small operations wake the threads thousands of times;
-  one thread was as fast as two spinning ones for LFADS and 15 % slower for GNOCCHI.
+The policy is ``NEUROGNOCCHI_THREAD_POLICY``, read when ``neurognocchi`` is imported (before
+torch: the OpenMP runtime reads its settings once, when torch loads it):
 
-So no setting is best everywhere, and the package changes nothing by default. Policies
-(``NEUROGNOCCHI_THREAD_POLICY``, read when ``neurognocchi`` is imported, before torch):
+* ``brief`` (the default; ``default`` means the same): set ``GOMP_SPINCOUNT`` to
+  :data:`BRIEF_SPINCOUNT`, so waiting threads spin for tens of microseconds, then sleep;
+* ``passive``: set ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at once; best beside other jobs,
+  slowest alone);
+* ``spin``: leave OpenMP as torch ships it (fastest on a machine nobody else uses).
 
-* ``default``: leave OpenMP and torch as they are;
-* ``passive``: set ``OMP_WAIT_POLICY=PASSIVE`` for a shared machine, unless a wait policy is
-  set already (``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or ``KMP_BLOCKTIME``). The OpenMP
-  runtime reads it once, when torch loads it, so ``neurognocchi`` must be imported before
-  ``torch`` (or set ``OMP_WAIT_POLICY=PASSIVE`` in the shell).
+Nothing is set when the user (or a launcher) has chosen already (``OMP_WAIT_POLICY``,
+``GOMP_SPINCOUNT`` or ``KMP_BLOCKTIME`` in the environment), or when torch was imported before
+``neurognocchi`` (too late to matter). The variables are inherited by child processes
+(``torchrun`` workers, data loaders). How threads wait never changes what they compute, so
+the policy cannot change a fitted model; the thread count would, and is left to torch.
+``GOMP_SPINCOUNT`` is libgomp's: other OpenMP runtimes (macOS, Windows builds) ignore it.
 
-Whatever the policy, a fit that starts on a loaded machine with spinning threads (no wait
-policy set, more than one torch thread) logs one warning with these remedies
+Whatever the policy, a fit that starts on a loaded machine while threads may spin for long
+(no wait setting, more than one torch thread) logs one warning with the remedies
 (:func:`warn_if_spinning_under_load`); on a machine shared with other jobs,
 ``OMP_NUM_THREADS=1`` is the simplest.
 """
@@ -35,17 +41,30 @@ import os
 import sys
 from collections.abc import Mapping, MutableMapping
 
-__all__ = ["POLICIES", "POLICY_VARIABLE", "WAIT_POLICY_VARIABLES", "thread_policy"]
+__all__ = [
+    "BRIEF_SPINCOUNT",
+    "POLICIES",
+    "POLICY_VARIABLE",
+    "WAIT_POLICY_VARIABLES",
+    "thread_policy",
+]
 
 #: Environment variables by which a user (or a launcher) has already chosen how threads wait.
 WAIT_POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 #: The package's setting: ``NEUROGNOCCHI_THREAD_POLICY`` = one of :data:`POLICIES`.
 POLICY_VARIABLE = "NEUROGNOCCHI_THREAD_POLICY"
-POLICIES = ("default", "passive")
+#: What each policy sets (``default`` is ``brief``).
+POLICIES = {"brief": "GOMP_SPINCOUNT", "passive": "OMP_WAIT_POLICY", "spin": None}
+#: Spins before a waiting libgomp thread sleeps under the ``brief`` policy (libgomp's own
+#: default is 300,000). Chosen with ``bench_contention.py`` and ``bench_training.py``: 300
+#: spins were as slow as sleeping at once on 1000-trial LFADS epochs; 2000 and more let a
+#: fit beside a competitor slow down 2.1-2.6x, against 1.9-2.3x at 1000.
+BRIEF_SPINCOUNT = 1000
+_SETTINGS = {"brief": str(BRIEF_SPINCOUNT), "passive": "PASSIVE"}
 
 _logger = logging.getLogger("neurognocchi")
-# What the import of the package did: "default", "applied", "user" or "torch first".
-_outcome = "default"
+# What the import of the package did: "spin", "applied", "user" or "torch first".
+_outcome = "spin"
 _warned = False
 
 
@@ -53,26 +72,28 @@ def apply_wait_policy(
     environ: MutableMapping[str, str] | None = None, modules: Mapping[str, object] | None = None
 ) -> str:
     """Apply ``NEUROGNOCCHI_THREAD_POLICY`` (see the module docstring) to ``environ`` and
-    return what happened: "default" (nothing asked), "applied" (``OMP_WAIT_POLICY=PASSIVE``
-    set), "user" (a wait-policy variable was set already) or "torch first" (torch already
-    loaded: too late to matter).
+    return what happened: "applied" (the policy's variable set), "spin" (the ``spin`` policy:
+    nothing to set), "user" (a wait-policy variable was set already) or "torch first" (torch
+    already loaded: too late to matter).
 
     ``environ`` and ``modules`` default to ``os.environ`` and ``sys.modules``.
     """
     environ = os.environ if environ is None else environ
     modules = sys.modules if modules is None else modules
-    policy = environ.get(POLICY_VARIABLE, "default").strip().lower()
+    policy = environ.get(POLICY_VARIABLE, "brief").strip().lower()
+    policy = "brief" if policy == "default" else policy
     if policy not in POLICIES:
         raise ValueError(
-            f"environment variable {POLICY_VARIABLE} must be one of {POLICIES}, got {policy!r}"
+            f"environment variable {POLICY_VARIABLE} must be one of {(*POLICIES, 'default')}, "
+            f"got {policy!r}"
         )
-    if policy == "default":
-        return "default"
+    if policy == "spin":
+        return "spin"
     if any(name in environ for name in WAIT_POLICY_VARIABLES):
         return "user"
     if "torch" in modules:
         return "torch first"
-    environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    environ[POLICIES[policy]] = _SETTINGS[policy]
     return "applied"
 
 
@@ -111,9 +132,10 @@ def _busy_cpus() -> float:
 
 
 def warn_if_spinning_under_load() -> bool:
-    """Warn once per process when OpenMP threads may spin on a loaded machine: no wait policy
-    is set, torch runs more than one thread and the 1-minute load average is at least 3/4 of
-    the cores. Returns whether it warned."""
+    """Warn once per process when OpenMP threads may spin for long on a loaded machine: no
+    wait setting is in the environment (the ``spin`` policy, or torch imported first), torch
+    runs more than one thread and the 1-minute load average is at least 3/4 of the cores.
+    Returns whether it warned."""
     global _warned
     if _warned or any(name in os.environ for name in WAIT_POLICY_VARIABLES):
         return False
@@ -124,10 +146,10 @@ def warn_if_spinning_under_load() -> bool:
         return False
     _warned = True
     _logger.warning(
-        "this machine is busy and torch's %d OpenMP threads spin while they wait, which can "
-        "slow this fit several times over; start Python with OMP_NUM_THREADS=1 (or "
-        "OMP_WAIT_POLICY=PASSIVE, or NEUROGNOCCHI_THREAD_POLICY=passive and import "
-        "neurognocchi before torch)",
+        "this machine is busy and torch's %d OpenMP threads spin for milliseconds while they "
+        "wait, which can slow this fit several times over; import neurognocchi before torch "
+        "(its thread policy then makes them sleep soon) or start Python with "
+        "OMP_NUM_THREADS=1 or OMP_WAIT_POLICY=PASSIVE",
         torch.get_num_threads(),
     )
     return True

@@ -112,8 +112,8 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
         warmup_steps: int = 200,
         valid_fraction: float = 0.1,
         patience: int | None = None,
-        sampler: str = "ddim",
-        n_sample_steps: int = 50,
+        sampler: str = "unipc",
+        n_sample_steps: int = 10,
         precision: str = "fp32",
         compile: bool = False,
     ):
