@@ -7,10 +7,10 @@ is fast; beside another busy process the spinning threads take the cores the wor
 two processes that both spin can slow each other by an order of magnitude. Measured on the
 2-core development machine (``benchmarks/bench_contention.py``, docs/results.md): beside
 another small PyTorch training loop (itself with torch's defaults), a 6-epoch toy GNOCCHI fit
-ran 3x to 19x slower than alone with libgomp's default, 1.4-1.8x with threads that sleep at
-once (``OMP_WAIT_POLICY=PASSIVE``) and about 1.9x with a brief spin of
+ran 2x to 19x slower than alone with libgomp's default (run to run), 1.3-1.8x with threads
+that sleep at once (``OMP_WAIT_POLICY=PASSIVE``) and 1.9-2.3x with a brief spin of
 :data:`BRIEF_SPINCOUNT`; alone, sleeping threads made 1000-trial LFADS epochs 2x slower, the
-brief spin about 1.2x.
+brief spin 1.2-1.5x (GNOCCHI's up to 1.2x).
 
 The policy is ``NEUROGNOCCHI_THREAD_POLICY``, read when ``neurognocchi`` is imported (before
 torch: the OpenMP runtime reads its settings once, when torch loads it):
