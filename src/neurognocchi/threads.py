@@ -53,14 +53,17 @@ __all__ = [
 WAIT_POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 #: The package's setting: ``NEUROGNOCCHI_THREAD_POLICY`` = one of :data:`POLICIES`.
 POLICY_VARIABLE = "NEUROGNOCCHI_THREAD_POLICY"
-#: What each policy sets (``default`` is ``brief``).
-POLICIES = {"brief": "GOMP_SPINCOUNT", "passive": "OMP_WAIT_POLICY", "spin": None}
 #: Spins before a waiting libgomp thread sleeps under the ``brief`` policy (libgomp's own
 #: default is 300,000). Chosen with ``bench_contention.py`` and ``bench_training.py``: 300
 #: spins were as slow as sleeping at once on 1000-trial LFADS epochs; 2000 and more let a
 #: fit beside a competitor slow down 2.1-2.6x, against 1.9-2.3x at 1000.
 BRIEF_SPINCOUNT = 1000
-_SETTINGS = {"brief": str(BRIEF_SPINCOUNT), "passive": "PASSIVE"}
+#: The environment each policy sets (``default`` is ``brief``; ``spin`` sets nothing).
+POLICIES = {
+    "brief": {"GOMP_SPINCOUNT": str(BRIEF_SPINCOUNT)},
+    "passive": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "spin": {},
+}
 
 _logger = logging.getLogger("neurognocchi")
 # What the import of the package did: "spin", "applied", "user" or "torch first".
@@ -87,13 +90,13 @@ def apply_wait_policy(
             f"environment variable {POLICY_VARIABLE} must be one of {(*POLICIES, 'default')}, "
             f"got {policy!r}"
         )
-    if policy == "spin":
+    if not POLICIES[policy]:
         return "spin"
     if any(name in environ for name in WAIT_POLICY_VARIABLES):
         return "user"
     if "torch" in modules:
         return "torch first"
-    environ[POLICIES[policy]] = _SETTINGS[policy]
+    environ.update(POLICIES[policy])
     return "applied"
 
 
