@@ -21,6 +21,7 @@ __all__ = [
     "Context",
     "LossModule",
     "all_reduce_sum",
+    "attempt_prefix",
     "barrier",
     "broadcast_flag",
     "is_main_process",
@@ -139,9 +140,44 @@ def setup(device: torch.device) -> Context:
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group(backend=backend)
+        store, rank_, size = next(dist.rendezvous("env://"))
+        prefix = attempt_prefix()
+        if prefix is not None:
+            store = dist.PrefixStore(prefix, store)
+        dist.init_process_group(backend=backend, store=store, rank=rank_, world_size=size)
         atexit.register(_close)
     return Context(rank=dist.get_rank(), world_size=dist.get_world_size())
+
+
+def attempt_prefix() -> str | None:
+    """The key prefix that keeps this attempt's process-group keys apart from earlier ones.
+
+    ``torchrun`` (PyTorch >= 2.5, c10d rendezvous) hosts one key-value store in its agent and
+    keeps it across ``--max-restarts`` restarts (``TORCHELASTIC_USE_AGENT_STORE=True``), and
+    ``init_process_group`` writes the same key names in every attempt. A restarted rank can then
+    read a dead rank's address from the attempt before, and gloo fails with "connectFullMesh ...
+    Connection refused" or hangs (pytorch/pytorch#135712). Each attempt therefore gets keys of
+    its own, named by ``TORCHELASTIC_RESTART_COUNT``. That count is kept per node, and nodes that
+    did not fail keep theirs, so it names the attempt only when one node runs the whole group;
+    across nodes nothing is prefixed (set ``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1`` for
+    ``torchrun`` there: each restart then gets a fresh store).
+
+    Returns
+    -------
+    str or None
+        ``"neurognocchi/attempt_<n>/"``, or None when the store is not shared across restarts
+        (a fresh store per attempt) or the group spans several nodes.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ.get("TORCHELASTIC_USE_AGENT_STORE") is None and attempt_prefix() is None
+    True
+    """
+    shared = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    if not shared or _env_int("GROUP_WORLD_SIZE", 1) != 1:
+        return None
+    return f"neurognocchi/attempt_{restart_count()}/"
 
 
 def _close() -> None:
