@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
+from cli_checks import assert_cli_refuses, snapshot
 from neurognocchi import GNOCCHI, LFADS
 from neurognocchi.cli import main
 from neurognocchi.data import Trials, load_nwb, load_trials, make_toy_dataset
@@ -123,26 +124,6 @@ UNREADABLE = {
     "pickled objects": (_pickled_array, "Object arrays cannot be loaded"),
     "missing file": (_missing, "no such file"),
 }
-
-
-def snapshot(folder) -> dict:
-    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
-def run_cli(argv, capsys) -> str:
-    """Run the CLI, check it failed as a user error, and return its one stderr line."""
-    assert main([str(arg) for arg in argv]) == 2, argv
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert lines[0].startswith(f"neurognocchi {argv[0]}: error: "), err
-    return lines[0]
-
-
-def assert_cli_refuses(argv, message, folder, capsys) -> None:
-    before = snapshot(folder)
-    assert message in run_cli(argv, capsys)
-    assert snapshot(folder) == before
 
 
 @pytest.fixture(scope="module")

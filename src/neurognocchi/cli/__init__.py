@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from neurognocchi.cli import augment
@@ -303,6 +304,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(command: str):
+    """A ``warnings.showwarning`` that prints ``neurognocchi <command>: warning: ...`` as one
+    line (no source file and line: they are the package's, not the user's)."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        print(f"neurognocchi {command}: warning: {text}", file=file or sys.stderr)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``neurognocchi`` command; returns the exit status.
 
@@ -318,10 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        with warnings.catch_warnings():  # restores the caller's warning display afterwards
+            warnings.showwarning = _one_line_warning(args.command)
+            COMMANDS[args.command](args)
     except (ValueError, TypeError, OSError, KeyError, ImportError) as error:  # ImportError:
         # an optional extra is missing (e.g. cebra); its message says what to install
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        message = " ".join(str(message).split())  # one line, whatever a library printed
         print(f"neurognocchi {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

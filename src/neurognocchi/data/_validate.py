@@ -56,19 +56,32 @@ def as_trial_array(name: str, value, *, dtype=None) -> np.ndarray:
     return cast
 
 
+#: The largest spike count in one bin that is accepted: every count up to it is exact in float32
+#: (the models compute in float32). Real recordings stay far below (hundreds per bin at most).
+MAX_COUNT = 2**24
+
+
 def as_counts(value) -> np.ndarray:
-    """Validate binned spike counts: whole, non-negative numbers, stored as integers."""
+    """Validate binned spike counts: whole, non-negative numbers up to :data:`MAX_COUNT`,
+    stored as integers."""
     counts = as_trial_array("spikes", value)
     negative = any(np.any(chunk < 0) for chunk in trial_chunks(counts))
     release_pages(counts)
     if negative:
         raise ValueError("spikes must be non-negative counts; found negative values")
-    if np.issubdtype(counts.dtype, np.integer):
-        return counts
-    if any(np.any(chunk != np.round(chunk)) for chunk in trial_chunks(counts)):
+    if not np.issubdtype(counts.dtype, np.integer) and any(
+        np.any(chunk != np.round(chunk)) for chunk in trial_chunks(counts)
+    ):
         raise ValueError("spikes must be whole-number counts; found non-integer values")
-    fits_int32 = all(np.all(chunk <= np.iinfo(np.int32).max) for chunk in trial_chunks(counts))
-    return counts.astype(np.int32 if fits_int32 else np.int64)
+    largest = max((chunk.max() for chunk in trial_chunks(counts) if chunk.size), default=0)
+    release_pages(counts)
+    if largest > MAX_COUNT:
+        raise ValueError(
+            f"spikes holds a count of {largest:.6g} in one bin, more than {MAX_COUNT:,} (the "
+            "largest float32 holds exactly): not a spike count; an integer overflow or another "
+            "field stored as spikes?"
+        )
+    return counts if np.issubdtype(counts.dtype, np.integer) else counts.astype(np.int32)
 
 
 def as_info_column(key: str, value, n_trials: int) -> np.ndarray:

@@ -15,6 +15,7 @@ Every reader of the package is reached through it, chosen by the path:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -86,6 +87,24 @@ def load_trials(
     """
     path = Path(path)
     mmap = check_bool(mmap, "mmap")
+    with _naming_the_file(path):
+        return _load(path, mmap=mmap, bin_size_s=bin_size_s, reader_kw=reader_kw)
+
+
+@contextlib.contextmanager
+def _naming_the_file(path: Path):
+    """Errors raised inside name ``path``: a message that does not mention it gets it in
+    front, so that whichever check fails, the user learns which file is wrong."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, OSError) as error:
+        args = error.args
+        if len(args) == 1 and isinstance(args[0], str) and str(path) not in args[0]:
+            error.args = (f"{str(path)!r}: {args[0]}",)
+        raise
+
+
+def _load(path: Path, *, mmap: bool, bin_size_s, reader_kw: dict) -> Trials:
     if path.is_dir():
         _refuse_reader_options(reader_kw, "a directory written by save_memmap")
         return open_memmap(path, mmap=mmap)

@@ -27,8 +27,10 @@ def _read_mat(path: Path) -> dict:
             f"{str(path)!r} is a MATLAB v7.3 (HDF5) file; save it with -v7 or read it with h5py "
             "and wrap the arrays with Trials"
         ) from None
-    except (MatReadError, ValueError, OSError, TypeError) as error:
-        raise ValueError(f"{str(path)!r} is not a readable .mat file: {error}") from None
+    except Exception as error:  # a damaged file fails inside scipy in many ways
+        known = isinstance(error, (MatReadError, ValueError))
+        reason = str(error) if known else f"{type(error).__name__}: {error}"
+        raise ValueError(f"{str(path)!r} is not a readable .mat file: {reason}") from None
     return {key: value for key, value in contents.items() if not key.startswith("__")}
 
 
@@ -53,6 +55,8 @@ def _describe(contents: dict) -> str:
 
 
 def _pick_variable(contents: dict, variable: str | None) -> str:
+    if not contents:
+        raise ValueError("the file holds no variables (empty, or cut short after its header)")
     if variable is not None:
         if variable not in contents:
             raise KeyError(f"variable={variable!r} is not in the file; it holds: "

@@ -29,6 +29,7 @@ import numpy as np
 from neurognocchi._checks import check_bool, check_positive_int
 from neurognocchi._io import atomic_write, atomic_write_text
 from neurognocchi.data._lazy import ARRAY_FIELDS, RowSubset, is_memory_mapped
+from neurognocchi.data._validate import read_npz
 from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.data.trials import Trials
 
@@ -112,6 +113,7 @@ def save_memmap(trials: Trials, directory: str | os.PathLike) -> Path:
         trials.align,
         trials.behavior_names if trials.behavior is not None else (),
     )
+    meta["trial_info"] = list(trials.trial_info)  # so that a lost trial_info.npz is noticed
     atomic_write_text(directory / "meta.json", json.dumps(meta, indent=1))
     return directory
 
@@ -198,30 +200,14 @@ def open_memmap(directory: str | os.PathLike, *, mmap: bool = True) -> Trials:
     meta_path = directory / "meta.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"{str(directory)!r} holds no meta.json; not memory-mapped trials")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except ValueError:
-        meta = None
-    if not isinstance(meta, dict) or (meta.get("format"), meta.get("version")) != (
-        MEMMAP_FORMAT,
-        MEMMAP_VERSION,
-    ):
-        found = (meta.get("format"), meta.get("version")) if isinstance(meta, dict) else meta
-        raise ValueError(
-            f"{str(meta_path)!r} describes {found}; expected {MEMMAP_FORMAT} "
-            f"version {MEMMAP_VERSION}"
-        )
+    meta = _read_meta(meta_path)
     arrays = {name: _load_npy(directory / f"{name}.npy", mmap) for name in meta["fields"]}
     if arrays["activity"].shape != tuple(meta["shape"]):
         raise ValueError(
             f"{str(directory)!r}: activity.npy has shape {arrays['activity'].shape}; "
             f"meta.json says {tuple(meta['shape'])}"
         )
-    info_path = directory / "trial_info.npz"
-    trial_info = {}
-    if info_path.exists():
-        with np.load(info_path, allow_pickle=False) as info:
-            trial_info = {key: info[key] for key in info.files}
+    trial_info = _read_trial_info(directory / "trial_info.npz", meta.get("trial_info"))
     return Trials(
         arrays.pop("activity"),
         **arrays,
@@ -232,10 +218,51 @@ def open_memmap(directory: str | os.PathLike, *, mmap: bool = True) -> Trials:
     )
 
 
+_META_KEYS = ("shape", "fields", "bin_size_s", "align", "behavior_names")
+
+
+def _read_meta(path: Path) -> dict:
+    """``meta.json``, checked: JSON of this format and version with every key."""
+    try:
+        meta = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{str(path)!r} is not valid JSON (truncated?): {error}") from None
+    if not isinstance(meta, dict) or (meta.get("format"), meta.get("version")) != (
+        MEMMAP_FORMAT,
+        MEMMAP_VERSION,
+    ):
+        found = (meta.get("format"), meta.get("version")) if isinstance(meta, dict) else meta
+        raise ValueError(
+            f"{str(path)!r} describes {found}; expected {MEMMAP_FORMAT} version {MEMMAP_VERSION}"
+        )
+    missing = [key for key in _META_KEYS if key not in meta]
+    if missing or "activity" not in meta["fields"]:
+        raise ValueError(f"{str(path)!r} lacks {missing or ['activity in fields']}")
+    return meta
+
+
+def _read_trial_info(path: Path, listed: list | None) -> dict:
+    """The columns of ``trial_info.npz``; ``listed``: the keys ``meta.json`` records (None in
+    folders written before it recorded them, or by ``create_memmap``: whatever is there)."""
+    if not path.exists():
+        if listed:
+            raise FileNotFoundError(
+                f"{str(path)!r} is missing; meta.json lists the trial_info columns {listed}"
+            )
+        return {}
+    trial_info = read_npz(path)
+    if listed is not None and sorted(trial_info) != sorted(listed):
+        raise ValueError(
+            f"{str(path)!r} holds the columns {sorted(trial_info)}; meta.json lists "
+            f"{sorted(listed)}"
+        )
+    return trial_info
+
+
 def _load_npy(path: Path, use_mmap: bool) -> np.ndarray:
     try:
         return np.load(path, mmap_mode="r" if use_mmap else None, allow_pickle=False)
     except FileNotFoundError:
         raise FileNotFoundError(f"{str(path)!r} is missing; the directory is incomplete") from None
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError) as error:  # EOFError: an empty file
         raise ValueError(f"{str(path)!r} is not a readable .npy file: {error}") from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -290,8 +291,21 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
 
     def _set_normalization(self, data) -> None:
         """Data statistics of the model from the training trials (a memory-mapped array is
-        read a block at a time instead of being loaded whole)."""
-        self.model_.set_statistics(neuron_statistics(data))
+        read a block at a time instead of being loaded whole); warns once about neurons
+        whose activity never changes in them (e.g. channels that never fire)."""
+        stats = neuron_statistics(data)
+        constant = np.flatnonzero(stats["std"] == 0)
+        if len(constant):
+            values = sorted({float(v) for v in stats["mean"][constant]})[:3]
+            warnings.warn(
+                f"{len(constant)} of {len(stats['std'])} neurons are constant in the training "
+                f"trials (value(s) {values}: a channel that never fires if 0), e.g. neurons "
+                f"{constant[:10].tolist()}; they are kept. Drop them "
+                "first (trials.activity[..., keep]) if they are dead channels.",
+                UserWarning,
+                stacklevel=3,
+            )
+        self.model_.set_statistics(stats)
 
     def _split(self, X, valid, seed: int):
         """(training data, validation data or None), each ``[n_trials, n_time, n_neurons]``:

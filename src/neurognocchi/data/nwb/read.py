@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from neurognocchi._checks import check_choice
+from neurognocchi._checks import InvalidArgumentError, check_choice
 from neurognocchi.data.preprocess import bin_spike_times, gaussian_smooth
 from neurognocchi.data.trials import Trials
 
@@ -61,13 +62,43 @@ def open_nwb(path: str | os.PathLike):
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     try:
         io = pynwb.NWBHDF5IO(str(path), "r")
-        nwbfile = io.read()
     except Exception as error:  # h5py/hdmf raise many types for a bad file
-        raise ValueError(f"{str(path)!r} is not a readable NWB file: {error}") from None
+        raise ValueError(f"{str(path)!r} is not a readable NWB file: {_reason(error)}") from None
     try:
+        try:
+            nwbfile = io.read()
+        except Exception as error:
+            raise ValueError(
+                f"{str(path)!r} is not a readable NWB file: {_reason(error)}"
+            ) from None
         yield nwbfile
     finally:
         io.close()
+
+
+@contextlib.contextmanager
+def _broken_parts(path):
+    """A file that opens but whose parts are broken (a dataset deleted, an index pointing
+    nowhere) fails inside pynwb/hdmf/h5py with errors of many types: one ValueError instead."""
+    try:
+        yield
+    except InvalidArgumentError:
+        raise
+    except (AttributeError, IndexError, TypeError, OSError, RuntimeError) as error:
+        raise ValueError(f"{str(path)!r} is not a readable NWB file: {_reason(error)}") from None
+
+
+def _reason(error: Exception, limit: int = 300) -> str:
+    """What went wrong, in one line of at most ``limit`` characters. hdmf's ConstructError
+    carries (builder, reason), whose text would print the whole builder: keep its location
+    and reason."""
+    args = error.args
+    if type(error).__name__ == "ConstructError" and len(args) == 2:
+        text = f"{getattr(args[0], 'path', '?')}: {args[1]}"
+    else:
+        text = f"{type(error).__name__}: {error}" if not isinstance(error, OSError) else str(error)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------------- reading parts of a file
@@ -106,7 +137,16 @@ def _read_units(nwbfile, units: str):
     if len(ends) == 0:
         raise ValueError("the file's units table has no units")
     flat = np.asarray(table["spike_times"].target.data[:], dtype=np.float64)
-    spike_times = [np.sort(part) for part in np.split(flat, ends[:-1])]
+    spike_times = np.split(flat, ends[:-1])
+    unsorted = [k for k, times in enumerate(spike_times) if np.any(np.diff(times) < 0)]
+    if unsorted:
+        warnings.warn(
+            f"the spike times of {len(unsorted)} of {len(spike_times)} units are out of order "
+            f"(units {unsorted[:10]}{' ...' if len(unsorted) > 10 else ''}); they were sorted",
+            UserWarning,
+            stacklevel=3,
+        )
+        spike_times = [np.sort(times) for times in spike_times]
     keep = np.ones(len(spike_times), dtype=bool)
     if units != "all":
         if "heldout" not in table.colnames:
@@ -144,9 +184,9 @@ def _read_trials_table(nwbfile) -> dict[str, np.ndarray]:
 def read_series(series, name: str):
     """Timestamps (n,), values (n, d) as float64, and one channel name per column."""
     data = np.asarray(series.data[:], dtype=np.float64)
-    data = data.reshape(len(data), -1)
     if len(data) < 2:
         raise ValueError(f"time series {name!r} has {len(data)} samples; at least 2 are needed")
+    data = data.reshape(len(data), -1)
     if series.timestamps is not None:
         timestamps = np.asarray(series.timestamps[:], dtype=np.float64)
     else:
@@ -232,20 +272,20 @@ def _trialize(spike_times, intervals, series, align_times, *, window_s, bin_size
     align_times = np.asarray(align_times, dtype=np.float64)
     starts = align_times + window_s[0]
     keep = np.isfinite(align_times)
+    dropped = {"with no alignment time (NaN)": int(np.sum(~keep))}
     keep[keep] &= _observed(intervals, starts[keep], starts[keep] + n_bins * bin_size_s)
+    dropped["outside the units' obs_intervals"] = int(np.sum(~keep)) - sum(dropped.values())
     centres = starts[:, None] + (np.arange(n_bins) + 0.5) * bin_size_s  # (n, T)
     behavior, names = [], []
-    for timestamps, values, channel_names in series.values():
+    for name, (timestamps, values, channel_names) in series.items():
         at = np.where(keep[:, None], centres, 0.0)  # (n, T)
         sampled = interpolate_series(timestamps, values, at)  # (n, T, d)
-        keep &= np.isfinite(sampled).all(axis=(1, 2))
+        gaps = keep & ~np.isfinite(sampled).all(axis=(1, 2))
+        dropped[f"with gaps in {name!r}"] = int(np.sum(gaps))
+        keep &= ~gaps
         behavior.append(sampled)
         names.extend(channel_names)
-    if not keep.any():
-        raise ValueError(
-            f"no window of {tuple(window_s)} s around the {len(align_times)} alignment times is "
-            "fully observed (inside obs_intervals, with finite behaviour)"
-        )
+    _report_dropped(dropped, len(align_times), int(keep.sum()), window_s, intervals)
     counts = _bin_trials(spike_times, starts[keep], n_bins, bin_size_s)
     activity = counts / bin_size_s
     if smooth_sigma_s:
@@ -253,6 +293,28 @@ def _trialize(spike_times, intervals, series, align_times, *, window_s, bin_size
         activity = activity / bin_size_s
     behavior = np.concatenate(behavior, axis=-1)[keep] if behavior else None
     return counts, activity, behavior, names, keep
+
+
+def _report_dropped(dropped: dict, n: int, n_kept: int, window_s, intervals) -> None:
+    """Warn once with the counts of trials dropped for each reason, or raise when none is
+    left (then also say when the units are observed)."""
+    reasons = "; ".join(f"{count} {reason}" for reason, count in dropped.items() if count)
+    if n_kept == 0:
+        observed = ""
+        if intervals:
+            flat = np.concatenate([part.reshape(-1, 2) for part in intervals])
+            observed = f"; the units are observed from {flat.min():g} s to {flat.max():g} s"
+        raise ValueError(
+            f"no window of {tuple(window_s)} s around the {n} alignment times can be read: "
+            f"{reasons or 'there are none'}{observed}"
+        )
+    if n_kept < n:
+        warnings.warn(
+            f"{n - n_kept} of {n} trials dropped: {reasons} (trial_info['trial_id'] says "
+            "which remain)",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def read_named_series(nwbfile, behavior) -> dict:
@@ -320,7 +382,7 @@ def load_nwb(
     FileNotFoundError, ValueError, KeyError
         For a missing or unreadable file, or missing fields; messages list what the file has.
     """
-    with open_nwb(path) as nwbfile:
+    with open_nwb(path) as nwbfile, _broken_parts(path):
         spike_times, intervals = _read_units(nwbfile, units)
         series = read_named_series(nwbfile, behavior)
         columns = {}
