@@ -21,8 +21,9 @@ import numpy as np
 from _common import benchmark_parser, print_table
 
 from neurognocchi.data.nwb import load_mc_rtt
-from neurognocchi.data.nwb.read import interpolate_series, open_nwb, read_named_series
+from neurognocchi.data.nwb.read import open_nwb, read_named_series
 from neurognocchi.data.nwb.synthetic import make_random_target_nwb
+from neurognocchi.data.nwb.windows import interpolate_series
 
 # Speed 30 tau^2 (1 - tau)^2 of a minimum-jerk reach crosses 0.3 of its peak 1.875 here.
 TAU_AT_30_PERCENT = (1 - np.sqrt(1 - 4 * np.sqrt(0.3 * 1.875 / 30))) / 2

@@ -25,6 +25,7 @@ def nwb_recording(
     *,
     spike_times: bool = True,
     observed: tuple[float, float] | None = None,
+    observed_around_onsets: tuple[float, float] | None = None,
     nan_onsets: int = 0,
     shuffle_spikes: bool = False,
     behavior_rate_hz: float = 1000.0,
@@ -35,9 +36,11 @@ def nwb_recording(
     processing/behavior. The options plant one defect each:
 
     ``spike_times=False``: a units table without spike times; ``observed``: every unit's
-    obs_interval; ``nan_onsets``: that many trials with a NaN move_onset_time;
-    ``shuffle_spikes``: spike times stored out of order; ``behavior_rate_hz``: the sampling
-    rate of hand_pos; ``behavior_gap_s``: a stretch of time where hand_pos was not sampled.
+    obs_interval; ``observed_around_onsets``: obs_intervals only (start, stop) s around each
+    trial's movement onset (as in NLB's MC_Maze files); ``nan_onsets``: that many trials
+    with a NaN move_onset_time; ``shuffle_spikes``: spike times stored out of order;
+    ``behavior_rate_hz``: the sampling rate of hand_pos; ``behavior_gap_s``: a stretch of time
+    where hand_pos was not sampled.
     """
     import pynwb
 
@@ -57,6 +60,8 @@ def nwb_recording(
         nwbfile.add_trial(start_time=start, stop_time=start + TRIAL_S,
                           move_onset_time=onsets[k], condition=k % 3)  # fmt: skip
     interval = np.array([observed if observed is not None else (0.0, end)])
+    if observed_around_onsets is not None:
+        interval = (starts + MOVE_S)[:, None] + np.array(observed_around_onsets)[None, :]
     for _ in range(N_UNITS):
         times = np.sort(rng.uniform(0, end, size=int(rng.integers(40, 200))))
         if shuffle_spikes:  # its own generator: the other draws stay those of a valid file

@@ -117,7 +117,11 @@ BROKEN = {
     ),
     "NWB obs_intervals exclude every trial": (
         lambda s, f: corpus.nwb_recording(f / "a.nwb", observed=(100.0, 200.0)),
-        "12 outside the units' obs_intervals; the units are observed from 100 s to 200 s",
+        "12 outside the units' obs_intervals (no alignment time lies inside every unit's",
+    ),
+    "NWB observed only in narrower windows": (
+        lambda s, f: corpus.nwb_recording(f / "a.nwb", observed_around_onsets=(-0.25, 0.45)),
+        "12 outside the units' obs_intervals (the window (-0.25, 0.45) s is observed around 12",
     ),
     "NWB every alignment time NaN": (
         lambda s, f: corpus.nwb_recording(f / "a.nwb", nan_onsets=corpus.N_TRIALS),
@@ -393,3 +397,22 @@ def test_a_single_condition_is_fitted_but_cannot_be_held_out(tmp_path, capsys):
     trials.save(tmp_path / "one.npz")
     argv = ["convert", tmp_path / "one.npz", "--out", tmp_path / "t.npz", "--heldout", "0"]
     assert_cli_refuses(argv, "would hold out all", tmp_path, capsys)
+
+
+def test_the_window_the_error_suggests_reads_every_trial(tmp_path, capsys):
+    path = corpus.nwb_recording(tmp_path / "a.nwb", observed_around_onsets=(-0.25, 0.45))
+    out = tmp_path / "t.npz"
+    assert main(["convert", str(path), "--window", "-0.25", "0.45", "--out", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert load_trials(out).n_trials == corpus.N_TRIALS
+
+
+MC_MAZE = Path(__file__).resolve().parents[2] / "shared/data/nlb_mc_maze_small"
+MC_MAZE = MC_MAZE / "sub-Jenkins_ses-small_desc-test_ecephys.nwb"
+
+
+@pytest.mark.skipif(not MC_MAZE.exists(), reason="the shared MC_Maze_Small file is absent")
+def test_the_real_mc_maze_file_names_the_window_it_observes(capsys):
+    """NLB's MC_Maze_Small test file: units observed -0.25 to +0.45 s around move onset."""
+    assert main(["info", str(MC_MAZE)]) == 2
+    assert "the window (-0.25, 0.45) s is observed around 100 of them" in capsys.readouterr().err

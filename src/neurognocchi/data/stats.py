@@ -6,12 +6,14 @@ memory-mapped dataset (or a :class:`~neurognocchi.data._lazy.RowSubset` of one) 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from neurognocchi._checks import check_positive_int
 from neurognocchi.data._lazy import RowSubset, release_pages
 
-__all__ = ["neuron_statistics"]
+__all__ = ["neuron_statistics", "warn_constant_neurons"]
 
 _BLOCK_BYTES = 64 * 2**20  # float64 bytes of one block when block_trials is not given
 
@@ -62,3 +64,32 @@ def neuron_statistics(data, *, block_trials: int | None = None) -> dict[str, np.
         release_pages(data.array if isinstance(data, RowSubset) else data)
     std = np.sqrt(m2 / max(1, count - 1))
     return {"mean": mean, "std": std, "min": low, "max": high, "count": count}
+
+
+def warn_constant_neurons(stats: dict, *, stacklevel: int = 2) -> np.ndarray:
+    """Warn once when some neurons never change (``min == max`` in :func:`neuron_statistics`,
+    e.g. channels that never fire), giving their count and first indices; return them.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> data = np.ones((2, 3, 2)); data[..., 1] = [0.0, 1.0, 2.0]
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_constant_neurons(neuron_statistics(data)).tolist()
+    [0]
+    >>> str(caught[0].message)[:44]
+    '1 of 2 neurons are constant in the training '
+    """
+    constant = np.flatnonzero(stats["min"] == stats["max"])
+    if len(constant):
+        values = sorted({float(v) for v in stats["min"][constant]})[:3]
+        warnings.warn(
+            f"{len(constant)} of {len(stats['min'])} neurons are constant in the training "
+            f"trials (value(s) {values}: a channel that never fires if 0), e.g. neurons "
+            f"{constant[:10].tolist()}; they are kept. Drop them first "
+            "(trials.activity[..., keep]) if they are dead channels.",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return constant

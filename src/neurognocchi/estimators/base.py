@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -33,7 +32,7 @@ from neurognocchi._checks import (
 from neurognocchi._lock import run_dir_lock
 from neurognocchi._saving import read_model_dir, write_model_dir
 from neurognocchi.data._lazy import is_memory_mapped, split_rows
-from neurognocchi.data.stats import neuron_statistics
+from neurognocchi.data.stats import neuron_statistics, warn_constant_neurons
 from neurognocchi.data.trials import Trials
 from neurognocchi.training import TrainConfig, distributed, train
 
@@ -291,20 +290,9 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
 
     def _set_normalization(self, data) -> None:
         """Data statistics of the model from the training trials (a memory-mapped array is
-        read a block at a time instead of being loaded whole); warns once about neurons
-        whose activity never changes in them (e.g. channels that never fire)."""
+        read a block at a time instead of being loaded whole); warns about constant neurons."""
         stats = neuron_statistics(data)
-        constant = np.flatnonzero(stats["std"] == 0)
-        if len(constant):
-            values = sorted({float(v) for v in stats["mean"][constant]})[:3]
-            warnings.warn(
-                f"{len(constant)} of {len(stats['std'])} neurons are constant in the training "
-                f"trials (value(s) {values}: a channel that never fires if 0), e.g. neurons "
-                f"{constant[:10].tolist()}; they are kept. Drop them "
-                "first (trials.activity[..., keep]) if they are dead channels.",
-                UserWarning,
-                stacklevel=3,
-            )
+        warn_constant_neurons(stats, stacklevel=4)
         self.model_.set_statistics(stats)
 
     def _split(self, X, valid, seed: int):

@@ -2,6 +2,8 @@
 and generated samples.
 
 * :mod:`~neurognocchi.data.nwb.read`: :func:`load_nwb`, the generic NLB-layout reader;
+* :mod:`~neurognocchi.data.nwb.windows`: the trials it cuts out of a recording (windows around
+  alignment times, which of them every unit observes, what was dropped and why);
 * :mod:`~neurognocchi.data.nwb.mc_rtt`: :func:`load_mc_rtt`, reaches of a continuous session;
 * :mod:`~neurognocchi.data.nwb.onsets`: movement onsets in a noisy, gappy finger trace;
 * :mod:`~neurognocchi.data.nwb.write`: :func:`save_nwb`, an atomic NWB writer;

@@ -16,12 +16,8 @@ import numpy as np
 
 from neurognocchi._checks import check_int, check_real
 from neurognocchi.data.nwb.onsets import ONSET_NOTES, movement_onsets, smoothed_speed, uniform_trace
-from neurognocchi.data.nwb.read import (
-    interpolate_series,
-    load_nwb,
-    open_nwb,
-    read_named_series,
-)
+from neurognocchi.data.nwb.read import load_nwb, open_nwb, read_named_series
+from neurognocchi.data.nwb.windows import interpolate_series
 from neurognocchi.data.trials import Trials
 
 __all__ = ["load_mc_rtt"]

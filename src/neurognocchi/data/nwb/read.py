@@ -6,8 +6,9 @@ functions that need it. The layout read is the one of the Neural Latents Benchma
 ``heldout`` columns, an optional ``trials`` table, and behavioural ``TimeSeries`` in
 ``acquisition`` or in processing modules (e.g. ``processing/behavior/finger_pos``).
 
-Besides :func:`load_nwb`, the helpers here (opening a file, finding and sampling its time
-series) are public for the other NWB modules: MC_RTT trialisation and the writers.
+Besides :func:`load_nwb`, the helpers here (opening a file, finding and reading its time
+series) are public for the other NWB modules: MC_RTT trialisation and the writers. Cutting
+the windows out of what was read is :mod:`~neurognocchi.data.nwb.windows`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from neurognocchi._checks import InvalidArgumentError, check_choice
-from neurognocchi.data.preprocess import bin_spike_times, gaussian_smooth
+from neurognocchi.data.nwb.windows import trialize
 from neurognocchi.data.trials import Trials
 
 BEHAVIOR_SERIES = ("cursor_pos", "finger_pos", "finger_vel", "target_pos", "hand_pos", "hand_vel")
@@ -33,7 +34,6 @@ __all__ = [
     "describe_nwb",
     "find_series",
     "import_pynwb",
-    "interpolate_series",
     "load_nwb",
     "open_nwb",
     "read_named_series",
@@ -201,122 +201,6 @@ def read_series(series, name: str):
     return timestamps, data, names
 
 
-def interpolate_series(timestamps: np.ndarray, values: np.ndarray, times: np.ndarray):
-    """Linear interpolation of ``values`` (n, d) at ``times`` (any shape) -> (*times.shape, d).
-
-    Times farther than one sample period from any sample (before the start, after the end,
-    inside a gap of the timestamps) are NaN; NaN samples propagate, so gaps marked by NaN
-    values stay gaps.
-    """
-    period = np.median(np.diff(timestamps)) if len(timestamps) > 1 else np.inf
-    flat = times.ravel()
-    hi = np.clip(np.searchsorted(timestamps, flat), 1, len(timestamps) - 1)
-    lo = hi - 1
-    span = timestamps[hi] - timestamps[lo]
-    weight = np.clip((flat - timestamps[lo]) / np.where(span > 0, span, 1.0), 0.0, 1.0)
-    near_lo, near_hi = weight <= 1e-6, weight >= 1 - 1e-6
-    out = (1 - weight)[:, None] * values[lo] + weight[:, None] * values[hi]
-    out[near_lo] = values[lo[near_lo]]  # exactly at a sample: take it, even beside a gap
-    out[near_hi] = values[hi[near_hi]]
-    distance = np.minimum(np.abs(flat - timestamps[lo]), np.abs(timestamps[hi] - flat))
-    bridged = (span > 1.5 * period) & ~near_lo & ~near_hi
-    out[(distance > period) | bridged] = np.nan
-    return out.reshape(*times.shape, values.shape[1])
-
-
-# ---------------------------------------------------------------------- trialization
-def _check_window(window_s, bin_size_s: float) -> int:
-    """Number of bins of ``window_s``; errors name the arguments."""
-    if not np.isfinite(bin_size_s) or bin_size_s <= 0:
-        raise ValueError(f"bin_size_s must be a positive number of seconds; got {bin_size_s!r}")
-    if len(window_s) != 2 or not window_s[1] > window_s[0]:
-        raise ValueError(f"window_s must be (start, stop) with stop > start; got {window_s!r}")
-    n_exact = (window_s[1] - window_s[0]) / bin_size_s
-    if abs(n_exact - round(n_exact)) > 1e-6:
-        raise ValueError(
-            f"window_s {tuple(window_s)} is not a whole number of bins of bin_size_s={bin_size_s}"
-        )
-    return round(n_exact)
-
-
-def _bin_trials(spike_times, starts: np.ndarray, n_bins: int, bin_size_s: float) -> np.ndarray:
-    """Counts (n_trials, n_bins, n_units) in the windows ``[start, start + n_bins * bin)``."""
-    stops = starts + n_bins * bin_size_s
-    # Index ranges of each unit's spikes in each window, found once per unit: binning then
-    # only touches the spikes of a trial instead of a whole session per trial.
-    lo = np.stack([np.searchsorted(times, starts - bin_size_s) for times in spike_times], 1)
-    hi = np.stack([np.searchsorted(times, stops + bin_size_s) for times in spike_times], 1)
-    counts = np.empty((len(starts), n_bins, len(spike_times)), dtype=np.int32)
-    for trial, (start, stop) in enumerate(zip(starts, stops, strict=True)):
-        window = [times[a:b] for times, a, b in zip(spike_times, lo[trial], hi[trial], strict=True)]
-        counts[trial] = bin_spike_times(window, t_start=start, t_stop=stop, bin_size_s=bin_size_s)
-    return counts
-
-
-def _observed(intervals, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """Which windows lie inside an observation interval of every unit: bool (n_trials,)."""
-    ok = np.ones(len(starts), dtype=bool)
-    for unit_intervals in {part.tobytes(): part for part in intervals or []}.values():
-        inside = (starts[:, None] >= unit_intervals[None, :, 0] - 1e-9) & (
-            stops[:, None] <= unit_intervals[None, :, 1] + 1e-9
-        )
-        ok &= inside.any(axis=1)
-    return ok
-
-
-def _trialize(spike_times, intervals, series, align_times, *, window_s, bin_size_s,
-              smooth_sigma_s):  # fmt: skip
-    """Cut windows around ``align_times`` (n,): counts, activity (Hz), behaviour and which
-    alignment times were kept (windows observed for every unit and with finite behaviour)."""
-    n_bins = _check_window(window_s, bin_size_s)
-    align_times = np.asarray(align_times, dtype=np.float64)
-    starts = align_times + window_s[0]
-    keep = np.isfinite(align_times)
-    dropped = {"with no alignment time (NaN)": int(np.sum(~keep))}
-    keep[keep] &= _observed(intervals, starts[keep], starts[keep] + n_bins * bin_size_s)
-    dropped["outside the units' obs_intervals"] = int(np.sum(~keep)) - sum(dropped.values())
-    centres = starts[:, None] + (np.arange(n_bins) + 0.5) * bin_size_s  # (n, T)
-    behavior, names = [], []
-    for name, (timestamps, values, channel_names) in series.items():
-        at = np.where(keep[:, None], centres, 0.0)  # (n, T)
-        sampled = interpolate_series(timestamps, values, at)  # (n, T, d)
-        gaps = keep & ~np.isfinite(sampled).all(axis=(1, 2))
-        dropped[f"with gaps in {name!r}"] = int(np.sum(gaps))
-        keep &= ~gaps
-        behavior.append(sampled)
-        names.extend(channel_names)
-    _report_dropped(dropped, len(align_times), int(keep.sum()), window_s, intervals)
-    counts = _bin_trials(spike_times, starts[keep], n_bins, bin_size_s)
-    activity = counts / bin_size_s
-    if smooth_sigma_s:
-        activity = gaussian_smooth(counts, sigma_s=smooth_sigma_s, bin_size_s=bin_size_s)
-        activity = activity / bin_size_s
-    behavior = np.concatenate(behavior, axis=-1)[keep] if behavior else None
-    return counts, activity, behavior, names, keep
-
-
-def _report_dropped(dropped: dict, n: int, n_kept: int, window_s, intervals) -> None:
-    """Warn once with the counts of trials dropped for each reason, or raise when none is
-    left (then also say when the units are observed)."""
-    reasons = "; ".join(f"{count} {reason}" for reason, count in dropped.items() if count)
-    if n_kept == 0:
-        observed = ""
-        if intervals:
-            flat = np.concatenate([part.reshape(-1, 2) for part in intervals])
-            observed = f"; the units are observed from {flat.min():g} s to {flat.max():g} s"
-        raise ValueError(
-            f"no window of {tuple(window_s)} s around the {n} alignment times can be read: "
-            f"{reasons or 'there are none'}{observed}"
-        )
-    if n_kept < n:
-        warnings.warn(
-            f"{n - n_kept} of {n} trials dropped: {reasons} (trial_info['trial_id'] says "
-            "which remain)",
-            UserWarning,
-            stacklevel=4,
-        )
-
-
 def read_named_series(nwbfile, behavior) -> dict:
     """The requested behavioural series, read: ``None`` -> those of BEHAVIOR_SERIES present."""
     available = find_series(nwbfile)
@@ -403,7 +287,7 @@ def load_nwb(
             align_times = columns[align]
         elif align == "auto":
             align = "align_times"
-    counts, activity, behavior_array, names, keep = _trialize(
+    counts, activity, behavior_array, names, keep = trialize(
         spike_times, intervals, series, align_times,
         window_s=window_s, bin_size_s=bin_size_s, smooth_sigma_s=smooth_sigma_s,
     )  # fmt: skip
