@@ -216,6 +216,14 @@ def test_info_convert_and_fit_refuse_in_one_line_writing_nothing(sources, tmp_pa
     assert not (tmp_path / "unpickled").exists()
 
 
+def test_the_planted_pickle_would_run_if_unpickled(tmp_path):
+    """The check above can fail: unpickling the planted object does create the file."""
+    path = corpus.npz_with_pickle(tmp_path / "a.npz", tmp_path / "unpickled")
+    with np.load(path, allow_pickle=True) as archive:
+        archive["activity"]
+    assert (tmp_path / "unpickled").exists()
+
+
 # ---------------------------------------------------------------------- properties
 def _assert_refused_or_intact(path: Path, original: Trials | None = None) -> None:
     """Reading ``path`` either fails with a read error naming it, or gives valid trials
