@@ -63,14 +63,12 @@ def open_nwb(path: str | os.PathLike):
     try:
         io = pynwb.NWBHDF5IO(str(path), "r")
     except Exception as error:  # h5py/hdmf raise many types for a bad file
-        raise ValueError(f"{str(path)!r} is not a readable NWB file: {_reason(error)}") from None
+        raise _unreadable(path, error) from None
     try:
         try:
             nwbfile = io.read()
         except Exception as error:
-            raise ValueError(
-                f"{str(path)!r} is not a readable NWB file: {_reason(error)}"
-            ) from None
+            raise _unreadable(path, error) from None
         yield nwbfile
     finally:
         io.close()
@@ -85,7 +83,11 @@ def _broken_parts(path):
     except InvalidArgumentError:
         raise
     except (AttributeError, IndexError, TypeError, OSError, RuntimeError) as error:
-        raise ValueError(f"{str(path)!r} is not a readable NWB file: {_reason(error)}") from None
+        raise _unreadable(path, error) from None
+
+
+def _unreadable(path, error: Exception) -> ValueError:
+    return ValueError(f"{str(path)!r} is not a readable NWB file: {_reason(error)}")
 
 
 def _reason(error: Exception, limit: int = 300) -> str:
