@@ -9,9 +9,10 @@ machines share one study (each worker runs ``neurognocchi study`` with the same 
 Resuming: a finished variant (a COMPLETE trial) is never run again; each fit is a run
 directory ``runs/<variant>/seed<s>/`` (see :mod:`neurognocchi.cli.runs`) whose protocol
 numbers are cached in ``protocol.json``, so a killed study refits nothing that finished and an
-interrupted fit continues from its last checkpoint. A trial left RUNNING by a dead process on
-this machine is marked FAIL when the study starts again; one from another machine is failed by
-Optuna's heartbeat after ``HEARTBEAT_GRACE_S`` without news.
+interrupted fit continues from its last checkpoint. Workers claim a variant by its lock
+(:mod:`neurognocchi.study.claims`): two never run one variant, and the trial of a worker that
+died is failed and taken over by the next worker that reaches it; a trial from another machine
+(its own output folder) is failed by Optuna's heartbeat after ``HEARTBEAT_GRACE_S``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import hashlib
 import json
 import math
 import os
-import socket
 import time
 import warnings
 from pathlib import Path
@@ -30,6 +30,14 @@ from tqdm.auto import tqdm
 
 from neurognocchi._io import atomic_write_text
 from neurognocchi._lock import RunDirectoryLockedError
+from neurognocchi.study.claims import (
+    claimed,
+    fail_abandoned,
+    run_trial,
+    trial_attrs,
+    trials_by_state,
+    variant_lock,
+)
 from neurognocchi.study.config import StudyConfig, Variant
 from neurognocchi.study.inputs import fit_data_file
 from neurognocchi.study.search import search_variant_name
@@ -69,17 +77,32 @@ def open_study(config: StudyConfig, out_dir: Path, storage: str | None = None):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = _storage_url(config, out_dir, storage)
+    # SQLite: wait for another worker's write rather than fail after sqlite's 5 s.
+    engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite:") else {}
     with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 3-5
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        rdb = optuna.storages.RDBStorage(
-            url, heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=HEARTBEAT_GRACE_S
-        )
+        rdb = _retrying_once(lambda: optuna.storages.RDBStorage(
+            url, heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=HEARTBEAT_GRACE_S,
+            engine_kwargs=engine))  # fmt: skip
     return optuna.create_study(
         study_name=config.name,
         storage=rdb,
         load_if_exists=True,
         direction=config.direction,
     )
+
+
+def _retrying_once(create):
+    """``create()``, once more if it failed on a row another worker created at the same time
+    (Optuna writes its schema's version without a check: two workers opening a new storage
+    at once collide, and the second try finds the row)."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        return create()
+    except IntegrityError:
+        time.sleep(0.5)
+        return create()
 
 
 # ---------------------------------------------------------------------- one fit
@@ -194,13 +217,15 @@ def objective_value(config: StudyConfig, per_seed: dict) -> float:
     return float(np.mean(values))
 
 
+def _variant_attrs(variant: Variant, out_dir: Path) -> dict:
+    """What a variant's trial records: its definition and where it runs."""
+    return trial_attrs(out_dir, variant=variant.name, model=variant.model,
+                       params=variant.params, input=variant.input)  # fmt: skip
+
+
 def _run_variant(trial, config: StudyConfig, variant: Variant, out_dir: Path, bar) -> float:
-    trial.set_user_attr("variant", variant.name)
-    trial.set_user_attr("model", variant.model)
-    trial.set_user_attr("params", variant.params)
-    trial.set_user_attr("input", variant.input)
-    trial.set_user_attr("host", socket.gethostname())
-    trial.set_user_attr("pid", os.getpid())
+    """Every seed of ``variant`` fitted and scored; the objective's mean over seeds. The
+    caller holds the variant's lock."""
     per_seed, start = {}, time.perf_counter()
     for seed in config.seeds:
         bar.set_description(f"{variant.name} seed {seed}")
@@ -215,53 +240,27 @@ def _run_variant(trial, config: StudyConfig, variant: Variant, out_dir: Path, ba
     return objective_value(config, per_seed)
 
 
-def _trials_by_state(study):
-    from optuna.trial import TrialState
-
-    done, running = set(), set()
-    for trial in study.get_trials(deepcopy=False):
-        name = trial.user_attrs.get("variant")
-        if trial.state == TrialState.COMPLETE:
-            done.add(name)
-        elif trial.state == TrialState.RUNNING:
-            running.add(name)
-    return done, running
-
-
-def _fail_dead_local_trials(study) -> int:
-    """Mark FAIL the RUNNING trials whose process on this machine is gone (a killed study)."""
-    from optuna.trial import TrialState
-
-    host, failed = socket.gethostname(), 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        pid = trial.user_attrs.get("pid")
-        if trial.user_attrs.get("host") == host and pid is not None and not _alive(pid):
-            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
-            failed += 1
-    return failed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _search_variant(config: StudyConfig, trial) -> Variant:
     values = config.search["space"].suggest(trial)
     params = config.search["base"] | values
     return Variant(search_variant_name(values), config.search["model"], params)
 
 
+def _run_proposal(trial, config: StudyConfig, out_dir: Path, bar) -> float:
+    """The search's proposal run as a variant, under its lock (a proposal another worker is
+    running fails here, unnamed, and is not queued again)."""
+    variant = _search_variant(config, trial)
+    with variant_lock(out_dir, variant.name):
+        for key, value in _variant_attrs(variant, out_dir).items():
+            trial.set_user_attr(key, value)
+        return _run_variant(trial, config, variant, out_dir, bar)
+
+
 def _search_left(study, config: StudyConfig) -> int:
     """How many more distinct proposals the search needs (0 without a search)."""
     if config.search is None:
         return 0
-    done = {name for name in _trials_by_state(study)[0] if name and name.startswith("search-")}
+    done = {name for name in trials_by_state(study)[0] if name and name.startswith("search-")}
     return max(config.search["n_variants"] - len(done), 0)
 
 
@@ -278,11 +277,8 @@ def _run_search(study, config: StudyConfig, out_dir: Path, bar) -> None:
     for _ in range(3 * config.search["n_variants"]):
         if not _search_left(study, config):
             break
-        study.optimize(
-            lambda t: _run_variant(t, config, _search_variant(config, t), out_dir, bar),
-            n_trials=1,
-            catch=FIT_FAILURES,
-        )
+        study.optimize(lambda t: _run_proposal(t, config, out_dir, bar), n_trials=1,
+                       catch=FIT_FAILURES)  # fmt: skip
 
 
 def _requeue_failed_search(study, config: StudyConfig, done: set) -> None:
@@ -327,20 +323,22 @@ def run_study(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     study = open_study(config, out_dir, storage)
-    _fail_dead_local_trials(study)
-    done, running = _trials_by_state(study)
-    todo = [v for v in config.variants if v.name not in done | running]
+    fail_abandoned(study, out_dir)
+    done = trials_by_state(study)[0]
+    todo = [v for v in config.variants if v.name not in done]
     n_search = _search_left(study, config)
     if n_search:
         _requeue_failed_search(study, config, done)
     total = (len(todo) + n_search) * len(config.seeds)
     with tqdm(total=total, unit="fit", disable=not progress or None) as bar:
         for variant in todo:
-            if variant.name in set().union(*_trials_by_state(study)):  # another worker's
-                bar.update(len(config.seeds))
-                continue
-            study.optimize(lambda t, v=variant: _run_variant(t, config, v, out_dir, bar),
-                           n_trials=1, catch=FIT_FAILURES)  # fmt: skip
+            with claimed(study, out_dir, variant.name) as mine:
+                if not mine:  # finished, or being run, by another worker
+                    bar.update(len(config.seeds))
+                    continue
+                run_trial(study, _variant_attrs(variant, out_dir),
+                          lambda t, v=variant: _run_variant(t, config, v, out_dir, bar),
+                          catch=FIT_FAILURES)  # fmt: skip
         _run_search(study, config, out_dir, bar)
     results = study_results(study, config)
     write_outputs(results, out_dir)
