@@ -1,8 +1,9 @@
 """The layout rules of docs/DESIGN.md §2, checked on the source tree.
 
 Every module is at most 400 lines and has a docstring; no module imports another module's
-private names; the modules of the package import each other without a cycle (imports inside
-functions count, since they are cycles deferred, not removed).
+private names; the modules of the package, and its packages, import each other without a cycle
+(imports inside functions count, since they are cycles deferred, not removed); only the entry
+points import the command line.
 """
 
 from __future__ import annotations
@@ -104,6 +105,28 @@ def test_no_module_imports_another_modules_private_names():
 
 def test_no_import_cycle():
     assert _cycles({name: _edges(name) for name in MODULES}) == []
+
+
+def _package(name: str) -> str:
+    """``neurognocchi.<first part>``: the package (or top-level module) ``name`` belongs to."""
+    return ".".join(name.split(".")[:2])
+
+
+def test_no_import_cycle_between_packages():
+    """Packages are layers: e.g. ``study`` may import ``runs`` and ``cli`` both, but ``runs``
+    imports neither and nothing but the entry points imports ``cli``."""
+    graph: dict[str, set[str]] = {}
+    for name in MODULES:
+        graph.setdefault(_package(name), set()).update(
+            _package(edge) for edge in _edges(name) if _package(edge) != _package(name)
+        )
+    assert _cycles(graph) == []
+    importers = {
+        _package(name)
+        for name in MODULES
+        if any(_package(e) == "neurognocchi.cli" for e in _edges(name))
+    }
+    assert importers <= {"neurognocchi.cli", "neurognocchi.__main__"}
 
 
 def test_the_cycle_finder_finds_a_cycle():

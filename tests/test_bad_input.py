@@ -231,7 +231,7 @@ def test_cli_fit_refuses_bad_parameters(folder, capsys, setting, message):
 # ---------------------------------------------------------------------- generation arguments
 @pytest.fixture(scope="module")
 def model(workdir):
-    from neurognocchi.cli.runs import load_model
+    from neurognocchi.runs.directory import load_model
 
     return load_model(workdir / "run")
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from neurognocchi.cli import build_parser, main
-from neurognocchi.cli.runs import load_model
 from neurognocchi.data import load_trials, save_memmap
+from neurognocchi.runs.directory import load_model
 from test_cli_runs import TINY_GNOCCHI, one_line_error, snapshot
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -118,7 +118,7 @@ def test_resumed_ppca_run_refuses_compile(workdir, capsys):
 
 # ---------------------------------------------------------------------- --mmap
 def test_mmap_fits_the_same_codes_and_resume_maps_again(workdir, tmp_path, monkeypatch):
-    import neurognocchi.cli.runs as runs
+    import neurognocchi.runs.directory as runs
 
     data, trials = workdir / "toy_mm", load_trials(workdir / "toy.npz")
     plain, mapped = tmp_path / "plain", tmp_path / "mapped"

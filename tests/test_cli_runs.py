@@ -11,9 +11,9 @@ import pytest
 
 from neurognocchi.cli import main
 from neurognocchi.cli.params import parse_overrides
-from neurognocchi.cli.runs import load_model
 from neurognocchi.data import load_trials
 from neurognocchi.evaluation import protocol_split
+from neurognocchi.runs.directory import load_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -261,7 +261,7 @@ def test_evaluate_refuses_runs_fitted_on_scored_trials(workdir, tmp_path, capsys
 
 
 def test_fit_indices_takes_random_state_and_the_old_seed_name(workdir):
-    from neurognocchi.cli.runs import fit_indices
+    from neurognocchi.runs.directory import fit_indices
 
     trials = load_trials(workdir / "toy.npz")
     expected = protocol_split(trials, random_state=4).train

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from neurognocchi.data import Trials, load_mat, load_trials, make_toy_dataset, save_memmap
-from neurognocchi.data.arrays import load_trials as old_load_trials
 
 
 def _activity(n_trials: int = 4) -> np.ndarray:
@@ -128,10 +127,6 @@ def test_load_corrupt_npz(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"not a readable \.npz file"):
         load_trials(path)
-
-
-def test_old_import_path_is_the_same_function():
-    assert old_load_trials is load_trials
 
 
 def test_load_npy_memory_mapped(tmp_path):

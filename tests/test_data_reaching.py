@@ -173,13 +173,10 @@ def test_plot_reaching(tiny_trials):
     assert len(figure.axes) == 4
 
 
-def test_old_import_paths_keep_working():
+def test_the_data_package_reaches_the_reaching_helpers():
     import neurognocchi.data as data
-    import neurognocchi.data.policy as old_policy
     import neurognocchi.data.reaching as reaching
 
-    assert old_policy.TrainConfig is PolicyTrainConfig
-    assert old_policy.load_policy is load_policy and old_policy.ArmConfig is ArmConfig
     assert data.train_policy is train_policy and "train_policy" not in data.__all__
     assert reaching.endpoint_error_cm is endpoint_error_cm
 

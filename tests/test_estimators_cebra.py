@@ -18,12 +18,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as checks
 
 from neurognocchi.cli import main
-from neurognocchi.cli.runs import load_model
 from neurognocchi.data import Trials, make_toy_dataset
 from neurognocchi.estimators import CEBRA, GNOCCHI, PPCA
 from neurognocchi.estimators.cebra_windows import WindowSampler
 from neurognocchi.evaluation import compare, evaluate, protocol_split, write_report
 from neurognocchi.evaluation.comparison import seed_table, table_markdown
+from neurognocchi.runs.directory import load_model
 
 needs_cebra = pytest.mark.skipif(
     importlib.util.find_spec("cebra") is None, reason="needs the optional extra cebra"

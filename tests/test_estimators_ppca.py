@@ -12,10 +12,10 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from neurognocchi.cli import main
-from neurognocchi.cli.runs import load_model
 from neurognocchi.data import make_toy_dataset
 from neurognocchi.estimators import GNOCCHI, PPCA
 from neurognocchi.evaluation import evaluate, protocol_split
+from neurognocchi.runs.directory import load_model
 
 N_TIME, N_NEURONS, CODE_DIM = 4, 5, 3  # D = 20 features
 

@@ -174,11 +174,8 @@ def test_report_opens_in_headless_chromium(embedded_report, tmp_path):
     assert dom.count("<img") == 8
 
 
-def test_old_report_module_re_exports_the_report():
+def test_the_evaluation_package_exports_the_report():
     import neurognocchi.evaluation as evaluation
-    import neurognocchi.evaluation.report as moved
-    import neurognocchi.report as old
+    import neurognocchi.evaluation.report as report
 
-    assert old.write_report is moved.write_report is evaluation.write_report
-    for name in old.__all__:
-        assert getattr(old, name) is getattr(moved, name)
+    assert report.write_report is evaluation.write_report

@@ -16,8 +16,8 @@ import pytest
 from neurognocchi import GNOCCHI
 from neurognocchi._lock import LOCK_FILE, RunDirectoryLockedError, run_dir_lock
 from neurognocchi.cli import main
-from neurognocchi.cli.runs import fit_run
 from neurognocchi.data import make_toy_dataset
+from neurognocchi.runs.directory import fit_run
 
 pytest.importorskip("fcntl")
 

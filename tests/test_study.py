@@ -43,7 +43,7 @@ def _config(**changes) -> dict:
 
 def _count_fits(monkeypatch) -> list:
     """Record every fit the study starts (variant folder, seed folder)."""
-    from neurognocchi.cli import runs
+    from neurognocchi.runs import directory as runs
 
     fits, original = [], runs.fit_run
 

@@ -12,4 +12,4 @@ from neurognocchi.data.trials import Trials  # noqa: E402
 from neurognocchi.estimators import GNOCCHI, LFADS  # noqa: E402
 
 __all__ = ["GNOCCHI", "LFADS", "Trials"]
-__version__ = "0.2.0.dev0"
+__version__ = "0.3.0.dev0"

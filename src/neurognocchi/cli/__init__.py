@@ -1,8 +1,8 @@
 """The ``neurognocchi`` command: its parser and entry point.
 
-`main` parses the command line and runs one handler of `neurognocchi.cli.commands`; the run
-directories that ``fit`` writes and the other commands read are `neurognocchi.cli.runs`, and the
-``demo`` pipeline is `neurognocchi.cli.demo`.
+`main` parses the command line and runs one handler of `neurognocchi.cli.commands`, which
+calls the library: run directories, the model registry and the ``demo`` pipeline are in
+`neurognocchi.runs`, studies in `neurognocchi.study`. The command line only parses and prints.
 
 User errors (bad arguments, unreadable files, a run directory that already exists) end with a
 one-line message on stderr and exit status 2, never a traceback.

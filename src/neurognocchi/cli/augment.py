@@ -58,9 +58,9 @@ def _check_data(trials) -> None:
 def run(args) -> None:
     """The handler: check everything, run the experiment, write the outputs."""
     from neurognocchi._io import atomic_writes
-    from neurognocchi.cli.runs import scorable_runs
     from neurognocchi.data import load_trials
     from neurognocchi.experiments.augment import augment_decoder, augment_markdown
+    from neurognocchi.runs.directory import scorable_runs
 
     _check_options(args)
     for run_dir in args.runs:

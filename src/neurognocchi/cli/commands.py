@@ -72,7 +72,7 @@ def _train_policy(args) -> None:
 # ---------------------------------------------------------------------- fit, encode, generate
 def _fit_model_name(args) -> str:
     """The model ``fit`` trains: ``--model``, else the resumed run's, else GNOCCHI."""
-    from neurognocchi.cli.runs import RUN_FILE
+    from neurognocchi.runs.directory import RUN_FILE
 
     record = args.out / RUN_FILE
     if args.model is None and args.resume and record.is_file():
@@ -81,14 +81,9 @@ def _fit_model_name(args) -> str:
 
 
 def _fit(args) -> None:
-    from neurognocchi.cli.params import (
-        build_estimator,
-        flag_params,
-        parse_overrides,
-        preset_params,
-        read_config,
-    )
-    from neurognocchi.cli.runs import fit_run
+    from neurognocchi.cli.params import flag_params, parse_overrides, preset_params, read_config
+    from neurognocchi.runs.directory import fit_run
+    from neurognocchi.runs.registry import build_estimator
 
     params = preset_params(args.preset, _fit_model_name(args))
     params |= read_config(args.config) | parse_overrides(args.overrides)
@@ -112,8 +107,8 @@ def _fit(args) -> None:
 
 
 def _encode(args) -> None:
-    from neurognocchi.cli.runs import load_model
     from neurognocchi.data import load_trials
+    from neurognocchi.runs.directory import load_model
 
     _check_suffix(args.out, ".npy")
     _refuse_existing(args.out, args.overwrite)
@@ -133,7 +128,7 @@ def _read_codes(path: Path) -> np.ndarray:
 
 
 def _generate(args) -> None:
-    from neurognocchi.cli.runs import load_model
+    from neurognocchi.runs.directory import load_model
 
     _check_suffix(args.out, ".npz")
     _refuse_existing(args.out, args.overwrite)
@@ -166,7 +161,7 @@ def _generate(args) -> None:
 
 # ---------------------------------------------------------------------- evaluate, demo
 def _evaluate(args) -> None:
-    from neurognocchi.cli.runs import evaluate_runs
+    from neurognocchi.runs.directory import evaluate_runs
 
     outputs = [args.out / "metrics.json", args.out / "report.html"]
     for path in outputs:
@@ -184,8 +179,8 @@ def _evaluate(args) -> None:
 
 def _table(args) -> None:
     from neurognocchi._io import atomic_write_text
-    from neurognocchi.cli.metrics import read_metrics
     from neurognocchi.evaluation.comparison import seed_table, table_markdown
+    from neurognocchi.runs.metrics import read_metrics
 
     comparisons = [read_metrics(path) for path in args.metrics]
     config = next(iter(comparisons[0]["models"].values()))["config"]
@@ -201,7 +196,7 @@ def _table(args) -> None:
 
 
 def _report(args) -> None:
-    from neurognocchi.cli.metrics import rerender_report
+    from neurognocchi.runs.metrics import rerender_report
 
     _check_suffix(args.out, ".html")
     _refuse_existing(args.out, args.overwrite)
@@ -210,13 +205,13 @@ def _report(args) -> None:
 
 
 def _demo(args) -> None:
-    from neurognocchi.cli.demo import run_demo
+    from neurognocchi.runs.demo import run_demo
 
     run_demo(args.out, quick=args.quick, random_state=args.seed, overwrite=args.overwrite)
 
 
 def _reference(args) -> None:
-    from neurognocchi.cli.demo import run_reference
+    from neurognocchi.runs.demo import run_reference
 
     run_reference(
         args.out, seeds=args.seeds, n_sampling_seeds=args.sampling_seeds, quick=args.quick

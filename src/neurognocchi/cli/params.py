@@ -1,6 +1,6 @@
 """Estimator parameters from the command line: a ``--config`` JSON file, ``--set key=value``
-overrides, flags that set one parameter (``--precision``, ``--compile``), and the estimator
-they build, checked before any file is written.
+overrides and flags that set one parameter (``--precision``, ``--compile``), checked before any
+file is written; the estimator they build comes from :mod:`neurognocchi.runs.registry`.
 """
 
 from __future__ import annotations
@@ -10,24 +10,15 @@ import os
 
 from neurognocchi._checks import check_choice
 from neurognocchi._config import read_json_object
-from neurognocchi.estimators import CEBRA, GNOCCHI, LFADS, PPCA, LatentGNOCCHI
+from neurognocchi.runs.registry import MODELS
 
 __all__ = [
-    "MODELS",
-    "build_estimator",
     "flag_params",
     "parse_overrides",
     "preset_params",
     "read_config",
 ]
 
-MODELS = {
-    "gnocchi": GNOCCHI,
-    "latent-gnocchi": LatentGNOCCHI,
-    "lfads": LFADS,
-    "ppca": PPCA,
-    "cebra": CEBRA,
-}  # --model choices
 
 
 def parse_overrides(pairs: list[str] | None) -> dict:
@@ -84,23 +75,3 @@ def flag_params(model: str, flags: dict, params: dict) -> dict:
             )
         params[name] = value
     return params
-
-
-def build_estimator(model: str, params: dict):
-    """An unfitted estimator of kind ``model`` (a key of MODELS) with ``params``, checked
-    (unknown parameter names are an error that lists the known ones; invalid values are an
-    error naming the parameter)."""
-    check_choice(model, "--model", sorted(MODELS))
-    cls = MODELS[model]
-    known = cls().get_params()
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise ValueError(
-            f"unknown {cls.__name__} parameter(s) {unknown}; known: {', '.join(sorted(known))}"
-        )
-    for name in ("channel_mults", "behavior_names"):  # JSON lists -> the tuples they stand for
-        if isinstance(params.get(name), list):
-            params = params | {name: tuple(params[name])}
-    estimator = cls(**params)
-    estimator.check_params()
-    return estimator

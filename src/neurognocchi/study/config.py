@@ -47,8 +47,8 @@ from typing import Any
 
 from neurognocchi._checks import check_choice, check_positive_int, check_seeds
 from neurognocchi._config import read_json_object
-from neurognocchi.cli.params import MODELS, build_estimator
 from neurognocchi.data import make_reaching_dataset, make_toy_dataset
+from neurognocchi.runs.registry import MODELS, build_estimator
 from neurognocchi.study.inputs import check_input
 
 __all__ = [

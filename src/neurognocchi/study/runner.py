@@ -7,7 +7,7 @@ output folder by default; any SQLAlchemy URL (PostgreSQL, MySQL) lets workers on
 machines share one study (each worker runs ``neurognocchi study`` with the same ``--storage``).
 
 Resuming: a finished variant (a COMPLETE trial) is never run again; each fit is a run
-directory ``runs/<variant>/seed<s>/`` (see :mod:`neurognocchi.cli.runs`) whose protocol
+directory ``runs/<variant>/seed<s>/`` (see :mod:`neurognocchi.runs.directory`) whose protocol
 numbers are cached in ``protocol.json``, so a killed study refits nothing that finished and an
 interrupted fit continues from its last checkpoint. Workers claim a variant by its lock
 (:mod:`neurognocchi.study.claims`): two never run one variant, and the trial of a worker that
@@ -150,7 +150,7 @@ def _evaluation_settings(config: StudyConfig) -> dict[str, int]:
 def _fitted_model(config: StudyConfig, variant: Variant, seed: int, data: Path, run_dir: Path):
     """Fit (or resume, or reload) the run directory of ``variant`` with ``seed`` on ``data``
     (the file its input names)."""
-    from neurognocchi.cli.runs import RUN_FILE, fit_run, load_model
+    from neurognocchi.runs.directory import RUN_FILE, fit_run, load_model
 
     params = config.estimator_params(variant, seed)
     record_path = run_dir / RUN_FILE
@@ -169,7 +169,7 @@ def _fitted_model(config: StudyConfig, variant: Variant, seed: int, data: Path, 
 
 
 def _check_same_variant(record: dict, variant: Variant, params: dict, run_dir: Path) -> None:
-    from neurognocchi.cli.params import build_estimator
+    from neurognocchi.runs.registry import build_estimator
 
     wanted = build_estimator(variant.model, dict(params)).get_params()
     # A parameter added by a later release is read as its default in older records (or as

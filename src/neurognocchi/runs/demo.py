@@ -17,9 +17,9 @@ from pathlib import Path
 from neurognocchi._checks import check_seeds
 from neurognocchi._deprecation import renamed_keywords
 from neurognocchi._io import atomic_write_text
-from neurognocchi.cli.runs import RUN_FILE, evaluate_runs, fit_run
 from neurognocchi.data import make_reaching_dataset
 from neurognocchi.evaluation.comparison import seed_table, table_markdown
+from neurognocchi.runs.directory import RUN_FILE, evaluate_runs, fit_run
 
 __all__ = ["DEMO_SETTINGS", "OUTPUTS", "run_demo", "run_reference"]
 

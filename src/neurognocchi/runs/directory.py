@@ -1,7 +1,7 @@
 """Run directories: what ``neurognocchi fit`` writes and what the other commands read.
 
-`fit_run` creates, resumes or replaces a run directory (the estimator's parameters come from
-`neurognocchi.cli.params`); `load_model` reads its fitted estimator back; `scorable_runs` checks
+`fit_run` creates, resumes or replaces a run directory (the estimator is built by
+`neurognocchi.runs.registry`); `load_model` reads its fitted estimator back; `scorable_runs` checks
 runs against their data; `evaluate_runs` scores them with the evaluation protocol and writes the
 metrics and the HTML report.
 
@@ -30,8 +30,8 @@ from neurognocchi._deprecation import renamed_keywords
 from neurognocchi._io import WriteFailedError, atomic_append_text, atomic_write_text
 from neurognocchi._lock import LOCK_FILE, run_dir_lock
 from neurognocchi._saving import format_name, read_format
-from neurognocchi.cli.params import MODELS, build_estimator
 from neurognocchi.data import Trials, load_trials
+from neurognocchi.runs.registry import MODELS, build_estimator
 
 __all__ = [
     "FIT_SUBSETS", "RESUME_MAY_CHANGE", "RUN_FILE", "evaluate_runs", "fit_indices", "fit_run",
