@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parsers", "run"]
 
 OUTPUTS = ("augment.json", "augment.md")
 
 
-def add_parser(subparsers) -> None:
-    """The ``augment`` sub-command's arguments."""
+def add_parsers(subparsers) -> None:
+    """Register the ``augment`` sub-command with its handler (:func:`run`)."""
     from neurognocchi.experiments.decoders import DECODERS
 
     augment = subparsers.add_parser(
@@ -35,6 +35,7 @@ def add_parser(subparsers) -> None:
                          help="synthetic trials per held-out condition (x real ones)")  # fmt: skip
     augment.add_argument("--decoders", nargs="+", default=list(DECODERS), choices=DECODERS)
     augment.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    augment.set_defaults(handler=run)
 
 
 def _check_options(args) -> None:

@@ -20,7 +20,6 @@ __all__ = [
 ]
 
 
-
 def parse_overrides(pairs: list[str] | None) -> dict:
     """``["key=value", ...]`` -> dict; values are read as JSON when they parse (numbers, true,
     null, lists), else kept as strings."""
