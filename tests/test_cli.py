@@ -298,12 +298,13 @@ def test_the_console_script_is_main_and_the_library_lies_beneath_it():
     assert {"fit_run", "load_model", "evaluate_runs", "MODELS"} <= set(runs.__all__)
 
 
-def test_run_demo_takes_random_state_and_the_old_seed_name(tmp_path):
+def test_run_demo_takes_random_state_not_the_old_seed_name(tmp_path):
     from neurognocchi.runs.demo import run_demo
 
     (tmp_path / "report.html").write_text("mine")
-    with pytest.warns(DeprecationWarning, match="random_state"), pytest.raises(FileExistsError):
-        run_demo(tmp_path, quick=True, seed=1)
-    with pytest.raises(TypeError, match="'sead'"):
-        run_demo(tmp_path, quick=True, sead=1)
+    with pytest.raises(FileExistsError):
+        run_demo(tmp_path, quick=True, random_state=1)
+    for old in ("seed", "sead"):  # seed: renamed random_state in 0.2, refused since 0.3
+        with pytest.raises(TypeError, match=f"'{old}'"):
+            run_demo(tmp_path, quick=True, **{old: 1})
     assert (tmp_path / "report.html").read_text() == "mine"

@@ -260,14 +260,14 @@ def test_evaluate_refuses_runs_fitted_on_scored_trials(workdir, tmp_path, capsys
     assert not out.exists()
 
 
-def test_fit_indices_takes_random_state_and_the_old_seed_name(workdir):
+def test_fit_indices_takes_random_state_not_the_old_seed_name(workdir):
     from neurognocchi.runs.directory import fit_indices
 
     trials = load_trials(workdir / "toy.npz")
     expected = protocol_split(trials, random_state=4).train
     np.testing.assert_array_equal(fit_indices(trials, "train", random_state=4), expected)
-    with pytest.warns(DeprecationWarning, match="random_state"):
-        np.testing.assert_array_equal(fit_indices(trials, "train", seed=4), expected)
+    with pytest.raises(TypeError, match="'seed'"):  # renamed random_state in 0.2, gone in 0.3
+        fit_indices(trials, "train", seed=4)
     assert len(fit_indices(trials, "all")) == trials.n_trials
     with pytest.raises(ValueError, match="--fit-on"):
         fit_indices(trials, "valid")

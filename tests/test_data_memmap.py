@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from neurognocchi.data import _lazy, load_trials, make_toy_dataset, memmap, stats
+from neurognocchi.data import _lazy, load_trials, make_toy_dataset
 from neurognocchi.data._lazy import RowSubset, is_memory_mapped
 from neurognocchi.data.memmap import create_memmap, open_memmap, save_memmap
 from neurognocchi.data.trials import Trials
@@ -145,8 +145,3 @@ def test_training_reads_one_batch_at_a_time(mapped, monkeypatch):
     monkeypatch.setattr(model, "_set_normalization", lambda data: None)  # skip the stats pass
     model.fit(mapped)
     assert RecordingSubset.largest_read == TINY["batch_size"]
-
-
-def test_old_names_are_re_exported_for_one_release():
-    assert memmap.RowSubset is RowSubset and memmap.is_memory_mapped is is_memory_mapped
-    assert memmap.neuron_statistics is stats.neuron_statistics

@@ -265,17 +265,14 @@ def test_missing_pynwb_gives_an_install_hint(monkeypatch, toy_file):
         load_nwb(toy_file)
 
 
-def test_fixture_generator_takes_grid_spacing_in_mm_and_the_old_name_warns(tmp_path):
+def test_fixture_generator_takes_grid_spacing_in_mm(tmp_path):
     import neurognocchi.data as data
     import neurognocchi.data.nwb as nwb
 
-    assert "make_random_target_nwb" not in data.__all__
-    assert data.make_random_target_nwb is nwb.make_random_target_nwb is make_random_target_nwb
+    assert nwb.make_random_target_nwb is make_random_target_nwb
+    assert not hasattr(data, "make_random_target_nwb")  # the data-level import went in 0.3
     options = dict(n_units=2, duration_s=4.0, grid_size=3, random_state=1)
     new = make_random_target_nwb(tmp_path / "new.nwb", grid_spacing_mm=15.0, **options)
-    with pytest.warns(DeprecationWarning, match="grid_spacing_mm"):
-        old = make_random_target_nwb(tmp_path / "old.nwb", grid_spacing=15.0, **options)
-    assert new.keys() == old.keys()
-    for key in new:
-        np.testing.assert_array_equal(new[key], old[key])
     assert np.abs(new["target"]).max() == 15.0
+    with pytest.raises(TypeError, match="'grid_spacing'"):  # renamed grid_spacing_mm in 0.2
+        make_random_target_nwb(tmp_path / "old.nwb", grid_spacing=15.0, **options)

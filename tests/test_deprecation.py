@@ -1,10 +1,9 @@
-"""The grace period of names renamed in 0.2: old keywords warn, both names at once is an error."""
+"""The helper for grace periods of renamed names: old keywords warn, both names at once is an
+error."""
 
 import pytest
 
 from neurognocchi._deprecation import renamed_keywords
-from neurognocchi.data import make_toy_dataset
-from neurognocchi.evaluation import protocol_split
 
 
 @renamed_keywords(seed="random_state", n_steps="n_traversal_steps")
@@ -22,9 +21,3 @@ def test_old_keyword_warns_at_the_callers_line_and_is_passed_on():
 def test_old_and_new_keyword_together_is_a_type_error():
     with pytest.raises(TypeError, match="both random_state= and its deprecated name seed="):
         _traverse(seed=3, random_state=4)
-
-
-def test_public_function_refuses_both_names():
-    trials = make_toy_dataset(60, n_neurons=3, n_time=4, random_state=0)
-    with pytest.raises(TypeError, match="protocol_split"):
-        protocol_split(trials, seed=1, random_state=1)

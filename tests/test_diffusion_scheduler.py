@@ -346,12 +346,10 @@ def test_clip_x0_bounds_x0_and_rederives_the_noise(prediction):
         sched.ddpm_step(out, t, x_t, clip_x0=-1.0)
 
 
-def test_old_noise_pred_keyword_still_works_with_a_warning():
+def test_old_noise_pred_keyword_is_refused():
     sched = Scheduler(SchedulerConfig(n_train_steps=10))
     x = _data(0)
-    with pytest.warns(DeprecationWarning, match="model_output"):
-        old = sched.ddim_step(noise_pred=x, t=5, t_prev=1, x_t=x)
-    assert torch.equal(old.prev_sample, sched.ddim_step(x, 5, 1, x).prev_sample)
-    with pytest.warns(DeprecationWarning, match="noise_pred"):
-        old = sched.ddpm_step(noise_pred=x, t=0, x_t=x)
-    assert torch.equal(old.prev_sample, sched.ddpm_step(x, 0, x).prev_sample)
+    with pytest.raises(TypeError, match="'noise_pred'"):  # renamed model_output in 0.2
+        sched.ddim_step(noise_pred=x, t=5, t_prev=1, x_t=x)
+    with pytest.raises(TypeError, match="'noise_pred'"):
+        sched.ddpm_step(noise_pred=x, t=0, x_t=x)

@@ -166,6 +166,7 @@ def test_evaluate_accepts_an_explicit_split_and_options(oracle, trials):
     )
     assert result["config"]["n_valid"] == len(split.valid)
     assert result["config"]["grid_spacing"] == 2.0
+    assert result["config"]["seed"] == 0 and result["config"]["n_steps"] == 6  # the JSON keys
     assert np.shape(result["unintended_movement"]["target_y"]["decoded"]) == (6, 4)
 
 
@@ -242,58 +243,43 @@ def test_format_value_and_markdown():
 
 
 # ---------------------------------------------------------------------- names renamed in 0.2
-def test_protocol_split_takes_keywords_and_the_old_seed_name(trials):
+def test_protocol_split_takes_keywords_only(trials):
     with pytest.raises(TypeError):
         protocol_split(trials, 0.2)  # valid_fraction is keyword-only
-    with pytest.warns(DeprecationWarning, match="random_state"):
-        old = protocol_split(trials, seed=3)
-    new = protocol_split(trials, random_state=3)
-    for before, after in zip(old, new, strict=True):
-        np.testing.assert_array_equal(before, after)
+    with pytest.raises(TypeError, match="'seed'"):  # renamed random_state in 0.2, gone in 0.3
+        protocol_split(trials, seed=3)
     with pytest.raises(TypeError, match="'steps'"):
         protocol_split(trials, steps=3)
 
 
-def test_evaluate_and_compare_accept_the_old_names(oracle, trials):
-    options = dict(n_samples=1, split=protocol_split(trials, random_state=2))
-    new = evaluate(oracle, trials, random_state=2, n_traversal_steps=6, **options)
-    with pytest.warns(DeprecationWarning) as caught:
-        old = evaluate(oracle, trials, seed=2, n_steps=6, **options)
-    assert {str(w.message).split("(")[1].split("=")[0] for w in caught} == {"seed", "n_steps"}
-    timing = {"evaluate_seconds": None}
-    assert dict(old["summary"], **timing) == dict(new["summary"], **timing)
-    assert old["config"]["seed"] == 2 and old["config"]["n_steps"] == 6  # JSON keys unchanged
-    with pytest.warns(DeprecationWarning, match=r"compare\(seed=\.\.\.\)"):
-        compared = compare({"oracle": oracle}, trials, seed=2, n_traversal_steps=6, **options)
-    summary = compared["models"]["oracle"]["summary"]
-    assert dict(summary, **timing) == dict(new["summary"], **timing)
-    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="n_traversal_steps"):
-        evaluate(oracle, trials, n_steps=3)
+@pytest.mark.parametrize("old", ["seed", "n_steps"])
+def test_evaluate_and_compare_refuse_the_names_of_0_1(oracle, trials, old):
+    with pytest.raises(TypeError, match=f"'{old}'"):
+        evaluate(oracle, trials, **{old: 2})
+    with pytest.raises(TypeError, match=f"'{old}'"):
+        compare({"oracle": oracle}, trials, **{old: 2})
 
 
 def test_variables_are_defined_once():
-    from neurognocchi import plots
     from neurognocchi.evaluation import comparison, figures
 
-    assert comparison.VARIABLES is figures.VARIABLES is plots.VARIABLES is VARIABLES
+    assert comparison.VARIABLES is figures.VARIABLES is VARIABLES
     assert VARIABLES == ("target_x", "target_y", "start_x", "start_y")
 
 
-def test_helpers_left_all_but_stay_importable():
+def test_low_level_helpers_are_imported_from_their_modules():
     import neurognocchi.evaluation as evaluation
-    from neurognocchi.evaluation import behavior, metrics, navigation
 
-    moved = {
-        "format_value": format_value,
-        "to_db": metrics.to_db,
-        "infer_grid_spacing": metrics.infer_grid_spacing,
-        "window_bins": behavior.window_bins,
-        "start_and_end": behavior.start_and_end,
-        "position_channels": behavior.position_channels,
-        "nearest_conditions": navigation.nearest_conditions,
-        "traversal_codes": navigation.traversal_codes,
-    }
-    for name, function in moved.items():
-        assert name not in evaluation.__all__
-        assert getattr(evaluation, name) is function
+    helpers = (
+        "format_value",
+        "to_db",
+        "infer_grid_spacing",
+        "window_bins",
+        "start_and_end",
+        "position_channels",
+        "nearest_conditions",
+        "traversal_codes",
+    )
+    for name in helpers:
+        assert name not in evaluation.__all__ and not hasattr(evaluation, name), name
     assert {"evaluate", "compare", "protocol_split", "write_report"} <= set(evaluation.__all__)

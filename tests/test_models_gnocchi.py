@@ -286,24 +286,10 @@ def test_prior_codes_are_standard_normal_draws_from_the_generator():
     assert torch.equal(codes, torch.randn((4, 3), generator=torch.Generator().manual_seed(7)))
 
 
-def test_old_encoder_channels_name_still_reads():
+def test_saved_configs_with_the_old_encoder_channels_key_still_read():
     old = {"n_neurons": 4, "n_time": 10, "encoder_channels": 8}
-    assert GnocchiConfig.from_dict(old) == GnocchiConfig(n_neurons=4, n_time=10, encoder_dim=8)
-    with pytest.warns(DeprecationWarning, match="encoder_dim"):
-        config = GnocchiConfig(n_neurons=4, n_time=10, encoder_channels=8)
-    assert config.encoder_dim == 8
+    config = GnocchiConfig.from_dict(old)
+    assert config == GnocchiConfig(n_neurons=4, n_time=10, encoder_dim=8)
     assert "encoder_channels" not in config.to_dict()
-
-
-def test_old_normalisation_names_still_work_with_a_warning():
-    x = make_batch(30, seed=2)
-    old, new = make_model(), make_model()
-    with pytest.warns(DeprecationWarning, match="set_statistics"):
-        old.set_normalization(x)
-    new.set_statistics(neuron_statistics(x.numpy()))
-    for key, value in new.state_dict().items():
-        assert torch.equal(old.state_dict()[key], value), key
-    with pytest.warns(DeprecationWarning, match="scaler"):
-        assert torch.equal(old.mean, new.scaler.mean) and torch.equal(old.std, new.scaler.std)
-    with pytest.warns(DeprecationWarning, match="scaler"):
-        assert torch.equal(old.denormalize(old.normalize(x)), new.scaler.inverse(new.scaler(x)))
+    with pytest.raises(TypeError, match="encoder_channels"):  # the constructor alias went in 0.3
+        GnocchiConfig(n_neurons=4, n_time=10, encoder_channels=8)

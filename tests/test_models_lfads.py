@@ -380,15 +380,3 @@ def test_prior_codes_are_drawn_from_the_prior_of_g0():
     codes = model.prior_codes(6, gen(4))
     expected = torch.randn((6, CODE_DIM), generator=gen(4)) * 0.25**0.5
     assert torch.equal(codes, expected)
-
-
-def test_set_normalization_still_works_with_a_warning():
-    activity = 20.0 + 5.0 * torch.randn(30, N_TIME, N_NEURONS, generator=gen(8))
-    old, new = make_model(likelihood="gaussian"), make_model(likelihood="gaussian")
-    with pytest.warns(DeprecationWarning, match="set_statistics"):
-        old.set_normalization(activity)
-    new.set_statistics(neuron_statistics(activity.numpy()))
-    assert torch.equal(old.scaler.mean, new.scaler.mean)
-    assert torch.equal(old.scaler.std, new.scaler.std)
-    with pytest.warns(DeprecationWarning, match="scaler"):
-        assert torch.equal(old.mean, new.scaler.mean)

@@ -56,11 +56,3 @@ def test_down_and_upsample_lengths(n_time):
 def test_res_block_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         ConditionedResBlock1d(**{"in_channels": 4, "out_channels": 4, "cond_dim": 2, **kwargs})
-
-
-def test_blocks_still_exports_the_validators_now_in_checks():
-    from neurognocchi import _checks
-    from neurognocchi.nn import blocks
-
-    for name in ("check_activity", "check_dropout", "check_positive_int"):
-        assert getattr(blocks, name) is getattr(_checks, name)

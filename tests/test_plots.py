@@ -1,5 +1,4 @@
-"""Dataset figures (`neurognocchi.plots`): `plot_reaching`, and the comparison-figure names the
-module re-exports from `neurognocchi.evaluation.figures` until 0.3."""
+"""Dataset figures (`neurognocchi.plots`): `plot_reaching`."""
 
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ def test_plot_reaching_draws_paths_and_units(trials, tmp_path):
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 4  # hand paths + 3 units
     assert fig.axes[0].get_title().startswith("hand paths")
-    assert plots.save_figure(fig, tmp_path / "r.png", dpi=30).read_bytes().startswith(PNG_MAGIC)
+    assert figures.save_figure(fig, tmp_path / "r.png", dpi=30).read_bytes().startswith(PNG_MAGIC)
 
 
 def test_plot_reaching_rejects_bad_input(trials):
@@ -33,7 +32,6 @@ def test_plot_reaching_rejects_bad_input(trials):
         plots.plot_reaching(trials._replace(behavior=None, behavior_names=None))
 
 
-def test_comparison_figures_are_re_exported_from_their_new_home():
-    for name in figures.__all__:
-        assert getattr(plots, name) is getattr(figures, name), name
-    assert "plot_reaching" in plots.__all__
+def test_plots_holds_only_the_dataset_figures():
+    assert plots.__all__ == ["plot_reaching"]  # the comparison figures' re-exports went in 0.3
+    assert not hasattr(plots, "save_figure")

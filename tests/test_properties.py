@@ -24,8 +24,8 @@ from neurognocchi.evaluation import (
     per_neuron_r2,
     pooled_r2,
     sample_statistics,
-    to_db,
 )
+from neurognocchi.evaluation.metrics import to_db
 
 FAST = settings(max_examples=40, deadline=None)  # deadline=None: the machine is shared
 

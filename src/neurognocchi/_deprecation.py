@@ -1,4 +1,5 @@
-"""Names renamed in 0.2 that keep working, with a ``DeprecationWarning``, until 0.3.
+"""Grace periods for renamed names: the old name keeps working, with a ``DeprecationWarning``,
+for one release.
 
 One decorator for renamed keyword arguments (functions, methods and constructors alike) and one
 warning for renamed attributes and methods, so every grace period reads the same way. Imports
@@ -12,7 +13,8 @@ import warnings
 
 __all__ = ["REMOVED_IN", "renamed_keywords", "warn_renamed"]
 
-REMOVED_IN = "0.3"
+#: The release that removes the old names renamed in this one (one release of grace).
+REMOVED_IN = "0.4"
 
 
 def warn_renamed(old: str, new: str, *, stacklevel: int = 3) -> None:
@@ -44,7 +46,7 @@ def renamed_keywords(**old_to_new: str):
     ...     split(4, seed=7)
     (4, 7)
     >>> print(caught[0].message)
-    split(seed=...) is deprecated; use random_state=... (the old name goes in 0.3)
+    split(seed=...) is deprecated; use random_state=... (the old name goes in 0.4)
     """
 
     def decorate(function):

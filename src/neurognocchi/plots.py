@@ -1,8 +1,7 @@
 """Figures of datasets: `plot_reaching` shows a reaching dataset (hand paths by target, the
 mean responses of the most target-tuned units).
 
-The comparison figures of the evaluation protocol moved to `neurognocchi.evaluation.figures`
-in 0.2; their names are re-exported here until 0.3.
+The comparison figures of the evaluation protocol are in `neurognocchi.evaluation.figures`.
 """
 
 from __future__ import annotations
@@ -13,41 +12,8 @@ from matplotlib.figure import Figure
 
 from neurognocchi._checks import check_int
 from neurognocchi.data.trials import Trials
-from neurognocchi.evaluation.drawing import ANGLE_CMAP, ANGLE_NORM
-from neurognocchi.evaluation.figures import (
-    FIGURE_CAPTIONS,
-    code_pcs_figure,
-    code_snr_figure,
-    comparison_figures,
-    disentanglement_figure,
-    figure_png,
-    generated_pca_figure,
-    heldout_prediction_figure,
-    navigation_trajectories_figure,
-    reconstruction_figure,
-    save_figure,
-    unit_responses_figure,
-)
-from neurognocchi.evaluation.protocol import VARIABLES
 
-__all__ = [
-    "ANGLE_CMAP",
-    "ANGLE_NORM",
-    "FIGURE_CAPTIONS",
-    "VARIABLES",
-    "code_pcs_figure",
-    "code_snr_figure",
-    "comparison_figures",
-    "disentanglement_figure",
-    "figure_png",
-    "generated_pca_figure",
-    "heldout_prediction_figure",
-    "navigation_trajectories_figure",
-    "plot_reaching",
-    "reconstruction_figure",
-    "save_figure",
-    "unit_responses_figure",
-]
+__all__ = ["plot_reaching"]
 
 
 def _target_colours(targets: np.ndarray) -> np.ndarray:

@@ -14,8 +14,7 @@ the pages that are touched are read, and the operating system can drop them agai
 reads one batch at a time from disk. (``.npz`` archives are compressed and cannot be mapped.)
 The helpers that let the training loop and the estimators work on such arrays without copying
 them live in :mod:`neurognocchi.data._lazy` (:class:`RowSubset`, :func:`is_memory_mapped`,
-:func:`split_rows`) and :mod:`neurognocchi.data.stats` (:func:`neuron_statistics`); they are
-re-exported here for one release (removed in 0.3).
+:func:`split_rows`) and :mod:`neurognocchi.data.stats` (:func:`neuron_statistics`).
 """
 
 from __future__ import annotations
@@ -28,18 +27,14 @@ import numpy as np
 
 from neurognocchi._checks import check_bool, check_positive_int
 from neurognocchi._io import atomic_write, atomic_write_text
-from neurognocchi.data._lazy import ARRAY_FIELDS, RowSubset, is_memory_mapped
+from neurognocchi.data._lazy import ARRAY_FIELDS
 from neurognocchi.data._validate import read_npz
-from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.data.trials import Trials
 
 __all__ = [
     "MEMMAP_FORMAT",
     "MEMMAP_VERSION",
-    "RowSubset",  # re-exported from data._lazy for one release
     "create_memmap",
-    "is_memory_mapped",  # re-exported from data._lazy for one release
-    "neuron_statistics",  # re-exported from data.stats for one release
     "open_memmap",
     "save_memmap",
 ]

@@ -19,7 +19,6 @@ import math
 import torch
 
 from neurognocchi._checks import InvalidArgumentError, check_real
-from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.diffusion._validation import (
     check_batch_steps,
     check_data,
@@ -245,7 +244,6 @@ class Scheduler:
         noise = self.predict_noise(x_t, pred.x0.clamp(-bound, bound), t)
         return Prediction(noise, self.predict_x0(x_t, noise, t))
 
-    @renamed_keywords(noise_pred="model_output")
     def ddpm_step(
         self,
         model_output: torch.Tensor,
@@ -267,7 +265,6 @@ class Scheduler:
         ----------
         model_output : torch.Tensor, shape (B, ...)
             The network's output at step ``t`` (noise or v, see ``config.prediction``).
-            The old name ``noise_pred=`` still works until 0.3, with a DeprecationWarning.
         t : int
             Current step, the same for the whole batch, in ``[0, n_train_steps - 1]``.
         x_t : torch.Tensor, shape (B, ...)
@@ -309,7 +306,6 @@ class Scheduler:
         std = math.sqrt((1.0 - abar_prev) / (1.0 - abar_t) * beta_t)
         return StepOutput(mean + std * self._draw_noise(x_t, generator, variance_noise), x0)
 
-    @renamed_keywords(noise_pred="model_output")
     def ddim_step(
         self,
         model_output: torch.Tensor,
@@ -332,7 +328,6 @@ class Scheduler:
         ----------
         model_output : torch.Tensor, shape (B, ...)
             The network's output at step ``t`` (noise or v, see ``config.prediction``).
-            The old name ``noise_pred=`` still works until 0.3, with a DeprecationWarning.
         t : int
             Current step, in ``[0, n_train_steps - 1]``.
         t_prev : int

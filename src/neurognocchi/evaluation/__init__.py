@@ -8,22 +8,17 @@ trials drawn K per condition), `protocol` (`VARIABLES`, `protocol_split`, `evalu
 `sections` (the protocol's steps), `comparison` (`compare` and its table), `figures` (the
 comparison figures), `report` (the HTML report) and `serialize`.
 Low-level helpers (`format_value`, `to_db`, `window_bins`, `start_and_end`, `position_channels`,
-`infer_grid_spacing`, `nearest_conditions`, `traversal_codes`) are no longer in ``__all__``;
-import them from their modules (the ``name as name`` imports below keep the old
-``from neurognocchi.evaluation import ...`` working until 0.3).
+`infer_grid_spacing`, `nearest_conditions`, `traversal_codes`, ...) are not exported here:
+import them from their modules.
 """
 
 from neurognocchi.evaluation.behavior import LinearDecoder, decoder_r2, fit_behavior_decoder
-from neurognocchi.evaluation.behavior import position_channels as position_channels
-from neurognocchi.evaluation.behavior import start_and_end as start_and_end
-from neurognocchi.evaluation.behavior import window_bins as window_bins
 from neurognocchi.evaluation.codes import (
     code_direction_cosines,
     participation_ratio,
     whiten_codes,
 )
 from neurognocchi.evaluation.comparison import compare, summary_table, table_markdown
-from neurognocchi.evaluation.comparison import format_value as format_value
 from neurognocchi.evaluation.floors import resample_trials
 from neurognocchi.evaluation.metrics import (
     code_regression_r2,
@@ -36,8 +31,6 @@ from neurognocchi.evaluation.metrics import (
     sample_statistics,
     target_prediction,
 )
-from neurognocchi.evaluation.metrics import infer_grid_spacing as infer_grid_spacing
-from neurognocchi.evaluation.metrics import to_db as to_db
 from neurognocchi.evaluation.navigation import (
     bias_and_spread,
     direction_cosines,
@@ -47,8 +40,6 @@ from neurognocchi.evaluation.navigation import (
     unintended_movement,
     unintended_per_gain,
 )
-from neurognocchi.evaluation.navigation import nearest_conditions as nearest_conditions
-from neurognocchi.evaluation.navigation import traversal_codes as traversal_codes
 from neurognocchi.evaluation.paired import paired_fraction
 from neurognocchi.evaluation.protocol import VARIABLES, ProtocolSplit, evaluate, protocol_split
 from neurognocchi.evaluation.report import write_report

@@ -7,11 +7,10 @@ import math
 import numpy as np
 
 from neurognocchi._checks import check_random_state
-from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.evaluation.cosmoothing import TABLE_ROWS as COSMOOTHING_ROWS
 from neurognocchi.evaluation.joint import TABLE_ROWS as JOINT_ROWS
 from neurognocchi.evaluation.paired import paired_fraction
-from neurognocchi.evaluation.protocol import CODE_ONLY_VARIABLES, RENAMED, VARIABLES, evaluate
+from neurognocchi.evaluation.protocol import CODE_ONLY_VARIABLES, VARIABLES, evaluate
 from neurognocchi.evaluation.sections import CANNOT_GENERATE
 from neurognocchi.evaluation.spike_section import TABLE_ROWS as SPIKE_ROWS
 from neurognocchi.evaluation.uncertainty import mean_and_sd
@@ -218,7 +217,6 @@ def table_markdown(table: dict) -> str:
     return "\n".join(lines)
 
 
-@renamed_keywords(**RENAMED)
 def compare(models: dict, trials, **options) -> dict:
     """Evaluate each fitted model with the same split and seeds; one table.
 
@@ -227,8 +225,7 @@ def compare(models: dict, trials, **options) -> dict:
     models : dict of name -> fitted model (e.g. ``{"GNOCCHI": m1, "LFADS": m2}``)
     trials : Trials
     **options : passed to :func:`evaluate` (``split``, ``random_state``, ``n_samples``,
-        ``n_traversal_steps``, ...); the old names ``seed`` and ``n_steps`` are accepted until
-        0.3 with a DeprecationWarning.
+        ``n_traversal_steps``, ...).
 
     Returns
     -------

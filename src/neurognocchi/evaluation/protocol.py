@@ -22,7 +22,6 @@ from neurognocchi._checks import (
     check_random_state,
     check_real,
 )
-from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.data.splits import split_indices
 from neurognocchi.data.trials import Trials
 from neurognocchi.evaluation import sections
@@ -36,7 +35,6 @@ from neurognocchi.evaluation.serialize import jsonable
 VARIABLES = ("target_x", "target_y", "start_x", "start_y")
 CODE_ONLY_VARIABLES = ("go_time",)  # also read out of the codes when the trials have them
 REQUIRED_INFO = (*VARIABLES, "condition")  # and "heldout" unless a split is given
-RENAMED = {"seed": "random_state", "n_steps": "n_traversal_steps"}  # old -> new keyword (0.2)
 MIN_TRAVERSAL_STEPS = 5  # §7.6: a traversal spans the grid in at least 5 steps
 
 
@@ -48,7 +46,6 @@ class ProtocolSplit(NamedTuple):
     heldout: np.ndarray
 
 
-@renamed_keywords(seed="random_state")
 def protocol_split(
     trials: Trials, *, valid_fraction: float = 0.2, random_state: int | None = 0
 ) -> ProtocolSplit:
@@ -66,8 +63,7 @@ def protocol_split(
     valid_fraction : float, default 0.2
         Fraction of held-in trials kept for validation, in (0, 1).
     random_state : int or None, default 0
-        Seed of the held-in split (None: fresh entropy). ``seed=`` is accepted until 0.3 with a
-        DeprecationWarning.
+        Seed of the held-in split (None: fresh entropy).
 
     Returns
     -------
@@ -270,7 +266,6 @@ def _reference(trials: Trials, smoothing: Smoothing | None) -> tuple[np.ndarray,
     return smoothing.apply(trials.truth), "truth (smoothed like the data)"
 
 
-@renamed_keywords(**RENAMED)
 def evaluate(
     model,
     trials: Trials,
@@ -307,8 +302,7 @@ def evaluate(
     valid_fraction : float, default 0.2
     random_state : int or None, default 0
         Seed of the split and of every generation (fixed offsets per step and sampling seed);
-        None draws one, recorded as ``config["seed"]``. ``seed=`` is accepted until 0.3 with
-        a DeprecationWarning.
+        None draws one, recorded as ``config["seed"]``.
     n_samples : int, default 32
         Samples K generated per code; behaviour is decoded from their mean.
     n_sampling_seeds : int, default 5
@@ -318,7 +312,6 @@ def evaluate(
         All codes of one traversal, and all navigated codes, share their random numbers.
     n_traversal_steps : int, default 5
         Steps of each traversal (§7.6), at least 5 (recorded as ``config["n_steps"]``).
-        ``n_steps=`` is accepted until 0.3 with a DeprecationWarning.
     position_names : pair of str, optional
         Behaviour channels of hand position; default: the first of ``hand_x/hand_y``,
         ``finger_x/finger_y``, ``fingertip_x/fingertip_y``, ... present.

@@ -11,7 +11,7 @@ power spectrum of the first principal component and the Fréchet distance.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg, signal
+from scipy import linalg
 from scipy.ndimage import gaussian_filter1d
 
 from neurognocchi._checks import (
@@ -142,6 +142,8 @@ def pc1_spectra(
     dict
         ``frequencies_hz`` (n_time // 2 + 1,), ``generated`` and ``real`` (same shape).
     """
+    from scipy import signal  # here: scipy.signal takes seconds to import
+
     generated, real = check_pair(generated, real, same_time=True)
     if real.shape[1] < 2:
         raise InvalidArgumentError(f"real needs at least 2 bins for a spectrum; got {real.shape}")

@@ -10,7 +10,7 @@ calls ``loss``).
 :class:`SequentialVAETrialModel` (LFADS) add what only one estimator uses. The protocols are
 ``runtime_checkable``, so ``isinstance(model, TrialModel)`` checks that the members exist.
 :class:`ConfiguredModel` is the shared base of the package's models: the members that only read
-the config, and the deprecated aliases of the 0.1 interface.
+the config.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
-
-from neurognocchi._deprecation import warn_renamed
 
 __all__ = ["ConfiguredModel", "DiffusionTrialModel", "SequentialVAETrialModel", "TrialModel"]
 
@@ -121,8 +119,7 @@ class ConfiguredModel(nn.Module):
     """Base of a model built from a frozen config (``self.config``, a ``JsonConfig`` with
     ``n_time``, ``n_neurons`` and ``code_dim``) that normalises with ``self.scaler``.
 
-    Provides the :class:`TrialModel` members that only read the config, and, until 0.3, the
-    0.1 names ``set_normalization``, ``mean`` and ``std``.
+    Provides the :class:`TrialModel` members that only read the config.
     """
 
     config: Any
@@ -145,25 +142,3 @@ class ConfiguredModel(nn.Module):
     def config_dict(self) -> dict[str, Any]:
         """The config as a JSON-able dict (the config class's ``from_dict`` rebuilds it)."""
         return json.loads(self.config.to_json())
-
-    @torch.no_grad()
-    def set_normalization(self, activity: torch.Tensor) -> None:
-        """Deprecated: ``set_statistics(neuron_statistics(activity))`` for training trials
-        ``activity`` (n_trials, n_time, n_neurons) in data units (removed in 0.3)."""
-        warn_renamed("set_normalization(activity)", "set_statistics(neuron_statistics(activity))")
-        # The models' one import of the data layer; it goes with this method in 0.3.
-        from neurognocchi.data.stats import neuron_statistics
-
-        self.set_statistics(neuron_statistics(activity.detach().cpu().numpy()))
-
-    @property
-    def mean(self) -> torch.Tensor:
-        """Deprecated alias of ``scaler.mean`` (removed in 0.3)."""
-        warn_renamed("model.mean", "model.scaler.mean")
-        return self.scaler.mean
-
-    @property
-    def std(self) -> torch.Tensor:
-        """Deprecated alias of ``scaler.std`` (removed in 0.3)."""
-        warn_renamed("model.std", "model.scaler.std")
-        return self.scaler.std

@@ -4,8 +4,6 @@ Frozen dataclasses saved as JSON next to the weights (:class:`~neurognocchi._con
 read by :class:`~neurognocchi.models.GnocchiModel` and :class:`~neurognocchi.models.LfadsModel`.
 Each field's comment gives the default's recorded reason (the estimators' documentation, the
 CHANGELOG, docs/DESIGN.md); where none was recorded it says only what the field is.
-
-This module was the home of :class:`JsonConfig` until 0.2; it re-exports it until 0.3.
 """
 
 from __future__ import annotations
@@ -22,14 +20,12 @@ from neurognocchi._checks import (
     check_real,
 )
 from neurognocchi._config import JsonConfig
-from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.models.heldout import check_heldout_neurons
 
 __all__ = [
     "LIKELIHOODS",
     "RENAMED_FIELDS",
     "GnocchiConfig",
-    "JsonConfig",
     "LatentGnocchiConfig",
     "LfadsConfig",
     "PoissonAutoencoderConfig",
@@ -48,8 +44,7 @@ class GnocchiConfig(JsonConfig):
 
     ``rec_weight`` and ``mmd_weight`` weigh the reconstruction and MMD terms against the noise
     MSE (the score term). ``encoder_dim`` was ``encoder_channels`` until 0.2: ``from_dict``
-    maps the old key (old saved runs load) and the constructor takes it with a
-    DeprecationWarning until 0.3.
+    maps the old key, so configs saved by earlier releases load.
     """
 
     n_neurons: int  # N, from the data
@@ -107,10 +102,6 @@ class GnocchiConfig(JsonConfig):
         if isinstance(data, dict):
             data = {RENAMED_FIELDS.get(key, key): value for key, value in data.items()}
         return super().from_dict(data)
-
-
-# The old constructor keyword works until 0.3, with a DeprecationWarning.
-GnocchiConfig.__init__ = renamed_keywords(**RENAMED_FIELDS)(GnocchiConfig.__init__)
 
 
 def _set_heldout_neurons(config) -> None:

@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from neurognocchi._checks import check_choice
-from neurognocchi._deprecation import warn_renamed
 from neurognocchi.diffusion import Prediction, Scheduler, SchedulerConfig, sample
 from neurognocchi.models.base import ConfiguredModel
 from neurognocchi.models.config import GnocchiConfig
@@ -112,16 +111,6 @@ class GnocchiModel(ConfiguredModel):
         """
         self.scaler.load_statistics(stats)
         self.x0_bound.copy_(1.5 * self.scaler.max_abs_normalized(stats).max().float())
-
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Deprecated alias of ``self.scaler(x)`` (removed in 0.3)."""
-        warn_renamed("normalize(x)", "scaler(x)")
-        return self.scaler(x)
-
-    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Deprecated alias of ``self.scaler.inverse(x)`` (removed in 0.3)."""
-        warn_renamed("denormalize(x)", "scaler.inverse(x)")
-        return self.scaler.inverse(x)
 
     @torch.no_grad()
     def set_code_whitening(self, raw_codes: torch.Tensor) -> None:

@@ -1,8 +1,4 @@
-"""Conditioned 1-D residual blocks and resampling layers, all on ``(B, C, T)`` tensors.
-
-``check_activity``, ``check_dropout`` and ``check_positive_int`` are re-exported from
-:mod:`neurognocchi._checks`, their home now (the re-export goes in 0.3).
-"""
+"""Conditioned 1-D residual blocks and resampling layers, all on ``(B, C, T)`` tensors."""
 
 from __future__ import annotations
 
@@ -10,15 +6,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from neurognocchi._checks import check_activity, check_dropout, check_positive_int
+from neurognocchi._checks import check_dropout, check_positive_int
 
 __all__ = [
     "ConditionedResBlock1d",
     "Downsample1d",
     "Upsample1d",
-    "check_activity",
-    "check_dropout",
-    "check_positive_int",
     "group_count",
 ]
 

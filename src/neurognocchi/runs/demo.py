@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from neurognocchi._checks import check_seeds
-from neurognocchi._deprecation import renamed_keywords
 from neurognocchi._io import atomic_write_text
 from neurognocchi.data import make_reaching_dataset
 from neurognocchi.evaluation.comparison import seed_table, table_markdown
@@ -70,7 +69,6 @@ def _prepare(out_dir: Path, overwrite: bool) -> None:
             path.unlink()
 
 
-@renamed_keywords(seed="random_state")
 def run_demo(
     out_dir: str | Path = "demo_output",
     *,
@@ -92,7 +90,6 @@ def run_demo(
         Smaller data and models (under a minute on 2 cores), same pipeline.
     random_state : int
         Seed of the data, of both models and of the evaluation (``neurognocchi demo --seed``).
-        ``seed=`` is accepted until 0.3 with a DeprecationWarning.
     overwrite : bool
         Replace the demo's own earlier outputs (refused otherwise).
     verbose : bool

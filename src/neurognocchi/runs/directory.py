@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from neurognocchi._checks import check_choice, resolve_device
-from neurognocchi._deprecation import renamed_keywords
 from neurognocchi._io import WriteFailedError, atomic_append_text, atomic_write_text
 from neurognocchi._lock import LOCK_FILE, run_dir_lock
 from neurognocchi._saving import format_name, read_format
@@ -46,14 +45,13 @@ RESUME_MAY_CHANGE = ("max_epochs", "patience", "verbose")
 
 
 # ---------------------------------------------------------------------- which trials
-@renamed_keywords(seed="random_state")
 def fit_indices(trials: Trials, subset: str, *, random_state: int = 0) -> np.ndarray:
     """Indices of the trials ``neurognocchi fit`` fits on.
 
     ``"train"``: the held-in training trials of the evaluation protocol (held-in trials less its
     validation split, drawn with ``random_state``), so that ``neurognocchi evaluate`` scores
     only trials the model never saw; ``"heldin"``: every trial of a held-in condition;
-    ``"all"``: every trial. ``seed=`` is accepted until 0.3 with a DeprecationWarning.
+    ``"all"``: every trial.
     """
     from neurognocchi.evaluation import protocol_split
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy import signal
 
 __all__ = [
     "ONSET_NOTES",
@@ -111,6 +110,8 @@ def lowpass(values: np.ndarray, *, cutoff_hz: float, rate_hz: float) -> np.ndarr
             f"speed_cutoff_hz must be in (0, {rate_hz / 2:g}) Hz, below the Nyquist frequency "
             f"of the {rate_hz:g} Hz finger trace; got {cutoff_hz!r}"
         )
+    from scipy import signal  # here: scipy.signal takes seconds to import
+
     sos = signal.butter(_FILTER_ORDER, cutoff_hz, fs=rate_hz, output="sos")
     padlen = 3 * (2 * len(sos) + 1)  # sosfiltfilt's default
     out = np.full_like(values, np.nan)

@@ -2,8 +2,8 @@
 
 :func:`make_random_target_nwb` writes a small NWB file with known reaches, for the tests and
 benchmarks of :func:`~neurognocchi.data.nwb.mc_rtt.load_mc_rtt`. It is a test and benchmark
-helper, not part of the user-facing :mod:`neurognocchi.data` list (it stays importable from
-there for one release). pynwb is imported only when a file is written.
+helper, not part of the user-facing :mod:`neurognocchi.data` list (import it from
+:mod:`neurognocchi.data.nwb`). pynwb is imported only when a file is written.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from neurognocchi._checks import check_int, check_positive_int, check_random_state, check_real
-from neurognocchi._deprecation import renamed_keywords
 from neurognocchi.data.grid import grid_targets
 from neurognocchi.data.nwb.metadata import SYNTHETIC_SPECIES, UNKNOWN_AGE, merge_metadata
 from neurognocchi.data.nwb.read import import_pynwb
@@ -70,7 +69,6 @@ def _sensed_finger(rng, times, reaches, home, *, noise_mm, dropout_rate_hz, drop
     return sample_times, position, velocity, target, kept, dropouts
 
 
-@renamed_keywords(grid_spacing="grid_spacing_mm")
 def make_random_target_nwb(
     path: str | os.PathLike,
     *,
