@@ -1,14 +1,16 @@
 """The layout rules of docs/DESIGN.md §2, checked on the source tree.
 
-Every module is at most 400 lines and has a docstring; no module imports another module's
-private names; the modules of the package, and its packages, import each other without a cycle
-(imports inside functions count, since they are cycles deferred, not removed); only the entry
-points import the command line.
+Every module has a docstring (one over 400 lines is a warning: does it hold two concepts?); no
+module imports another module's private names or reaches into another module's (or library's)
+private attributes; the modules of the package, and its packages, import each other without a
+cycle (imports inside functions count, since they are cycles deferred, not removed); only the
+entry points import the command line.
 """
 
 from __future__ import annotations
 
 import ast
+import warnings
 from pathlib import Path
 
 import pytest
@@ -87,10 +89,18 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
-def test_module_is_at_most_400_lines_and_has_a_docstring(name):
+def test_module_has_a_docstring_and_a_size_worth_a_look_is_flagged(name):
+    """Long modules are a warning, not a failure: split a module when it holds two
+    concepts, not to meet a number (a hard cap made lines be packed by hand)."""
     source = MODULES[name].read_text()
-    assert len(source.splitlines()) <= MAX_LINES, f"{name} has {len(source.splitlines())} lines"
     assert ast.get_docstring(ast.parse(source)), f"{name} has no module docstring"
+    if len(source.splitlines()) > MAX_LINES:
+        warnings.warn(
+            f"{name} has {len(source.splitlines())} lines (> {MAX_LINES}): does it hold two "
+            "concepts?",
+            UserWarning,
+            stacklevel=1,
+        )
 
 
 def test_no_module_imports_another_modules_private_names():
@@ -101,6 +111,67 @@ def test_no_module_imports_another_modules_private_names():
         if item and item.startswith("_") and not item.startswith("__") and module != name
     ]
     assert leaks == []
+
+
+# Underscored names that are public APIs: a namedtuple's methods, scipy's mat_struct fields.
+PUBLIC_UNDERSCORED = {"_replace", "_asdict", "_fields", "_make", "_fieldnames"}
+
+
+def _defined_names(tree: ast.AST) -> set[str]:
+    """Names a module defines: functions, classes, assigned names and attributes."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+    return names
+
+
+def _private_attribute_uses(source: str) -> list[str]:
+    """``x._name`` where ``x`` is not ``self``, ``cls`` or ``super()`` and ``_name`` is not
+    defined in the same module: reaching into another module's (or library's) internals."""
+    tree = ast.parse(source)
+    own = _defined_names(tree) | PUBLIC_UNDERSCORED
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")):
+            continue
+        value = node.value
+        if node.attr.startswith("__") or node.attr in own:
+            continue
+        if isinstance(value, ast.Name) and value.id in ("self", "cls"):
+            continue
+        if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "super":
+            continue
+        found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_module_reaches_into_another_modules_private_attributes():
+    leaks = {name: uses for name in MODULES if (uses := _private_attribute_uses(
+        MODULES[name].read_text()))}  # fmt: skip
+    assert leaks == {}
+
+
+def test_the_private_attribute_check_finds_a_leak():
+    source = "import optuna\nclass A:\n    _mine = 1\ndef f(study, a):\n    a._mine\n"
+    assert _private_attribute_uses(source + "    return study._storage\n") == [
+        "line 6: study._storage"
+    ]
+    assert _private_attribute_uses(source) == []
+
+
+def test_the_public_surface_is_the_estimators_and_trials():
+    import neurognocchi
+    import neurognocchi.estimators as estimators
+
+    assert sorted(neurognocchi.__all__) == sorted([*estimators.__all__, "Trials"])
+    for name in estimators.__all__:
+        for method in ("fit", "encode", "save", "load", "get_params"):
+            assert callable(getattr(getattr(estimators, name), method)), (name, method)
 
 
 def test_no_import_cycle():

@@ -113,7 +113,7 @@ def test_no_heldout_test_trial_moves_any_training_set(trials, models, monkeypatc
     info = {key: np.array(trials.info(key)) for key in trials.trial_info}
     for key in ("start_x", "start_y"):
         info[key][test] += rng.normal(size=len(test))
-    scrambled = trials._replace(activity=activity, behavior=behavior, trial_info=info,
+    scrambled = trials.replace(activity=activity, behavior=behavior, trial_info=info,
                                 spikes=None, truth=None)  # fmt: skip
     monkeypatch.setattr(augment_module, "fit_decoder", spy_for("scrambled"))
     second = augment_decoder(models, scrambled, **options)

@@ -150,7 +150,7 @@ def test_reconstruct_predicts_heldout_neurons_from_the_others_in_counts_per_bin(
                                                                                 which):  # fmt: skip
     model = fitted[which]
     heldout = model.heldout_neurons_
-    changed = trials._replace(spikes=trials.spikes.copy())
+    changed = trials.replace(spikes=trials.spikes.copy())
     changed.spikes[..., heldout] += 3
     rates = model.reconstruct(trials, output="rates")
     assert rates.dtype.kind == "f" and bool((rates > 0).all())

@@ -58,7 +58,7 @@ def test_round_trip_restores_every_written_field(toy, toy_file):
 
 
 def test_round_trip_of_string_labels_and_unsmoothed_rates(tmp_path, toy):
-    named = toy._replace(trial_info={"label": np.array([f"t{i}" for i in range(toy.n_trials)])})
+    named = toy.replace(trial_info={"label": np.array([f"t{i}" for i in range(toy.n_trials)])})
     path = save_nwb(named, tmp_path / "named.nwb")
     back = _read_toy(path, toy, smooth_sigma_s=None, behavior=())
     assert back.trial_info["label"].tolist() == named.trial_info["label"].tolist()
@@ -83,7 +83,7 @@ def test_windows_outside_the_observation_intervals_are_dropped(toy, toy_file):
 def test_mc_maze_style_trials_align_on_move_onset(tmp_path, toy):
     duration, iti = toy.n_time * toy.bin_size_s, 0.5
     onset = np.arange(toy.n_trials) * (duration + iti) + 0.3  # session times of bin 15
-    maze = toy._replace(trial_info=toy.trial_info | {"move_onset_time": onset})
+    maze = toy.replace(trial_info=toy.trial_info | {"move_onset_time": onset})
     path = save_nwb(maze, tmp_path / "maze.nwb", iti_s=iti)
     for trials in (load_nwb(path, window_s=(-0.2, 0.2)), load_mc_rtt(path, window_s=(-0.2, 0.2))):
         assert trials.align.startswith("move_onset_time [-0.2, 0.2]")
@@ -105,9 +105,9 @@ def test_save_refuses_to_overwrite_and_leaves_no_temporary_file(tmp_path, toy):
 
 def test_save_needs_spikes(tmp_path, toy):
     with pytest.raises(ValueError, match="needs spikes"):
-        save_nwb(toy._replace(spikes=None), tmp_path / "x.nwb")
+        save_nwb(toy.replace(spikes=None), tmp_path / "x.nwb")
     with pytest.raises(ValueError, match="cannot be NWB names"):
-        clash = toy._replace(trial_info={"start_time": np.zeros(toy.n_trials)})
+        clash = toy.replace(trial_info={"start_time": np.zeros(toy.n_trials)})
         save_nwb(clash, tmp_path / "x.nwb")
     assert not any(tmp_path.iterdir())
 

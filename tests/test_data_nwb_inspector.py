@@ -78,7 +78,7 @@ def test_reaching_trials_pass_and_round_trip(tmp_path):
 
 
 def test_recorded_trials_need_their_species_and_pass_with_it(tmp_path, toy):
-    recorded = toy._replace(truth=None)  # no ground truth: not known to be synthetic
+    recorded = toy.replace(truth=None)  # no ground truth: not known to be synthetic
     unknown = save_nwb(recorded, tmp_path / "unknown.nwb")
     # The one complaint is the species no one gave: the writer does not invent one.
     assert [m.split()[1] for m in failing_messages(unknown)] == ["check_subject_species_exists"]
@@ -136,7 +136,7 @@ def test_caller_metadata_is_stored_and_silences_the_suggestions(tmp_path, toy):
 def test_spike_times_lie_on_the_resolution_grid_inside_their_bins(tmp_path, toy):
     spikes = toy.spikes.copy()
     spikes[:, 3] = 45  # more spikes than the 20 one-ms steps of a 20 ms bin: steps are shared
-    dense = toy._replace(spikes=spikes)
+    dense = toy.replace(spikes=spikes)
     path = save_nwb(dense, tmp_path / "dense.nwb")
     assert_passes_inspector(path)
     with pynwb.NWBHDF5IO(str(path), "r") as io:

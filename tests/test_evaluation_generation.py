@@ -24,12 +24,12 @@ def trials():
 def test_infer_smoothing_finds_the_kernel_that_made_activity(trials):
     assert infer_smoothing(trials) == Smoothing(0.05, 0.04)  # the dataset's default kernel
     resmoothed = gaussian_smooth(trials.spikes, sigma_s=0.1, bin_size_s=0.04) / 0.04
-    assert infer_smoothing(trials._replace(activity=resmoothed)).sigma_s == 0.1
-    raw = trials._replace(activity=trials.spikes / 0.04)
+    assert infer_smoothing(trials.replace(activity=resmoothed)).sigma_s == 0.1
+    raw = trials.replace(activity=trials.spikes / 0.04)
     assert infer_smoothing(raw).sigma_s == 0.0
-    noisy = trials._replace(activity=trials.activity + 1.0)  # not made from the spikes
+    noisy = trials.replace(activity=trials.activity + 1.0)  # not made from the spikes
     assert infer_smoothing(noisy) is None
-    assert infer_smoothing(trials._replace(spikes=None)) is None
+    assert infer_smoothing(trials.replace(spikes=None)) is None
 
 
 def test_poisson_inverse_cdf_equals_scipy():
@@ -81,7 +81,7 @@ def test_evaluate_without_truth_or_spikes_uses_activity_and_condition_means(tria
     from test_evaluation_fairness import Oracle
 
     model = Oracle(trials)
-    plain = trials._replace(truth=None, spikes=None)
+    plain = trials.replace(truth=None, spikes=None)
     split = protocol_split(plain, random_state=0)
     result = evaluate(model, plain, split=split, n_samples=4, n_sampling_seeds=2)
     assert result["config"]["reference"] == "activity"

@@ -88,7 +88,7 @@ def test_protocol_split_rejects_missing_or_empty_held_out(trials):
         protocol_split(trials[~trials.info("heldout")])
     info = {k: v for k, v in trials.trial_info.items() if k != "heldout"}
     with pytest.raises(ValueError, match="'heldout'"):
-        protocol_split(trials._replace(trial_info=info))
+        protocol_split(trials.replace(trial_info=info))
     with pytest.raises(ValueError, match="valid_fraction"):
         protocol_split(trials, valid_fraction=1.5)
 
@@ -173,16 +173,16 @@ def test_evaluate_accepts_an_explicit_split_and_options(oracle, trials):
 def test_an_explicit_split_needs_no_heldout_column(oracle, trials):
     split = protocol_split(trials)
     info = {k: v for k, v in trials.trial_info.items() if k != "heldout"}
-    result = evaluate(oracle, trials._replace(trial_info=info), split=split, n_samples=1)
+    result = evaluate(oracle, trials.replace(trial_info=info), split=split, n_samples=1)
     assert result["config"]["n_heldout"] == len(split.heldout)
 
 
 def test_evaluate_rejects_bad_input(oracle, trials):
     info = {k: v for k, v in trials.trial_info.items() if k != "start_x"}
     with pytest.raises(ValueError, match="start_x"):
-        evaluate(oracle, trials._replace(trial_info=info))
+        evaluate(oracle, trials.replace(trial_info=info))
     with pytest.raises(ValueError, match="behavior"):
-        evaluate(oracle, trials._replace(behavior=None, behavior_names=None))
+        evaluate(oracle, trials.replace(behavior=None, behavior_names=None))
     with pytest.raises(ValueError, match="position_names"):
         evaluate(oracle, trials, position_names=("px", "py"))
     with pytest.raises(ValueError, match="n_traversal_steps"):

@@ -55,7 +55,7 @@ def test_smoothed_inputs_errors(toy):
     with pytest.raises(ValueError, match="smooth must be one of"):
         smoothed_inputs(toy, "median")
     with pytest.raises(ValueError, match="needs trials with spikes"):
-        smoothed_inputs(toy._replace(spikes=None), "gaussian")
+        smoothed_inputs(toy.replace(spikes=None), "gaussian")
 
 
 def test_heldout_target_prediction_of_linear_codes():

@@ -36,7 +36,7 @@ def joint(trials, split):
 
 
 def _with_behavior(trials, behavior):
-    return trials._replace(behavior=behavior.astype(np.float32))
+    return trials.replace(behavior=behavior.astype(np.float32))
 
 
 # ---------------------------------------------------------------------- the encoder
@@ -92,7 +92,7 @@ def test_joint_model_saves_and_loads_identically(joint, trials, tmp_path):
 
 def test_bad_joint_input_is_refused_naming_the_argument(trials):
     with pytest.raises(ValueError, match="joint_behavior"):
-        GNOCCHI(2, joint_behavior=True, **TINY).fit(trials._replace(behavior=None,
+        GNOCCHI(2, joint_behavior=True, **TINY).fit(trials.replace(behavior=None,
                                                                     behavior_names=None))
     with pytest.raises(ValueError, match="joint_behavior"):
         GNOCCHI(2, joint_behavior=True, **TINY).fit(trials.activity)

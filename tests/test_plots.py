@@ -29,7 +29,7 @@ def test_plot_reaching_rejects_bad_input(trials):
     with pytest.raises(ValueError, match="n_units"):
         plots.plot_reaching(trials, n_units=-1)
     with pytest.raises(ValueError, match="behavior"):
-        plots.plot_reaching(trials._replace(behavior=None, behavior_names=None))
+        plots.plot_reaching(trials.replace(behavior=None, behavior_names=None))
 
 
 def test_plots_holds_only_the_dataset_figures():

@@ -225,10 +225,10 @@ def test_a_variant_another_worker_runs_is_left_to_it_then_taken_over_when_it_die
 
 def _running_trial(study, **attrs) -> int:
     """A RUNNING trial with ``attrs``, as a worker leaves it when killed; its number."""
-    trial_id = study._storage.create_new_trial(study._study_id)
-    for key, value in attrs.items():
-        study._storage.set_trial_user_attr(trial_id, key, value)
-    return study._storage.get_trial(trial_id).number
+    from optuna.trial import TrialState, create_trial
+
+    study.add_trial(create_trial(state=TrialState.RUNNING, user_attrs=attrs))
+    return len(study.trials) - 1
 
 
 def test_a_dead_workers_trial_is_failed_though_its_pid_is_alive_again(tmp_path):

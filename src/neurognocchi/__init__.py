@@ -5,11 +5,11 @@
 # (NEUROGNOCCHI_THREAD_POLICY, by default a brief spin: see neurognocchi.threads).
 from neurognocchi import threads
 
-threads._apply_at_import()
+threads.apply_at_import()
 # isort: on
 
 from neurognocchi.data.trials import Trials  # noqa: E402
-from neurognocchi.estimators import GNOCCHI, LFADS  # noqa: E402
+from neurognocchi.estimators import CEBRA, GNOCCHI, LFADS, PPCA, LatentGNOCCHI  # noqa: E402
 
-__all__ = ["GNOCCHI", "LFADS", "Trials"]
+__all__ = ["CEBRA", "GNOCCHI", "LFADS", "PPCA", "LatentGNOCCHI", "Trials"]
 __version__ = "0.3.0.dev0"

@@ -46,6 +46,8 @@ __all__ = [
     "POLICIES",
     "POLICY_VARIABLE",
     "WAIT_POLICY_VARIABLES",
+    "apply_at_import",
+    "apply_wait_policy",
     "thread_policy",
 ]
 
@@ -100,8 +102,9 @@ def apply_wait_policy(
     return "applied"
 
 
-def _apply_at_import() -> None:
-    """Run :func:`apply_wait_policy` on this process and remember the outcome."""
+def apply_at_import() -> None:
+    """Run :func:`apply_wait_policy` on this process and remember the outcome for
+    :func:`thread_policy` (``import neurognocchi`` calls it, before anything loads torch)."""
     global _outcome
     _outcome = apply_wait_policy()
 

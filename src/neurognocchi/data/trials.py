@@ -134,7 +134,18 @@ class Trials:
             lines.append(f"  align: {self.align}")
         return "\n".join(lines)
 
-    def _replace(self, **changes) -> Trials:
+    def replace(self, **changes) -> Trials:
+        """A new ``Trials`` with the fields in ``changes`` replaced (``activity``, ``spikes``,
+        ``truth``, ``behavior``, ``behavior_names``, ``trial_info``, ``bin_size_s``, ``align``),
+        checked like any new one; the arrays not replaced are shared, not copied.
+
+        Examples
+        --------
+        >>> from neurognocchi.data import make_toy_dataset
+        >>> toy = make_toy_dataset(20, n_neurons=4, n_time=6, random_state=0)
+        >>> toy.replace(truth=None).truth is None
+        True
+        """
         fields = dict(
             activity=self.activity,
             spikes=self.spikes,
@@ -151,7 +162,7 @@ class Trials:
     def __getitem__(self, index) -> Trials:
         """Subset trials by an int, a slice, an integer array or a boolean mask."""
         index = self._normalise_index(index)
-        return self._replace(
+        return self.replace(
             activity=self.activity[index],
             spikes=None if self.spikes is None else self.spikes[index],
             truth=None if self.truth is None else self.truth[index],
@@ -279,7 +290,7 @@ class Trials:
         mask = self._mask_of(key, heldout, f"heldout names unknown {key} value(s)")
         if mask.all():
             raise ValueError(f"heldout would hold out all {self.n_trials} trials")
-        return self._replace(trial_info={**self.trial_info, "heldout": mask})
+        return self.replace(trial_info={**self.trial_info, "heldout": mask})
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> Path:

@@ -110,11 +110,17 @@ class FittedInputChecks:
     A subclass names the attribute that ``fit`` sets (``_fitted_attribute``) and says what
     shape of trial and code its fitted model takes (``_trial_shape``, ``_code_dim``).
     ``_legacy_params`` holds the settings whose default has changed, with the value that a
-    file saved without them was made with (read by ``load`` and by resumed runs).
+    file saved without them was made with (:meth:`recorded_params`).
     """
 
     _fitted_attribute = "model_"
     _legacy_params: Mapping[str, object] = MappingProxyType({})
+
+    @classmethod
+    def recorded_params(cls, params: Mapping[str, object]) -> dict:
+        """``params`` as a saved model or a run record of any release holds them, completed:
+        a setting whose default has changed since is read as the value it had then."""
+        return dict(cls._legacy_params) | dict(params)
 
     def _trial_shape(self) -> tuple[int, int]:
         raise NotImplementedError
@@ -382,7 +388,7 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
         """Rebuild a fitted estimator saved by :meth:`save` (weights read with
         ``weights_only=True``; no pickled objects). ``device`` overrides the saved one."""
         saved = read_model_dir(path, estimator_name=cls.__name__)
-        params = cls._legacy_params | saved.params | ({} if device is None else {"device": device})
+        params = cls.recorded_params(saved.params) | ({} if device is None else {"device": device})
         estimator = cls(**params)
         estimator.device_ = resolve_device(estimator.device)
         estimator.model_ = estimator._build_model(saved.model)

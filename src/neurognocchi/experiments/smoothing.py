@@ -52,11 +52,11 @@ def smoothed_inputs(
         raise ValueError("smoothed_inputs needs trials with spikes and bin_size_s")
     if smooth == "gaussian":
         rates = gaussian_smooth(trials.spikes, sigma_s=sigma_s, bin_size_s=trials.bin_size_s)
-        return trials._replace(activity=rates / trials.bin_size_s), None
+        return trials.replace(activity=rates / trials.bin_size_s), None
     fit_trials = trials if fit_mask is None else trials[np.asarray(fit_mask, dtype=bool)]
     params = {"random_state": random_state, "verbose": False} | (lfads_params or {})
     lfads = LFADS(**(params | {"likelihood": "poisson"})).fit(fit_trials)
-    return trials._replace(activity=lfads.reconstruct(trials)), lfads
+    return trials.replace(activity=lfads.reconstruct(trials)), lfads
 
 
 def _targets(trials: Trials) -> np.ndarray:

@@ -237,7 +237,7 @@ def _recorded_settings(run_dir: Path, model, params: dict, fit_on, mmap: bool):
             "by this version; its saved model (if any) still loads; start a new run to train on"
         )
     _check_resume_agrees(record, model=model, params=params, fit_on=fit_on)
-    recorded = MODELS[record["model"]]._legacy_params | record["params"]
+    recorded = MODELS[record["model"]].recorded_params(record["params"])
     params = recorded | {k: v for k, v in params.items() if k in RESUME_MAY_CHANGE}
     return record["model"], params, record["fit_on"], mmap or record.get("mmap", False)
 

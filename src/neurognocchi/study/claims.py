@@ -20,7 +20,6 @@ worker died is failed by Optuna's heartbeat after the storage's grace period.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import socket
 import threading
@@ -67,12 +66,6 @@ def _judged_here(trial, out_dir: Path) -> bool:
     return attrs.get("host") == socket.gethostname() and same_folder and "variant" in attrs
 
 
-def _fail(study, trial) -> None:
-    from optuna.trial import TrialState
-
-    study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
-
-
 def fail_abandoned(study, out_dir: Path, name: str | None = None) -> int:
     """Mark FAIL the RUNNING trials (of variant ``name``, or all) whose worker is dead: ran
     here, and its variant lock is free. Return how many."""
@@ -84,10 +77,9 @@ def fail_abandoned(study, out_dir: Path, name: str | None = None) -> int:
             continue
         try:
             with variant_lock(out_dir, trial.user_attrs["variant"]):
-                # Read again under the lock: the trial may have finished meanwhile.
-                if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
-                    _fail(study, trial)
-                    failed += 1
+                # Unless it finished meanwhile (then its worker released the lock after).
+                study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+                failed += 1
         except RunDirectoryLockedError:
             continue  # its worker is alive
     return failed
@@ -117,24 +109,22 @@ def trial_attrs(out_dir: Path, **attrs) -> dict:
                     "out_dir": str(Path(out_dir).resolve())}  # fmt: skip
 
 
-def run_trial(study, attrs: dict, objective: Callable, catch: tuple) -> None:
-    """A trial created RUNNING with ``attrs`` in one write, kept alive by the storage's
-    heartbeat, then told COMPLETE with ``objective(trial)``, or FAIL when it raises (an error
-    of ``catch`` ends here; anything else, ^C included, is raised again)."""
+def run_trial(study, storage, attrs: dict, objective: Callable, catch: tuple) -> None:
+    """A trial of ``study`` (held in ``storage``) created RUNNING with ``attrs`` in one write,
+    kept alive by the storage's heartbeat, then told COMPLETE with ``objective(trial)``, or FAIL
+    when it raises (an error of ``catch`` ends here; anything else, ^C included, is raised
+    again)."""
     import optuna
-    from optuna.trial import FrozenTrial, TrialState
+    from optuna.trial import TrialState, create_trial
 
     with warnings.catch_warnings():  # "experimental" in Optuna 3-5
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # dead workers elsewhere, as optimize() does
-    template = FrozenTrial(
-        number=-1, trial_id=-1, state=TrialState.RUNNING, value=None,
-        datetime_start=datetime.datetime.now(), datetime_complete=None, params={},
-        distributions={}, user_attrs=attrs, system_attrs={}, intermediate_values={},
-    )  # fmt: skip
-    trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
+    template = create_trial(state=TrialState.RUNNING, user_attrs=attrs)
+    study_id = storage.get_study_id_from_name(study.study_name)
+    trial_id = storage.create_new_trial(study_id, template_trial=template)
     trial = optuna.Trial(study, trial_id)
-    with _heartbeat(study._storage, trial_id):
+    with _heartbeat(storage, trial_id):
         try:
             value = objective(trial)
         except catch:

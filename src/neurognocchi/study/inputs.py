@@ -73,5 +73,5 @@ def fit_data_file(data: Path, value) -> Path:
     path = data.with_name(f"{data.stem}-input-{tag}.npz")
     if not path.is_file():
         trials = load_trials(data)
-        trials._replace(activity=_stand_in(trials, value)).save(path)
+        trials.replace(activity=_stand_in(trials, value)).save(path)
     return path

@@ -73,6 +73,11 @@ def _storage_url(config: StudyConfig, out_dir, storage: str | None) -> str:
 
 def open_study(config: StudyConfig, out_dir: Path, storage: str | None = None):
     """The Optuna study named ``config.name`` in ``storage`` (created if new)."""
+    return _open(config, out_dir, storage)[0]
+
+
+def _open(config: StudyConfig, out_dir: Path, storage: str | None):
+    """(the study, the storage object that holds it)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -84,12 +89,10 @@ def open_study(config: StudyConfig, out_dir: Path, storage: str | None = None):
         rdb = _retrying_once(lambda: optuna.storages.RDBStorage(
             url, heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=HEARTBEAT_GRACE_S,
             engine_kwargs=engine))  # fmt: skip
-    return optuna.create_study(
-        study_name=config.name,
-        storage=rdb,
-        load_if_exists=True,
-        direction=config.direction,
+    study = optuna.create_study(
+        study_name=config.name, storage=rdb, load_if_exists=True, direction=config.direction
     )
+    return study, rdb
 
 
 def _retrying_once(create):
@@ -175,7 +178,7 @@ def _check_same_variant(record: dict, variant: Variant, params: dict, run_dir: P
     # A parameter added by a later release is read as its default in older records (or as
     # the value it had then, where the default has changed since).
     defaults = build_estimator(variant.model, {})
-    recorded = defaults.get_params() | defaults._legacy_params | record["params"]
+    recorded = defaults.get_params() | defaults.recorded_params(record["params"])
     changed = sorted(k for k, v in wanted.items() if k != "verbose" and
                      json.dumps(recorded.get(k)) != json.dumps(v))  # fmt: skip
     if record["model"] != variant.model or changed:
@@ -322,7 +325,7 @@ def run_study(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    study = open_study(config, out_dir, storage)
+    study, rdb = _open(config, out_dir, storage)
     fail_abandoned(study, out_dir)
     done = trials_by_state(study)[0]
     todo = [v for v in config.variants if v.name not in done]
@@ -336,7 +339,7 @@ def run_study(
                 if not mine:  # finished, or being run, by another worker
                     bar.update(len(config.seeds))
                     continue
-                run_trial(study, _variant_attrs(variant, out_dir),
+                run_trial(study, rdb, _variant_attrs(variant, out_dir),
                           lambda t, v=variant: _run_variant(t, config, v, out_dir, bar),
                           catch=FIT_FAILURES)  # fmt: skip
         _run_search(study, config, out_dir, bar)

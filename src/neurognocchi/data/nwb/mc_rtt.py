@@ -249,4 +249,4 @@ def load_mc_rtt(
     lowpass = f", low-passed at {speed_cutoff_hz:g} Hz" if speed_cutoff_hz is not None else ""
     window = f"[{window_s[0]:g}, {window_s[1]:g}] s"
     align = f"movement onset ({onset_fraction:g} of peak speed{lowpass}) {window}"
-    return trials._replace(trial_info=trials.trial_info | info | {"reach_id": kept}, align=align)
+    return trials.replace(trial_info=trials.trial_info | info | {"reach_id": kept}, align=align)
