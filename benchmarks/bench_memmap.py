@@ -130,8 +130,12 @@ def run(args, directory: Path) -> None:
     sampler.start()
     rows = [["write file (child process)", write_s, "-", "-", "-"]]
     trials = phase("open_memmap (validates all)", lambda: open_memmap(directory), sampler, rows)
-    phase("per-neuron statistics, all trials", lambda: neuron_statistics(trials.activity),
-          sampler, rows)  # fmt: skip
+    phase(
+        "per-neuron statistics, all trials",
+        lambda: neuron_statistics(trials.activity),
+        sampler,
+        rows,
+    )
     rng = np.random.default_rng(0)
 
     rows_of = RowSubset(trials.activity, np.arange(args.trials))  # what training reads through
@@ -143,8 +147,12 @@ def run(args, directory: Path) -> None:
     phase("read 50 random batches of 64", read_batches, sampler, rows)
     model = GNOCCHI(max_epochs=1, batch_size=32, random_state=0, device="auto", verbose=False)
     subset = trials[: args.fit_trials]
-    phase(f"GNOCCHI.fit, 1 epoch on {args.fit_trials} trials", lambda: model.fit(subset),
-          sampler, rows)  # fmt: skip
+    phase(
+        f"GNOCCHI.fit, 1 epoch on {args.fit_trials} trials",
+        lambda: model.fit(subset),
+        sampler,
+        rows,
+    )
     sampler.running = False
     columns = ["phase", "seconds", "peak anon MiB", "peak file-backed MiB", "peak RSS MiB"]
     title = (

@@ -34,9 +34,11 @@ def main() -> None:
         rows = []
         for label, read in (
             ("load_mc_rtt (20 ms bins, smoothed)", lambda: load_mc_rtt(path)),
-            ("load_mc_rtt (1 ms bins, unsmoothed)",
-             lambda: load_mc_rtt(path, bin_size_s=0.001, smooth_sigma_s=None)),
-        ):  # fmt: skip
+            (
+                "load_mc_rtt (1 ms bins, unsmoothed)",
+                lambda: load_mc_rtt(path, bin_size_s=0.001, smooth_sigma_s=None),
+            ),
+        ):
             times = []
             for _ in range(args.repeats):
                 start = time.perf_counter()

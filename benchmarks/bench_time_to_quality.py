@@ -92,9 +92,11 @@ def scores(estimator, model, scoring: Scoring) -> tuple[float, float]:
         heldin = np.concatenate([split.train, split.valid])
         white = whiten_codes(codes, codes[heldin])
         error = target_prediction(
-            white[heldin], scoring.targets[heldin], white[split.heldout],
+            white[heldin],
+            scoring.targets[heldin],
+            white[split.heldout],
             scoring.targets[split.heldout],
-        )["mean_error"]  # fmt: skip
+        )["mean_error"]
     finally:
         estimator.model_ = fitted
         model.train()
@@ -162,8 +164,9 @@ def main() -> None:
         ),
         "LFADS": LFADS(max_epochs=args.lfads_epochs, **common),
     }
-    curves = {name: learning_curve(model, scoring, args.score_every)
-              for name, model in models.items()}  # fmt: skip
+    curves = {
+        name: learning_curve(model, scoring, args.score_every) for name, model in models.items()
+    }
     report(curves, scoring, args, device)
 
 
@@ -173,12 +176,16 @@ def report(curves: dict, scoring: Scoring, args, device) -> None:
         f"R² ≥ {args.target}": lambda point: point[2] >= args.target,
         f"held-out error ≤ {args.target_error}": lambda point: point[3] <= args.target_error,
     }
-    reached = {name: {goal: first_time(curve, better) for goal, better in goals.items()}
-               for name, curve in curves.items()}  # fmt: skip
+    reached = {
+        name: {goal: first_time(curve, better) for goal, better in goals.items()}
+        for name, curve in curves.items()
+    }
     rows = []
     for name, curve in curves.items():
-        cells = [f"{hit[1]:.0f} s (epoch {hit[0]})" if hit else "not reached"
-                 for hit in reached[name].values()]  # fmt: skip
+        cells = [
+            f"{hit[1]:.0f} s (epoch {hit[0]})" if hit else "not reached"
+            for hit in reached[name].values()
+        ]
         best_r2 = max(point[2] for point in curve)
         best_error = min(point[3] for point in curve)
         seconds = curve[-1][1]

@@ -56,8 +56,9 @@ def variants(args, device) -> list[tuple[str, object]]:
     common = dict(max_epochs=args.epochs, random_state=0, device=str(device), verbose=False)
     common |= dict(valid_fraction=0.0)
     out = [("GNOCCHI", GNOCCHI(**common)), ("LFADS", LFADS(**common))]
-    out += [(f"GNOCCHI channels={width}", GNOCCHI(channels=width, **common))
-            for width in args.widths]  # fmt: skip
+    out += [
+        (f"GNOCCHI channels={width}", GNOCCHI(channels=width, **common)) for width in args.widths
+    ]
     if args.compile:
         out += [("GNOCCHI compile", GNOCCHI(compile=True, **common))]
         out += [("LFADS compile", LFADS(compile=True, **common))]

@@ -57,8 +57,9 @@ def nwb_recording(
     onsets = starts + MOVE_S
     onsets[:nan_onsets] = np.nan
     for k, start in enumerate(starts):
-        nwbfile.add_trial(start_time=start, stop_time=start + TRIAL_S,
-                          move_onset_time=onsets[k], condition=k % 3)  # fmt: skip
+        nwbfile.add_trial(
+            start_time=start, stop_time=start + TRIAL_S, move_onset_time=onsets[k], condition=k % 3
+        )
     interval = np.array([observed if observed is not None else (0.0, end)])
     if observed_around_onsets is not None:
         interval = (starts + MOVE_S)[:, None] + np.array(observed_around_onsets)[None, :]
@@ -76,8 +77,7 @@ def nwb_recording(
         sample_times = sample_times[(sample_times < lo) | (sample_times >= hi)]
     position = np.stack([np.sin(sample_times), np.cos(sample_times)], axis=1)
     module = nwbfile.create_processing_module("behavior", "hand kinematics")
-    module.add(pynwb.TimeSeries(name="hand_pos", data=position, unit="m",
-                                timestamps=sample_times))  # fmt: skip
+    module.add(pynwb.TimeSeries(name="hand_pos", data=position, unit="m", timestamps=sample_times))
     with pynwb.NWBHDF5IO(str(path), "w") as io:
         io.write(nwbfile)
     return path
@@ -141,8 +141,13 @@ def memmap_folder(path: Path) -> Path:
 
     spikes = counts()
     behavior = np.random.default_rng(3).normal(size=(N_TRIALS, 10, 2))
-    trials = Trials(spikes / 0.02, spikes=spikes, behavior=behavior,
-                    trial_info={"condition": np.arange(N_TRIALS) % 3}, bin_size_s=0.02)  # fmt: skip
+    trials = Trials(
+        spikes / 0.02,
+        spikes=spikes,
+        behavior=behavior,
+        trial_info={"condition": np.arange(N_TRIALS) % 3},
+        bin_size_s=0.02,
+    )
     return save_memmap(trials, path)
 
 

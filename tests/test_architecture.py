@@ -151,8 +151,11 @@ def _private_attribute_uses(source: str) -> list[str]:
 
 
 def test_no_module_reaches_into_another_modules_private_attributes():
-    leaks = {name: uses for name in MODULES if (uses := _private_attribute_uses(
-        MODULES[name].read_text()))}  # fmt: skip
+    leaks = {
+        name: uses
+        for name in MODULES
+        if (uses := _private_attribute_uses(MODULES[name].read_text()))
+    }
     assert leaks == {}
 
 

@@ -24,12 +24,32 @@ from neurognocchi.experiments.decoders import fit_decoder, scores
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = {"max_epochs": 2, "batch_size": 16, "channels": 8, "channel_mults": (1, 2),
-        "encoder_dim": 8, "n_train_steps": 50, "n_sample_steps": 4, "verbose": False,
-        "random_state": 0}  # fmt: skip
-TINY_CLI = ["--set", "max_epochs=1", "--set", "channels=8", "--set", "code_dim=3", "--set",
-            "encoder_dim=8", "--set", "channel_mults=[1, 2]", "--set", "n_sample_steps=3",
-            "--quiet"]  # fmt: skip
+TINY = {
+    "max_epochs": 2,
+    "batch_size": 16,
+    "channels": 8,
+    "channel_mults": (1, 2),
+    "encoder_dim": 8,
+    "n_train_steps": 50,
+    "n_sample_steps": 4,
+    "verbose": False,
+    "random_state": 0,
+}
+TINY_CLI = [
+    "--set",
+    "max_epochs=1",
+    "--set",
+    "channels=8",
+    "--set",
+    "code_dim=3",
+    "--set",
+    "encoder_dim=8",
+    "--set",
+    "channel_mults=[1, 2]",
+    "--set",
+    "n_sample_steps=3",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +60,10 @@ def trials():
 @pytest.fixture(scope="module")
 def models(trials):
     train = trials[protocol_split(trials, random_state=0).train]
-    return {"GNOCCHI": GNOCCHI(3, joint_behavior=True, **TINY).fit(train),
-            "PPCA": PPCA(3, random_state=0).fit(train)}  # fmt: skip
+    return {
+        "GNOCCHI": GNOCCHI(3, joint_behavior=True, **TINY).fit(train),
+        "PPCA": PPCA(3, random_state=0).fit(train),
+    }
 
 
 def test_heldout_halves_split_every_heldout_condition(trials):
@@ -53,8 +75,7 @@ def test_heldout_halves_split_every_heldout_condition(trials):
     assert set(conditions[bound]) == set(conditions[test]) == set(conditions[split.heldout])
 
 
-def test_no_real_heldout_trial_enters_a_training_set_but_the_bounds(trials, models,
-                                                                    monkeypatch):  # fmt: skip
+def test_no_real_heldout_trial_enters_a_training_set_but_the_bounds(trials, models, monkeypatch):
     """Indices, and every row each decoder is trained on: test trials never; the other
     held-out half only in the upper bound's training set."""
     fitted_on = []
@@ -113,8 +134,9 @@ def test_no_heldout_test_trial_moves_any_training_set(trials, models, monkeypatc
     info = {key: np.array(trials.info(key)) for key in trials.trial_info}
     for key in ("start_x", "start_y"):
         info[key][test] += rng.normal(size=len(test))
-    scrambled = trials.replace(activity=activity, behavior=behavior, trial_info=info,
-                                spikes=None, truth=None)  # fmt: skip
+    scrambled = trials.replace(
+        activity=activity, behavior=behavior, trial_info=info, spikes=None, truth=None
+    )
     monkeypatch.setattr(augment_module, "fit_decoder", spy_for("scrambled"))
     second = augment_decoder(models, scrambled, **options)
     assert len(captured["real"]) == len(captured["scrambled"]) == 5
@@ -125,8 +147,9 @@ def test_no_heldout_test_trial_moves_any_training_set(trials, models, monkeypatc
 
 
 def test_one_seed_gives_json_with_no_sd_and_results_combine(trials, models):
-    result = augment_decoder({"PPCA": models["PPCA"]}, trials, seeds=(3,), multiples=(1,),
-                             decoders=("ridge",))  # fmt: skip
+    result = augment_decoder(
+        {"PPCA": models["PPCA"]}, trials, seeds=(3,), multiples=(1,), decoders=("ridge",)
+    )
     json.dumps(result, allow_nan=False)
     assert result["rows"][0]["position_r2"]["sd"] is None
     combined = combine_results([result, result])  # e.g. one per training seed
@@ -173,8 +196,20 @@ def runs(tmp_path_factory):
 
 def test_cli_runs_the_experiment_and_writes_json_and_table(runs, tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["augment", str(runs / "gnocchi"), str(runs / "ppca"), "--data", str(runs / "toy.npz"),
-            "--out", str(out), "--seeds", "0", "1", "--multiples", "1"]  # fmt: skip
+    args = [
+        "augment",
+        str(runs / "gnocchi"),
+        str(runs / "ppca"),
+        "--data",
+        str(runs / "toy.npz"),
+        "--out",
+        str(out),
+        "--seeds",
+        "0",
+        "1",
+        "--multiples",
+        "1",
+    ]
     args += ["--decoders", "ridge"]
     assert main(args) == 0
     printed = capsys.readouterr().out
@@ -197,9 +232,10 @@ def test_cli_runs_the_experiment_and_writes_json_and_table(runs, tmp_path, capsy
         (["--run", "absent"], "not a run directory"),
         (["--data", "other"], "another data file"),
     ],
-)  # fmt: skip
-def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(runs, tmp_path, capsys, change,
-                                                             message):  # fmt: skip
+)
+def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(
+    runs, tmp_path, capsys, change, message
+):
     out = tmp_path / "out"
     data, run = runs / "toy.npz", runs / "gnocchi"
     options = []

@@ -163,14 +163,25 @@ def test_demo_refuses_existing_results(tmp_path, capsys):
 
 TINY_DEMO = {
     "data": {"n_trials": 50, "n_neurons": 6, "n_time": 60, "bin_size_s": 0.04},
-    "gnocchi": {"code_dim": 3, "max_epochs": 1, "channels": 8, "encoder_dim": 8,
-                "channel_mults": [1], "n_sample_steps": 2},
-    "lfads": {"code_dim": 3, "max_epochs": 1, "encoder_dim": 8, "generator_dim": 8,
-              "factor_dim": 3},
+    "gnocchi": {
+        "code_dim": 3,
+        "max_epochs": 1,
+        "channels": 8,
+        "encoder_dim": 8,
+        "channel_mults": [1],
+        "n_sample_steps": 2,
+    },
+    "lfads": {
+        "code_dim": 3,
+        "max_epochs": 1,
+        "encoder_dim": 8,
+        "generator_dim": 8,
+        "factor_dim": 3,
+    },
     "ppca": {"code_dim": 3},
     "n_samples": 2,
     "n_sampling_seeds": 1,
-}  # fmt: skip
+}
 
 
 @pytest.mark.skipif(

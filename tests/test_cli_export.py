@@ -51,8 +51,14 @@ def test_export_trials_round_trips_with_the_metadata_given(workdir, tmp_path, ca
     assert f"saved {out}" in capsys.readouterr().out
     trials = load_trials(workdir / "toy.npz")
     window = (0.0, trials.n_time * trials.bin_size_s)
-    back = load_nwb(out, align="start_time", window_s=window, bin_size_s=trials.bin_size_s,
-                    smooth_sigma_s=None, behavior=list(trials.behavior_names))  # fmt: skip
+    back = load_nwb(
+        out,
+        align="start_time",
+        window_s=window,
+        bin_size_s=trials.bin_size_s,
+        smooth_sigma_s=None,
+        behavior=list(trials.behavior_names),
+    )
     assert np.array_equal(back.spikes, trials.spikes)
     np.testing.assert_allclose(back.behavior, trials.behavior, rtol=1e-6)
     for key, column in trials.trial_info.items():

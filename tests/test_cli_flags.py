@@ -130,8 +130,9 @@ def test_mmap_fits_the_same_codes_and_resume_maps_again(workdir, tmp_path, monke
     codes = [load_model(run).encode(trials) for run in (plain, mapped)]
     np.testing.assert_array_equal(codes[0], codes[1])
     calls = []
-    monkeypatch.setattr(runs, "load_trials", lambda path, **kw: calls.append(kw) or
-                        load_trials(path, **kw))  # fmt: skip
+    monkeypatch.setattr(
+        runs, "load_trials", lambda path, **kw: calls.append(kw) or load_trials(path, **kw)
+    )
     assert main(["fit", str(data), "--out", str(mapped), "--resume", "--set", "max_epochs=2"]) == 0
     assert calls == [{"mmap": True}]  # the recorded choice, without --mmap
 
@@ -156,8 +157,23 @@ def test_report_rerenders_the_evaluate_report(workdir, tmp_path, capsys):
 
 def test_report_errors_write_nothing(workdir, tmp_path, capsys):
     other = tmp_path / "other.npz"
-    assert main(["synth", "toy", "--out", str(other), "--n-trials", "30", "--n-neurons", "6",
-                 "--n-time", "12"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "synth",
+                "toy",
+                "--out",
+                str(other),
+                "--n-trials",
+                "30",
+                "--n-neurons",
+                "6",
+                "--n-time",
+                "12",
+            ]
+        )
+        == 0
+    )
     not_json, reference = tmp_path / "notes.json", tmp_path / "reference.json"
     not_json.write_text("not JSON")
     reference.write_text(json.dumps({"seeds": [0], "table": {}}))

@@ -76,11 +76,27 @@ def test_encode_then_generate_from_codes_and_prior(workdir, capsys):
     assert main([*args, "--n-samples", "2", "--n-steps", "4", "--seed", "3", "--overwrite"]) == 0
     with np.load(out) as saved:  # same seed, same samples
         np.testing.assert_array_equal(saved["samples"], first)
-    assert main([*args, "--n-samples", "2", "--n-steps", "4", "--seed", "3", "--overwrite",
-                 "--method", "ddim"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                *args,
+                "--n-samples",
+                "2",
+                "--n-steps",
+                "4",
+                "--seed",
+                "3",
+                "--overwrite",
+                "--method",
+                "ddim",
+            ]
+        )
+        == 0
+    )
     with np.load(out) as saved:  # another sampler, other samples of the same codes
-        expected = load_model(run).generate(codes, n_samples=2, n_steps=4, random_state=3,
-                                            method="ddim")  # fmt: skip
+        expected = load_model(run).generate(
+            codes, n_samples=2, n_steps=4, random_state=3, method="ddim"
+        )
         np.testing.assert_array_equal(saved["samples"], expected)
         assert not np.array_equal(saved["samples"], first)
     prior = workdir / "prior.npz"
@@ -186,13 +202,19 @@ def test_generate_and_encode_errors(workdir, tmp_path, capsys):
         (["generate", run, "--codes", str(wrong), "--out", out], "(n_codes, 3)"),
         (["generate", run, "--prior", "0", "--out", str(tmp_path / "g.npz")], "n must be"),
         (["generate", run, "--prior", "2", "--out", str(tmp_path / "g.txt")], ".npz"),
-        (["generate", run, "--prior", "2", "--n-steps", "0", "--out", str(tmp_path / "g.npz")],
-         "n_steps"),
-        (["generate", str(tmp_path), "--prior", "2", "--out", str(tmp_path / "g.npz")],
-         "no fitted model"),
-        (["encode", run, str(tmp_path / "none.npz"), "--out", str(tmp_path / "c.npy")],
-         "no such file"),
-    ]  # fmt: skip
+        (
+            ["generate", run, "--prior", "2", "--n-steps", "0", "--out", str(tmp_path / "g.npz")],
+            "n_steps",
+        ),
+        (
+            ["generate", str(tmp_path), "--prior", "2", "--out", str(tmp_path / "g.npz")],
+            "no fitted model",
+        ),
+        (
+            ["encode", run, str(tmp_path / "none.npz"), "--out", str(tmp_path / "c.npy")],
+            "no such file",
+        ),
+    ]
     for argv, message in cases:
         assert main(argv) == 2, argv
         assert message in one_line_error(capsys, argv[0]), argv
@@ -253,8 +275,25 @@ def test_evaluate_refuses_runs_fitted_on_scored_trials(workdir, tmp_path, capsys
     assert main(["evaluate", str(run), "--data", str(data), "--out", str(out)]) == 2
     assert "--fit-on train" in one_line_error(capsys, "evaluate")
     other = tmp_path / "other.npz"
-    assert main(["synth", "toy", "--out", str(other), "--n-trials", "50", "--n-neurons", "6",
-                 "--n-time", "12", "--seed", "5"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "synth",
+                "toy",
+                "--out",
+                str(other),
+                "--n-trials",
+                "50",
+                "--n-neurons",
+                "6",
+                "--n-time",
+                "12",
+                "--seed",
+                "5",
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", str(workdir / "run"), "--data", str(other), "--out", str(out)]) == 2
     assert "another data file" in one_line_error(capsys, "evaluate")
     assert not out.exists()

@@ -23,12 +23,29 @@ from neurognocchi.models.heldout import check_heldout_neurons, choose_heldout_ne
 from neurognocchi.models.lfads import LfadsModel, coordinated_dropout_mask
 from neurognocchi.models.poisson_ae import PoissonAutoencoder
 
-LFADS_TINY = {"max_epochs": 2, "batch_size": 16, "encoder_dim": 8, "generator_dim": 8,
-              "factor_dim": 4, "verbose": False, "random_state": 3}  # fmt: skip
-LATENT_TINY = {"latent_dim": 3, "ae_epochs": 2, "ae_channels": 8, "max_epochs": 1,
-               "batch_size": 16, "channels": 8, "channel_mults": (1, 2), "encoder_dim": 8,
-               "n_train_steps": 50, "n_sample_steps": 5, "verbose": False,
-               "random_state": 3}  # fmt: skip
+LFADS_TINY = {
+    "max_epochs": 2,
+    "batch_size": 16,
+    "encoder_dim": 8,
+    "generator_dim": 8,
+    "factor_dim": 4,
+    "verbose": False,
+    "random_state": 3,
+}
+LATENT_TINY = {
+    "latent_dim": 3,
+    "ae_epochs": 2,
+    "ae_channels": 8,
+    "max_epochs": 1,
+    "batch_size": 16,
+    "channels": 8,
+    "channel_mults": (1, 2),
+    "encoder_dim": 8,
+    "n_train_steps": 50,
+    "n_sample_steps": 5,
+    "verbose": False,
+    "random_state": 3,
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +56,10 @@ def trials():
 @pytest.fixture(scope="module")
 def fitted(trials):
     torch.set_num_threads(1)
-    return (LFADS(2, heldout_neurons=0.25, **LFADS_TINY).fit(trials),
-            LatentGNOCCHI(2, heldout_neurons=0.25, **LATENT_TINY).fit(trials))  # fmt: skip
+    return (
+        LFADS(2, heldout_neurons=0.25, **LFADS_TINY).fit(trials),
+        LatentGNOCCHI(2, heldout_neurons=0.25, **LATENT_TINY).fit(trials),
+    )
 
 
 # ---------------------------------------------------------------------- which neurons
@@ -77,15 +96,25 @@ def test_configs_store_heldout_neurons_sorted_and_round_trip_through_json():
 # ---------------------------------------------------------------------- models
 def _lfads(heldout=(), **settings) -> LfadsModel:
     torch.manual_seed(0)
-    return LfadsModel(LfadsConfig(n_neurons=5, n_time=6, code_dim=3, encoder_dim=8,
-                                  generator_dim=8, factor_dim=4, heldout_neurons=heldout,
-                                  **settings)).eval()  # fmt: skip
+    return LfadsModel(
+        LfadsConfig(
+            n_neurons=5,
+            n_time=6,
+            code_dim=3,
+            encoder_dim=8,
+            generator_dim=8,
+            factor_dim=4,
+            heldout_neurons=heldout,
+            **settings,
+        )
+    ).eval()
 
 
 def _autoencoder(heldout=()) -> PoissonAutoencoder:
     torch.manual_seed(0)
-    config = PoissonAutoencoderConfig(n_neurons=5, n_time=6, latent_dim=3, channels=8,
-                                      heldout_neurons=heldout)  # fmt: skip
+    config = PoissonAutoencoderConfig(
+        n_neurons=5, n_time=6, latent_dim=3, channels=8, heldout_neurons=heldout
+    )
     return PoissonAutoencoder(config).eval()
 
 
@@ -125,8 +154,10 @@ def test_training_loss_scores_the_heldout_counts_under_coordinated_dropout(make)
     changed = counts.clone()
     changed[..., 2] += 3.0 * keep[..., 2]  # only where dropout keeps (does not score) them
     assert bool(keep[..., 2].any())
-    losses = [model.loss(x, generator=torch.Generator().manual_seed(0))["loss"].item()
-              for x in (counts, changed)]  # fmt: skip
+    losses = [
+        model.loss(x, generator=torch.Generator().manual_seed(0))["loss"].item()
+        for x in (counts, changed)
+    ]
     assert losses[0] != losses[1]
 
 
@@ -146,8 +177,9 @@ def test_same_seed_same_heldout_neurons_for_both_spike_models(fitted, trials):
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["lfads", "latent"])
-def test_reconstruct_predicts_heldout_neurons_from_the_others_in_counts_per_bin(fitted, trials,
-                                                                                which):  # fmt: skip
+def test_reconstruct_predicts_heldout_neurons_from_the_others_in_counts_per_bin(
+    fitted, trials, which
+):
     model = fitted[which]
     heldout = model.heldout_neurons_
     changed = trials.replace(spikes=trials.spikes.copy())
@@ -165,8 +197,10 @@ def test_heldout_neurons_survive_save_and_load(fitted, tmp_path, trials):
     for model in fitted:
         loaded = type(model).load(model.save(tmp_path / type(model).__name__))
         assert np.array_equal(loaded.heldout_neurons_, model.heldout_neurons_)
-        np.testing.assert_array_equal(loaded.reconstruct(trials[:4], output="rates"),
-                                      model.reconstruct(trials[:4], output="rates"))  # fmt: skip
+        np.testing.assert_array_equal(
+            loaded.reconstruct(trials[:4], output="rates"),
+            model.reconstruct(trials[:4], output="rates"),
+        )
 
 
 @pytest.mark.parametrize("value", [1.0, -0.1, "a"])
@@ -235,6 +269,7 @@ def test_section_skips_a_model_that_has_no_rates_to_score():
     spikes = np.random.default_rng(0).poisson(1.0, size=(30, 10, 5))
     trials = FakeTrials(spikes=spikes, bin_size_s=0.02)
     split = SimpleNamespace(train=np.arange(20), valid=np.arange(20, 30))
-    section = cosmoothing_section(RefusingModel(None, [1]), SimpleNamespace(trials=trials,
-                                                                              split=split))
+    section = cosmoothing_section(
+        RefusingModel(None, [1]), SimpleNamespace(trials=trials, split=split)
+    )
     assert "Poisson LFADS" in section["skipped"]

@@ -43,8 +43,9 @@ def test_struct_array_is_binned_smoothed_and_labelled(tmp_path, counts):
 def test_plain_array_with_labels_and_time_first_axes(tmp_path, counts):
     data = np.swapaxes(counts, 1, 2)  # (trials, time, neurons)
     savemat(tmp_path / "a.mat", {"X": data, "cond": np.arange(6) % 2, "other": np.zeros(3)})
-    trials = load_mat(tmp_path / "a.mat", labels="cond", axes="time_neurons", bin_size_s=0.01,
-                      smooth_sigma_s=None)  # fmt: skip
+    trials = load_mat(
+        tmp_path / "a.mat", labels="cond", axes="time_neurons", bin_size_s=0.01, smooth_sigma_s=None
+    )
     assert np.array_equal(trials.spikes, rebin(data.astype(np.int64), 10, axis=1))
     np.testing.assert_allclose(trials.activity, trials.spikes / 0.01)
     assert trials.trial_info["condition"].tolist() == [0, 1, 0, 1, 0, 1]

@@ -49,8 +49,14 @@ def toy():
 
 def _read_back(path, trials):
     window = (0.0, trials.n_time * trials.bin_size_s)
-    return load_nwb(path, align="start_time", window_s=window, bin_size_s=trials.bin_size_s,
-                    smooth_sigma_s=None, behavior=list(trials.behavior_names))  # fmt: skip
+    return load_nwb(
+        path,
+        align="start_time",
+        window_s=window,
+        bin_size_s=trials.bin_size_s,
+        smooth_sigma_s=None,
+        behavior=list(trials.behavior_names),
+    )
 
 
 # ---------------------------------------------------------------------- each kind of file
@@ -116,9 +122,14 @@ def test_synthetic_mc_rtt_session_passes_and_loads(tmp_path):
 
 # ---------------------------------------------------------------------- metadata and spike times
 def test_caller_metadata_is_stored_and_silences_the_suggestions(tmp_path, toy):
-    metadata = dict(experimenter=["Doe, Jane", "Roe, Rich"], institution="Emory University",
-                    lab="Pandarinath lab", keywords=["motor cortex"],
-                    session_description="toy session", experiment_description="a toy")  # fmt: skip
+    metadata = dict(
+        experimenter=["Doe, Jane", "Roe, Rich"],
+        institution="Emory University",
+        lab="Pandarinath lab",
+        keywords=["motor cortex"],
+        session_description="toy session",
+        experiment_description="a toy",
+    )
     path = save_nwb(toy, tmp_path / "toy.nwb", subject={"subject_id": "s1"}, **metadata)
     assert {m.check_function_name for m in inspect(path)}.isdisjoint(
         {"check_experimenter_exists", "check_experimenter_form", "check_institution"}
@@ -172,8 +183,9 @@ def test_bad_samples_name_the_argument(tmp_path):
     with pytest.raises(ValueError, match="samples must have 4 dimensions"):
         save_samples_nwb(np.ones((2, 20, 3)), tmp_path / "s.nwb", bin_size_s=0.01)
     with pytest.raises(ValueError, match="codes must have one row per code"):
-        save_samples_nwb(np.ones((2, 1, 20, 3)), tmp_path / "s.nwb", bin_size_s=0.01,
-                         codes=np.ones((3, 2)))  # fmt: skip
+        save_samples_nwb(
+            np.ones((2, 1, 20, 3)), tmp_path / "s.nwb", bin_size_s=0.01, codes=np.ones((3, 2))
+        )
     with pytest.raises(ValueError, match="bin_size_s"):
         save_samples_nwb(np.ones((2, 1, 20, 3)), tmp_path / "s.nwb", bin_size_s=0.0)
     make_random_target_nwb(tmp_path / "rtt.nwb", n_units=2, duration_s=4.0)

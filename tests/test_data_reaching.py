@@ -105,8 +105,9 @@ def test_coarser_bins_sum_spikes_and_average_rates_and_behaviour(tiny_trials):
     assert (coarse.n_time, coarse.bin_size_s) == (TINY["n_time"] // 2, 0.02)
     fine = tiny_trials
     np.testing.assert_array_equal(coarse.spikes, fine.spikes[:, 0::2] + fine.spikes[:, 1::2])
-    np.testing.assert_allclose(coarse.truth, (fine.truth[:, 0::2] + fine.truth[:, 1::2]) / 2,
-                               rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        coarse.truth, (fine.truth[:, 0::2] + fine.truth[:, 1::2]) / 2, rtol=1e-5
+    )
     np.testing.assert_allclose(
         coarse.behavior, (fine.behavior[:, 0::2] + fine.behavior[:, 1::2]) / 2, rtol=1e-6
     )

@@ -183,9 +183,13 @@ def test_v_prediction_with_clipping_matches_the_model_side_conversion():
     for method, n_steps, eta in [("ddim", 7, 0.0), ("ddim", 9, 0.6), ("ddpm", n_train, 0.0)]:
         kwargs = {"n_steps": n_steps, "method": method, "eta": eta}
         new = sample(
-            affine_model, v_sched, SHAPE, clip_x0=bound, generator=torch.Generator().manual_seed(1),
+            affine_model,
+            v_sched,
+            SHAPE,
+            clip_x0=bound,
+            generator=torch.Generator().manual_seed(1),
             **kwargs,
-        )  # fmt: skip
+        )
         old = sample(
             model_side, noise_sched, SHAPE, generator=torch.Generator().manual_seed(1), **kwargs
         )
@@ -255,10 +259,17 @@ def test_step_noise_is_shared_too():
     # Same x_T for every row, different bank rows: DDPM rows differ only by the step noise.
     x_T = _x_T()[:1].expand(3, *SHAPE[1:]).clone()
     out = sample(
-        affine_model, Scheduler(SchedulerConfig(n_train_steps=20)), (3, *SHAPE[1:]), n_steps=20,
-        method="ddpm", x_T=x_T, generator=torch.Generator().manual_seed(0), dtype=torch.float64,
-        noise_index=torch.tensor([0, 1, 0]), n_noise=2,
-    )  # fmt: skip
+        affine_model,
+        Scheduler(SchedulerConfig(n_train_steps=20)),
+        (3, *SHAPE[1:]),
+        n_steps=20,
+        method="ddpm",
+        x_T=x_T,
+        generator=torch.Generator().manual_seed(0),
+        dtype=torch.float64,
+        noise_index=torch.tensor([0, 1, 0]),
+        n_noise=2,
+    )
     assert torch.equal(out[0], out[2]) and not torch.allclose(out[0], out[1])
 
 

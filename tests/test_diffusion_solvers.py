@@ -111,9 +111,14 @@ def test_hand_written_ddim_matches_diffusers_ddim(schedule, prediction, clip_x0)
         if spacing == "linspace":
             assert steps == scheduler.timesteps(n_steps).tolist()
             through_sample = sample(
-                model_fn, scheduler, x_T.shape, n_steps=n_steps, x_T=x_T, dtype=torch.float64,
+                model_fn,
+                scheduler,
+                x_T.shape,
+                n_steps=n_steps,
+                x_T=x_T,
+                dtype=torch.float64,
                 clip_x0=clip_x0,
-            )  # fmt: skip
+            )
             torch.testing.assert_close(through_sample, theirs, rtol=1e-5, atol=1e-5)
 
 
@@ -129,8 +134,17 @@ def test_solver_steps_are_the_strided_grid_without_step_zero(method):
         assert len(steps) == n_steps and (steps.diff() < 0).all()
         assert (steps - strided).abs().max() <= 1
     assert make_solver(scheduler, method, 10, "cpu").timesteps.tolist() == [
-        999, 899, 799, 699, 599, 500, 400, 300, 200, 100,
-    ]  # fmt: skip
+        999,
+        899,
+        799,
+        699,
+        599,
+        500,
+        400,
+        300,
+        200,
+        100,
+    ]
     # At n_steps == n_train, "linspace" would repeat a step; every step is visited instead.
     every_step = make_solver(scheduler, method, 1000, "cpu").timesteps
     assert every_step.tolist() == list(range(999, -1, -1))
@@ -174,10 +188,14 @@ def test_solvers_beat_ddim_at_the_same_number_of_steps(method):
     x_T = _x_T((1000, 3))
     exact = exact_flow(scheduler, x_T)
     error = {
-        m: (sample(gaussian_model(scheduler), scheduler, x_T.shape, n_steps=10, method=m, x_T=x_T)
-            - exact).abs().max()
+        m: (
+            sample(gaussian_model(scheduler), scheduler, x_T.shape, n_steps=10, method=m, x_T=x_T)
+            - exact
+        )
+        .abs()
+        .max()
         for m in ("ddim", method)
-    }  # fmt: skip
+    }
     assert error[method] < 0.5 * error["ddim"]
 
 
@@ -220,11 +238,19 @@ def test_solvers_apply_clip_x0(method):
     # The last step lands on the clean-data prediction, which is clipped.
     scheduler = _scheduler()
     x_T = _x_T((500, 3))
-    x = sample(gaussian_model(scheduler), scheduler, x_T.shape, method=method, n_steps=10,
-               x_T=x_T, clip_x0=0.75)  # fmt: skip
+    x = sample(
+        gaussian_model(scheduler),
+        scheduler,
+        x_T.shape,
+        method=method,
+        n_steps=10,
+        x_T=x_T,
+        clip_x0=0.75,
+    )
     assert x.abs().max() <= 0.75 + 1e-5 and x.abs().max() > 0.74
-    free = sample(gaussian_model(scheduler), scheduler, x_T.shape, method=method, n_steps=10,
-                  x_T=x_T)  # fmt: skip
+    free = sample(
+        gaussian_model(scheduler), scheduler, x_T.shape, method=method, n_steps=10, x_T=x_T
+    )
     assert free.abs().max() > 2
     # clip_x0 None: the scheduler's own bound.
     bounded = Scheduler(SchedulerConfig(prediction="v", clip_x0=0.75))
@@ -240,18 +266,31 @@ def test_solvers_are_deterministic_given_x_T(method):
     scheduler = _scheduler()
     x_T = _x_T((3, 4, 5))
     runs = [
-        sample(affine_model, scheduler, x_T.shape, method=method, n_steps=8, x_T=x_T,
-               generator=torch.Generator().manual_seed(seed))
+        sample(
+            affine_model,
+            scheduler,
+            x_T.shape,
+            method=method,
+            n_steps=8,
+            x_T=x_T,
+            generator=torch.Generator().manual_seed(seed),
+        )
         for seed in (1, 2)
-    ]  # fmt: skip
+    ]
     assert torch.equal(runs[0], runs[1]) and torch.isfinite(runs[0]).all()
     direct = solve(affine_model, scheduler, x_T, method=method, n_steps=8)
     assert torch.equal(direct, runs[0])
     seeded = [
-        sample(affine_model, scheduler, (3, 4, 5), method=method, n_steps=8,
-               generator=torch.Generator().manual_seed(7))
+        sample(
+            affine_model,
+            scheduler,
+            (3, 4, 5),
+            method=method,
+            n_steps=8,
+            generator=torch.Generator().manual_seed(7),
+        )
         for _ in range(2)
-    ]  # fmt: skip
+    ]
     assert torch.equal(seeded[0], seeded[1])
 
 
@@ -261,9 +300,15 @@ def test_solvers_share_the_starting_noise_by_noise_index(method):
 
     def run(index):
         return sample(
-            affine_model, scheduler, (len(index), 4), method=method, n_steps=6, n_noise=3,
-            noise_index=torch.tensor(index), generator=torch.Generator().manual_seed(0),
-        )  # fmt: skip
+            affine_model,
+            scheduler,
+            (len(index), 4),
+            method=method,
+            n_steps=6,
+            n_noise=3,
+            noise_index=torch.tensor(index),
+            generator=torch.Generator().manual_seed(0),
+        )
 
     out = run([0, 1, 0, 2])
     assert torch.equal(out[0], out[2]) and not torch.allclose(out[0], out[1])
@@ -300,9 +345,19 @@ def test_solver_model_output_shape_checked():
 @pytest.fixture(scope="module")
 def tiny_gnocchi():
     trials = make_toy_dataset(24, n_neurons=6, n_time=12, random_state=0)
-    model = GNOCCHI(code_dim=3, channels=8, channel_mults=(1, 2), encoder_dim=8,
-                    n_train_steps=50, n_sample_steps=5, max_epochs=1, batch_size=8,
-                    verbose=False, random_state=0, device="cpu")  # fmt: skip
+    model = GNOCCHI(
+        code_dim=3,
+        channels=8,
+        channel_mults=(1, 2),
+        encoder_dim=8,
+        n_train_steps=50,
+        n_sample_steps=5,
+        max_epochs=1,
+        batch_size=8,
+        verbose=False,
+        random_state=0,
+        device="cpu",
+    )
     return model.fit(trials), trials
 
 
@@ -314,8 +369,9 @@ def test_gnocchi_generates_with_the_solvers(tiny_gnocchi, method):
     assert x.shape == (3, 2, 12, 6) and np.isfinite(x).all()
     again = model.generate(codes, n_samples=2, method=method, n_steps=4, random_state=0)
     np.testing.assert_array_equal(x, again)
-    shared = model.generate(codes[[0, 0]], n_samples=2, method=method, n_steps=4,
-                            random_state=0, common_noise=True)  # fmt: skip
+    shared = model.generate(
+        codes[[0, 0]], n_samples=2, method=method, n_steps=4, random_state=0, common_noise=True
+    )
     np.testing.assert_array_equal(shared[0], shared[1])
 
 

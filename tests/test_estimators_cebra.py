@@ -234,8 +234,9 @@ def test_the_protocol_scores_only_the_codes(fitted, trials, split):
         "cannot generate"
     )
     assert np.isfinite(summary["code_r2_target_x"]) and np.isfinite(summary["heldout_error"])
-    assert not any(key.startswith(("reconstruction", "navigation_", "unconditional"))
-                   for key in summary)  # fmt: skip
+    assert not any(
+        key.startswith(("reconstruction", "navigation_", "unconditional")) for key in summary
+    )
     assert result["floor_summaries"] == {} and result["flags"] == []
 
 
@@ -249,8 +250,11 @@ def test_compare_says_cebra_cannot_generate(fitted, trials, split, tmp_path):
     rows = {row["key"]: row["cells"] for row in table["rows"]}
     assert table["columns"][:4] == ["metric", *models]
     assert any(c.startswith("floor") for c in table["columns"])  # from PPCA, the generator
-    assert rows["output_kind"][:3] == ["no: codes only (cannot generate)", "yes (samples)",
-                                       "no: codes only (cannot generate)"]  # fmt: skip
+    assert rows["output_kind"][:3] == [
+        "no: codes only (cannot generate)",
+        "yes (samples)",
+        "no: codes only (cannot generate)",
+    ]
     assert rows["training_labels"][:3] == [
         "no (unsupervised)",
         "no (unsupervised)",

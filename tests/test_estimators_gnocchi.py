@@ -125,10 +125,14 @@ def test_transform_is_encode_so_the_estimator_fits_in_a_pipeline(fitted, trials)
 
 
 @pytest.mark.parametrize(
-    "X", [np.zeros((3, N_TIME, N_NEURONS + 1)), np.zeros((3, N_TIME + 2, N_NEURONS)),
-          np.zeros((N_TIME, N_NEURONS))],
+    "X",
+    [
+        np.zeros((3, N_TIME, N_NEURONS + 1)),
+        np.zeros((3, N_TIME + 2, N_NEURONS)),
+        np.zeros((N_TIME, N_NEURONS)),
+    ],
     ids=["neurons", "time", "rank"],
-)  # fmt: skip
+)
 def test_encode_rejects_wrong_shape(fitted, X):
     with pytest.raises(ValueError, match="X"):
         fitted.encode(X)
@@ -353,8 +357,12 @@ def test_codes_are_whitened_on_the_training_trials(trials):
 
 
 # ---------------------------------------------------------------------- common random numbers
-SAMPLERS = {"ddim": {}, "ddim-eta": {"eta": 0.5}, "ddpm": {"method": "ddpm", "n_steps": 50},
-            "unipc": {"method": "unipc"}}
+SAMPLERS = {
+    "ddim": {},
+    "ddim-eta": {"eta": 0.5},
+    "ddpm": {"method": "ddpm", "n_steps": 50},
+    "unipc": {"method": "unipc"},
+}
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS)

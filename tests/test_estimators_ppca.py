@@ -128,10 +128,14 @@ def test_sample_prior_has_the_model_covariance(fitted):
     error = np.linalg.norm(np.cov(flat.T) - model_cov) / np.linalg.norm(model_cov)
     assert error < 0.05
     np.testing.assert_allclose(flat.mean(axis=0), fitted.mean_, atol=0.1)
-    np.testing.assert_array_equal(fitted.sample_prior(5, random_state=1),
-                                  fitted.sample_prior(5, random_state=1))  # fmt: skip
-    np.testing.assert_allclose(fitted.sample_prior(7, random_state=2, batch_size=3),
-                               fitted.sample_prior(7, random_state=2), atol=1e-5)  # fmt: skip
+    np.testing.assert_array_equal(
+        fitted.sample_prior(5, random_state=1), fitted.sample_prior(5, random_state=1)
+    )
+    np.testing.assert_allclose(
+        fitted.sample_prior(7, random_state=2, batch_size=3),
+        fitted.sample_prior(7, random_state=2),
+        atol=1e-5,
+    )
 
 
 def test_common_noise_makes_a_codes_samples_independent_of_the_others(fitted, data):

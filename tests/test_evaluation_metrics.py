@@ -113,8 +113,12 @@ def test_sample_statistics_of_identical_data_are_zero():
     real = _real()
     stats = sample_statistics(real, real)
     assert set(stats) == {
-        "mean_abs_error", "mean_rel_error", "sd_abs_error", "sd_rel_error", "corr_rmse"
-    }  # fmt: skip
+        "mean_abs_error",
+        "mean_rel_error",
+        "sd_abs_error",
+        "sd_rel_error",
+        "corr_rmse",
+    }
     for key, value in stats.items():
         assert value == pytest.approx(0.0, abs=1e-12), key
 

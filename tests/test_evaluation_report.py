@@ -150,8 +150,15 @@ PROBE = """<script>window.addEventListener("load", () => {
 
 
 def _chromium(*args: str, profile) -> subprocess.CompletedProcess:
-    command = ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
-               "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args]  # fmt: skip
+    command = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -161,16 +168,23 @@ def test_report_opens_in_headless_chromium(embedded_report, tmp_path):
     is there; on failure a screenshot is left in the test's folder."""
     probe = tmp_path / "report_probe.html"
     probe.write_text(embedded_report.read_text().replace("</body>", PROBE + "</body>"))
-    result = _chromium("--virtual-time-budget=5000", "--dump-dom", probe.as_uri(),
-                       profile=tmp_path / "profile")  # fmt: skip
+    result = _chromium(
+        "--virtual-time-budget=5000", "--dump-dom", probe.as_uri(), profile=tmp_path / "profile"
+    )
     dom = result.stdout
     ok = result.returncode == 0 and 'id="metrics"' in dom and 'data-decoded="8"' in dom
     if not ok:
         shot = tmp_path / "report.png"
-        _chromium(f"--screenshot={shot}", "--window-size=1200,3000", embedded_report.as_uri(),
-                  profile=tmp_path / "profile")  # fmt: skip
-        pytest.fail(f"report did not render as expected (screenshot: {shot}); "
-                    f"stderr: {result.stderr[-1500:]}")  # fmt: skip
+        _chromium(
+            f"--screenshot={shot}",
+            "--window-size=1200,3000",
+            embedded_report.as_uri(),
+            profile=tmp_path / "profile",
+        )
+        pytest.fail(
+            f"report did not render as expected (screenshot: {shot}); "
+            f"stderr: {result.stderr[-1500:]}"
+        )
     assert dom.count("<img") == 8
 
 

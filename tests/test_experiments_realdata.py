@@ -32,10 +32,19 @@ DATAHIGH = Path(__file__).resolve().parents[2] / "shared" / "data" / DATAHIGH_FI
 needs_data = pytest.mark.skipif(not DATAHIGH.is_file(), reason=f"{DATAHIGH} is absent")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY_GNOCCHI = dict(code_dim=3, channels=8, channel_mults=(1, 2), encoder_dim=8,
-                    n_train_steps=50, n_sample_steps=5, max_epochs=1, device="cpu")  # fmt: skip
-TINY_LFADS = dict(code_dim=3, encoder_dim=4, generator_dim=6, factor_dim=3, max_epochs=1,
-                  device="cpu")  # fmt: skip
+TINY_GNOCCHI = dict(
+    code_dim=3,
+    channels=8,
+    channel_mults=(1, 2),
+    encoder_dim=8,
+    n_train_steps=50,
+    n_sample_steps=5,
+    max_epochs=1,
+    device="cpu",
+)
+TINY_LFADS = dict(
+    code_dim=3, encoder_dim=4, generator_dim=6, factor_dim=3, max_epochs=1, device="cpu"
+)
 TINY = dict(gnocchi_params=TINY_GNOCCHI, lfads_params=TINY_LFADS, n_samples=2)
 MODELS = ("gnocchi", "lfads", "ppca")
 
@@ -134,12 +143,14 @@ def test_pipeline_with_tiny_models():
 
 @needs_data
 def test_spike_models_get_spike_statistics_floors_and_co_smoothing():
-    tiny_latent = TINY_GNOCCHI | dict(latent_dim=3, ae_epochs=1, ae_channels=8,
-                                      heldout_neurons=0.2)  # fmt: skip
+    tiny_latent = TINY_GNOCCHI | dict(latent_dim=3, ae_epochs=1, ae_channels=8, heldout_neurons=0.2)
     result = run_datahigh_experiment(
-        DATAHIGH, models=("latent-gnocchi", "lfads", "ppca"), n_samples=2,
-        latent_params=tiny_latent, lfads_params=TINY_LFADS | {"heldout_neurons": 0.2},
-    )  # fmt: skip
+        DATAHIGH,
+        models=("latent-gnocchi", "lfads", "ppca"),
+        n_samples=2,
+        latent_params=tiny_latent,
+        lfads_params=TINY_LFADS | {"heldout_neurons": 0.2},
+    )
     json.dumps(result, allow_nan=False)
     keys = [f"spikes_{kind}_{name}" for kind in ("cond", "prior") for name in SUMMARY_KEYS]
     for name in ("latent-gnocchi", "lfads", "ppca"):  # PPCA: Poisson counts of its samples

@@ -18,12 +18,29 @@ from neurognocchi.experiments.smoothing import (
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY_GNOCCHI = dict(code_dim=3, channels=8, channel_mults=(1, 2), encoder_dim=8,
-                    n_train_steps=50, n_sample_steps=5, max_epochs=2, batch_size=16,
-                    device="cpu")  # fmt: skip
-TINY_LFADS = dict(code_dim=3, encoder_dim=4, generator_dim=6, factor_dim=3, max_epochs=2,
-                  batch_size=16, device="cpu", kl_warmup_steps=4, l2_warmup_steps=4,
-                  warmup_steps=2)  # fmt: skip
+TINY_GNOCCHI = dict(
+    code_dim=3,
+    channels=8,
+    channel_mults=(1, 2),
+    encoder_dim=8,
+    n_train_steps=50,
+    n_sample_steps=5,
+    max_epochs=2,
+    batch_size=16,
+    device="cpu",
+)
+TINY_LFADS = dict(
+    code_dim=3,
+    encoder_dim=4,
+    generator_dim=6,
+    factor_dim=3,
+    max_epochs=2,
+    batch_size=16,
+    device="cpu",
+    kl_warmup_steps=4,
+    l2_warmup_steps=4,
+    warmup_steps=2,
+)
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +94,13 @@ def test_compare_smoothing_reports_both_inputs(toy):
     assert result["n_heldout"] == int(toy.info("heldout").sum()) > 0
     for name in ("gaussian", "lfads"):
         scores = result[name]
-        assert set(scores) == {"mean_error", "mean_error_grid", "r2", "gnocchi_fit_seconds",
-                               "lfads_fit_seconds"}  # fmt: skip
+        assert set(scores) == {
+            "mean_error",
+            "mean_error_grid",
+            "r2",
+            "gnocchi_fit_seconds",
+            "lfads_fit_seconds",
+        }
         assert np.isfinite(scores["mean_error"]) and scores["gnocchi_fit_seconds"] > 0
     assert result["gaussian"]["lfads_fit_seconds"] == 0.0
     assert result["lfads"]["lfads_fit_seconds"] > 0

@@ -22,10 +22,24 @@ from neurognocchi.estimators.outputs import (
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 N_TIME, N_NEURONS = 12, 6
-LFADS_TINY = dict(encoder_dim=4, generator_dim=6, factor_dim=3, max_epochs=2, batch_size=8,
-                  kl_warmup_steps=4, l2_warmup_steps=4, warmup_steps=2)  # fmt: skip
-GNOCCHI_TINY = dict(max_epochs=2, channels=8, channel_mults=(1, 2), encoder_dim=8,
-                    n_train_steps=50, n_sample_steps=4)  # fmt: skip
+LFADS_TINY = dict(
+    encoder_dim=4,
+    generator_dim=6,
+    factor_dim=3,
+    max_epochs=2,
+    batch_size=8,
+    kl_warmup_steps=4,
+    l2_warmup_steps=4,
+    warmup_steps=2,
+)
+GNOCCHI_TINY = dict(
+    max_epochs=2,
+    channels=8,
+    channel_mults=(1, 2),
+    encoder_dim=8,
+    n_train_steps=50,
+    n_sample_steps=4,
+)
 MAKERS = {
     "gnocchi": lambda: GNOCCHI(3, **GNOCCHI_TINY, verbose=False, random_state=0, device="cpu"),
     "lfads-poisson": lambda: LFADS(3, **LFADS_TINY, verbose=False, random_state=0, device="cpu"),
@@ -91,8 +105,9 @@ def test_common_noise_counts_never_fall_as_rates_rise():
 def test_poisson_spikes_refuses_negative_rates_and_activity_to_rates_clips():
     with pytest.raises(ValueError, match="non-negative"):
         poisson_spikes(-np.ones((1, 1, 2, 2)), random_state=0, common_noise=False)
-    np.testing.assert_array_equal(activity_to_rates(np.array([-3.0, 0.0, 50.0]), 0.02),
-                                  [0.0, 0.0, 1.0])  # fmt: skip
+    np.testing.assert_array_equal(
+        activity_to_rates(np.array([-3.0, 0.0, 50.0]), 0.02), [0.0, 0.0, 1.0]
+    )
 
 
 # ---------------------------------------------------------------------- estimators
@@ -102,8 +117,9 @@ def test_spikes_are_seeded_non_negative_counts(fitted, codes, name):
     assert spikes.shape == (3, 4, N_TIME, N_NEURONS)
     assert np.issubdtype(spikes.dtype, np.integer) and spikes.min() >= 0 and spikes.sum() > 0
     np.testing.assert_array_equal(spikes, _generate(fitted, codes, name, output="spikes"))
-    assert not np.array_equal(spikes, _generate(fitted, codes, name, output="spikes",
-                                                random_state=6))  # fmt: skip
+    assert not np.array_equal(
+        spikes, _generate(fitted, codes, name, output="spikes", random_state=6)
+    )
 
 
 @pytest.mark.parametrize("name", sorted(MAKERS))
@@ -223,13 +239,22 @@ def test_a_model_saved_without_a_bin_size_loads_with_none(fitted, codes, name, t
 def test_cli_generate_writes_integer_spikes(fitted, codes, tmp_path, capsys):
     fitted["ppca"].save(tmp_path / "run")
     np.save(tmp_path / "codes.npy", codes["ppca"])
-    args = ["generate", str(tmp_path / "run"), "--codes", str(tmp_path / "codes.npy"),
-            "--n-samples", "2", "--seed", "1"]  # fmt: skip
+    args = [
+        "generate",
+        str(tmp_path / "run"),
+        "--codes",
+        str(tmp_path / "codes.npy"),
+        "--n-samples",
+        "2",
+        "--seed",
+        "1",
+    ]
     assert main([*args, "--out", str(tmp_path / "s.npz"), "--output", "spikes"]) == 0
     with np.load(tmp_path / "s.npz") as saved:
         assert saved["samples"].dtype == np.int64 and str(saved["output"]) == "spikes"
-        expected = fitted["ppca"].generate(codes["ppca"], n_samples=2, random_state=1,
-                                           output="spikes")  # fmt: skip
+        expected = fitted["ppca"].generate(
+            codes["ppca"], n_samples=2, random_state=1, output="spikes"
+        )
         np.testing.assert_array_equal(saved["samples"], expected)
     assert main([*args, "--out", str(tmp_path / "a.npz")]) == 0
     with np.load(tmp_path / "a.npz") as saved:

@@ -13,8 +13,16 @@ from neurognocchi.models import GnocchiConfig, GnocchiModel
 from neurognocchi.models.priors import mmd_to_standard_normal, rbf_kernel
 from neurognocchi.nn import ConvTrialEncoder
 
-SMALL = {"n_neurons": 6, "n_time": 8, "code_dim": 3, "channels": 8, "channel_mults": (1, 2),
-         "encoder_dim": 8, "encoder_layers": 2, "n_train_steps": 50}  # fmt: skip
+SMALL = {
+    "n_neurons": 6,
+    "n_time": 8,
+    "code_dim": 3,
+    "channels": 8,
+    "channel_mults": (1, 2),
+    "encoder_dim": 8,
+    "encoder_layers": 2,
+    "n_train_steps": 50,
+}
 
 
 def _loss(config: GnocchiConfig, x: torch.Tensor, seed: int = 0) -> dict:
@@ -48,13 +56,17 @@ def test_code_dropout_learns_a_null_code_and_guidance_changes_samples():
     parts["loss"].backward()
     assert model.null_code.grad is not None and model.null_code.grad.abs().sum() > 0
     code = torch.randn(2, 3)
-    out = {w: model.generate(code, n_steps=5, generator=torch.Generator().manual_seed(1),
-                             guidance=w) for w in (1.0, 3.0)}  # fmt: skip
+    out = {
+        w: model.generate(code, n_steps=5, generator=torch.Generator().manual_seed(1), guidance=w)
+        for w in (1.0, 3.0)
+    }
     assert out[1.0].shape == (2, 8, 6)
     assert not torch.allclose(out[1.0], out[3.0])
     # guidance 0 is the unconditional model: the code no longer matters.
-    a, b = (model.generate(c, n_steps=5, generator=torch.Generator().manual_seed(1),
-                           guidance=0.0) for c in (code, -code))  # fmt: skip
+    a, b = (
+        model.generate(c, n_steps=5, generator=torch.Generator().manual_seed(1), guidance=0.0)
+        for c in (code, -code)
+    )
     torch.testing.assert_close(a, b)
 
 
@@ -91,8 +103,9 @@ def test_mmd_bandwidths_are_the_documented_kernels():
 
 
 def test_flatten_head_sees_when_activity_happens():
-    encoder = ConvTrialEncoder(5, code_dim=3, channels=8, n_layers=3, pooling="flatten",
-                               n_time=11, n_position_channels=0)  # fmt: skip
+    encoder = ConvTrialEncoder(
+        5, code_dim=3, channels=8, n_layers=3, pooling="flatten", n_time=11, n_position_channels=0
+    )
     x = torch.zeros(2, 11, 5)
     x[0, 1, :] = 1.0
     x[1, 9, :] = 1.0  # the same activity, late
@@ -107,10 +120,23 @@ def test_flatten_head_sees_when_activity_happens():
 
 def test_estimator_with_every_variant_fits_saves_and_loads(tmp_path):
     trials = make_toy_dataset(60, n_neurons=6, n_time=8, random_state=0)
-    model = GNOCCHI(3, max_epochs=1, channels=8, channel_mults=(1, 2), encoder_dim=8,
-                    encoder_layers=2, n_train_steps=50, n_sample_steps=4, verbose=False,
-                    random_state=0, code_noise=0.2, code_dropout=0.2, guidance_scale=2.0,
-                    encoder_pooling="flatten", mmd_bandwidth="code_dim_squared")  # fmt: skip
+    model = GNOCCHI(
+        3,
+        max_epochs=1,
+        channels=8,
+        channel_mults=(1, 2),
+        encoder_dim=8,
+        encoder_layers=2,
+        n_train_steps=50,
+        n_sample_steps=4,
+        verbose=False,
+        random_state=0,
+        code_noise=0.2,
+        code_dropout=0.2,
+        guidance_scale=2.0,
+        encoder_pooling="flatten",
+        mmd_bandwidth="code_dim_squared",
+    )
     model.fit(trials)
     samples = model.generate(model.encode(trials[:2]), n_samples=2, random_state=0)
     assert samples.shape == (2, 2, 8, 6) and np.isfinite(samples).all()
@@ -118,9 +144,11 @@ def test_estimator_with_every_variant_fits_saves_and_loads(tmp_path):
     loaded = GNOCCHI.load(tmp_path / "m")
     assert loaded.guidance_scale == 2.0
     np.testing.assert_allclose(
-        loaded.generate(loaded.encode(trials[:2]), n_samples=2, random_state=0), samples,
-        rtol=1e-5, atol=1e-6,
-    )  # fmt: skip
+        loaded.generate(loaded.encode(trials[:2]), n_samples=2, random_state=0),
+        samples,
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_time_channels_tell_the_denoiser_when():
@@ -145,9 +173,18 @@ def test_time_channels_tell_the_denoiser_when():
 def _tiny_fit(**params):
     """Toy trials (40 x 8 bins x 6 neurons) and a tiny GNOCCHI fitted on them for one epoch."""
     trials = make_toy_dataset(40, n_neurons=6, n_time=8, random_state=0)
-    model = GNOCCHI(3, max_epochs=1, channels=8, channel_mults=(1, 2), encoder_dim=8,
-                    encoder_layers=2, n_train_steps=50, verbose=False, random_state=0,
-                    **params)  # fmt: skip
+    model = GNOCCHI(
+        3,
+        max_epochs=1,
+        channels=8,
+        channel_mults=(1, 2),
+        encoder_dim=8,
+        encoder_layers=2,
+        n_train_steps=50,
+        verbose=False,
+        random_state=0,
+        **params,
+    )
     return trials, model.fit(trials)
 
 
@@ -175,7 +212,10 @@ def test_presets_set_their_parameters_over_the_defaults():
     assert (long.max_epochs, long.ema_decay, long.code_dim) == (900, 0.999, 4)
     paper = GNOCCHI.from_preset("paper")
     assert (paper.rec_weight, paper.mmd_weight, paper.mmd_bandwidth) == (
-        1.0, 1.0, "code_dim_squared")  # fmt: skip
+        1.0,
+        1.0,
+        "code_dim_squared",
+    )
     for preset in PRESETS.values():
         GNOCCHI(**preset).check_params()
     with pytest.raises(ValueError, match="preset"):

@@ -14,9 +14,17 @@ from neurognocchi.evaluation import evaluate, protocol_split
 from neurognocchi.evaluation.joint import TABLE_ROWS, ChannelReader, joint_summary
 from neurognocchi.models.config import GnocchiConfig
 
-TINY = {"max_epochs": 3, "batch_size": 16, "channels": 8, "channel_mults": (1, 2),
-        "encoder_dim": 8, "n_train_steps": 50, "n_sample_steps": 5, "verbose": False,
-        "random_state": 0}  # fmt: skip
+TINY = {
+    "max_epochs": 3,
+    "batch_size": 16,
+    "channels": 8,
+    "channel_mults": (1, 2),
+    "encoder_dim": 8,
+    "n_train_steps": 50,
+    "n_sample_steps": 5,
+    "verbose": False,
+    "random_state": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +80,9 @@ def test_generate_returns_behaviour_with_the_same_activity(joint, trials):
     activity, behavior = joint.generate(codes, n_samples=2, random_state=1, return_behavior=True)
     assert activity.shape == (3, 2, 16, 12) and behavior.shape == (3, 2, 16, 4)
     np.testing.assert_array_equal(activity, joint.generate(codes, n_samples=2, random_state=1))
-    spikes, again = joint.generate(codes, n_samples=2, random_state=1, output="spikes",
-                                   return_behavior=True)  # fmt: skip
+    spikes, again = joint.generate(
+        codes, n_samples=2, random_state=1, output="spikes", return_behavior=True
+    )
     assert spikes.dtype == np.int64 and np.array_equal(again, behavior)
     prior, prior_behavior = joint.sample_prior(4, random_state=0, return_behavior=True)
     assert prior.shape == (4, 16, 12) and prior_behavior.shape == (4, 16, 4)
@@ -92,8 +101,9 @@ def test_joint_model_saves_and_loads_identically(joint, trials, tmp_path):
 
 def test_bad_joint_input_is_refused_naming_the_argument(trials):
     with pytest.raises(ValueError, match="joint_behavior"):
-        GNOCCHI(2, joint_behavior=True, **TINY).fit(trials.replace(behavior=None,
-                                                                    behavior_names=None))
+        GNOCCHI(2, joint_behavior=True, **TINY).fit(
+            trials.replace(behavior=None, behavior_names=None)
+        )
     with pytest.raises(ValueError, match="joint_behavior"):
         GNOCCHI(2, joint_behavior=True, **TINY).fit(trials.activity)
     with pytest.raises((ValueError, TypeError), match="joint_behavior"):
@@ -107,8 +117,9 @@ def test_bad_joint_input_is_refused_naming_the_argument(trials):
 
 
 # ---------------------------------------------------------------------- the protocol
-def test_evaluate_reads_navigation_and_traversals_from_the_generated_behaviour(joint, trials,
-                                                                                split):  # fmt: skip
+def test_evaluate_reads_navigation_and_traversals_from_the_generated_behaviour(
+    joint, trials, split
+):
     result = evaluate(joint, trials, split=split, random_state=0, n_samples=3, n_sampling_seeds=1)
     summary = result["summary"]
     keys = [key for key, _, _ in TABLE_ROWS]

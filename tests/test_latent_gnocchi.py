@@ -20,9 +20,20 @@ from neurognocchi.models.config import (
 from neurognocchi.models.latent import LatentGnocchiModel
 from neurognocchi.models.poisson_ae import PoissonAutoencoder
 
-TINY = {"latent_dim": 3, "ae_epochs": 3, "ae_channels": 8, "max_epochs": 2, "batch_size": 8,
-        "channels": 8, "channel_mults": (1, 2), "encoder_dim": 8, "n_train_steps": 50,
-        "n_sample_steps": 5, "verbose": False, "random_state": 0}  # fmt: skip
+TINY = {
+    "latent_dim": 3,
+    "ae_epochs": 3,
+    "ae_channels": 8,
+    "max_epochs": 2,
+    "batch_size": 8,
+    "channels": 8,
+    "channel_mults": (1, 2),
+    "encoder_dim": 8,
+    "n_train_steps": 50,
+    "n_sample_steps": 5,
+    "verbose": False,
+    "random_state": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +62,10 @@ def test_latent_config_round_trips_through_json_and_checks_its_parts():
     )
     assert LatentGnocchiConfig.from_json(config.to_json()) == config
     with pytest.raises(ValueError, match="latent_dim"):
-        LatentGnocchiConfig(autoencoder={"n_neurons": 7, "n_time": 12, "latent_dim": 4},
-                            diffusion={"n_neurons": 5, "n_time": 12})  # fmt: skip
+        LatentGnocchiConfig(
+            autoencoder={"n_neurons": 7, "n_time": 12, "latent_dim": 4},
+            diffusion={"n_neurons": 5, "n_time": 12},
+        )
     with pytest.raises(ValueError, match="kernel_size"):
         PoissonAutoencoderConfig(n_neurons=3, n_time=4, kernel_size=4)
     with pytest.raises(ValueError, match="coordinated_dropout"):
@@ -152,10 +165,12 @@ def test_generate_returns_counts_rates_and_activity_like_the_data(fitted, trials
 
 def test_common_noise_gives_a_code_the_same_spikes_whatever_else_is_drawn(fitted, trials):
     codes = fitted.encode(trials[:3])
-    alone = fitted.generate(codes[:1], n_samples=3, output="spikes", random_state=2,
-                            common_noise=True)  # fmt: skip
-    together = fitted.generate(codes, n_samples=3, output="spikes", random_state=2,
-                               common_noise=True)  # fmt: skip
+    alone = fitted.generate(
+        codes[:1], n_samples=3, output="spikes", random_state=2, common_noise=True
+    )
+    together = fitted.generate(
+        codes, n_samples=3, output="spikes", random_state=2, common_noise=True
+    )
     np.testing.assert_array_equal(alone[0], together[0])
 
 

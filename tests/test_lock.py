@@ -32,8 +32,9 @@ with run_dir_lock(sys.argv[1]):
 
 def _holder(run_dir) -> subprocess.Popen:
     """Another process holding ``run_dir``'s lock (until killed)."""
-    process = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)], stdout=subprocess.PIPE,
-                               text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(run_dir)], stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline().strip() == "held"
     return process
 
@@ -59,11 +60,17 @@ def test_the_same_process_may_nest_and_releases_at_the_end(tmp_path):
     with run_dir_lock(tmp_path):
         with run_dir_lock(tmp_path):
             pass
-        probe = subprocess.run([sys.executable, "-c", HOLD.replace("time.sleep(60)", ""),
-                                str(tmp_path)], capture_output=True, text=True)  # fmt: skip
+        probe = subprocess.run(
+            [sys.executable, "-c", HOLD.replace("time.sleep(60)", ""), str(tmp_path)],
+            capture_output=True,
+            text=True,
+        )
         assert probe.returncode != 0 and "RunDirectoryLockedError" in probe.stderr
-    probe = subprocess.run([sys.executable, "-c", HOLD.replace("time.sleep(60)", ""),
-                            str(tmp_path)], capture_output=True, text=True)  # fmt: skip
+    probe = subprocess.run(
+        [sys.executable, "-c", HOLD.replace("time.sleep(60)", ""), str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert probe.returncode == 0
 
 
@@ -82,8 +89,9 @@ def test_fit_on_a_run_another_process_writes_is_refused_and_changes_nothing(tmp_
             assert f"being written by PID {holder.pid}" in error and "\n" not in error.strip()
         # Readers never take the lock.
         assert main(["encode", str(run), str(data), "--out", str(tmp_path / "c.npy")]) == 0
-        locked = GNOCCHI(2, max_epochs=1, channels=8, channel_mults=(1,), encoder_dim=8,
-                         verbose=False)  # fmt: skip
+        locked = GNOCCHI(
+            2, max_epochs=1, channels=8, channel_mults=(1,), encoder_dim=8, verbose=False
+        )
         with pytest.raises(RunDirectoryLockedError):
             locked.fit(trials, run_dir=run)
     finally:

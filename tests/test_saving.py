@@ -19,11 +19,15 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 COMMON = dict(code_dim=3, max_epochs=1, batch_size=8, verbose=False, random_state=0, device="cpu")
 TINY = {
     "gnocchi": lambda: GNOCCHI(
-        channels=8, channel_mults=(1, 2), encoder_dim=8, n_train_steps=50, n_sample_steps=5,
+        channels=8,
+        channel_mults=(1, 2),
+        encoder_dim=8,
+        n_train_steps=50,
+        n_sample_steps=5,
         **COMMON,
     ),
     "lfads": lambda: LFADS(encoder_dim=4, generator_dim=6, factor_dim=3, **COMMON),
-}  # fmt: skip
+}
 
 # The version-2 layout, written out here independently of the upgrade code under test: the
 # normalisation buffers had no "scaler." prefix, the GNOCCHI model kept its own copy of the

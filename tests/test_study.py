@@ -22,9 +22,16 @@ from neurognocchi.study import runner as study_runner
 pytest.importorskip("optuna")
 
 TINY_GNOCCHI = {
-    "code_dim": 3, "max_epochs": 2, "channels": 8, "channel_mults": [1, 2], "encoder_dim": 8,
-    "encoder_layers": 2, "n_sample_steps": 3, "batch_size": 32, "warmup_steps": 2,
-}  # fmt: skip
+    "code_dim": 3,
+    "max_epochs": 2,
+    "channels": 8,
+    "channel_mults": [1, 2],
+    "encoder_dim": 8,
+    "encoder_layers": 2,
+    "n_sample_steps": 3,
+    "batch_size": 32,
+    "warmup_steps": 2,
+}
 TOY = {"source": "toy", "n_trials": 120, "n_neurons": 12, "n_time": 16}
 
 
@@ -35,9 +42,11 @@ def _config(**changes) -> dict:
         "seeds": [0, 1],
         "evaluation": {"n_samples": 3, "n_sampling_seeds": 1},
         "base": {"gnocchi": TINY_GNOCCHI, "ppca": {"code_dim": 3}},
-        "variants": {"ppca": {"model": "ppca"}, "ppca-2": {"model": "ppca",
-                                                            "params": {"code_dim": 2}}},
-    }  # fmt: skip
+        "variants": {
+            "ppca": {"model": "ppca"},
+            "ppca-2": {"model": "ppca", "params": {"code_dim": 2}},
+        },
+    }
     return config | changes
 
 
@@ -94,9 +103,11 @@ def test_two_gnocchi_variants_two_seeds_end_to_end(tmp_path, monkeypatch):
     assert results["floors"]["floor.noise_free.navigation_spread"]["mean"] == 0.0
     rows = list(csv.DictReader((tmp_path / "study.csv").open()))
     assert [(r["variant"], r["seed"]) for r in rows] == [
-        ("mmd_weight=0.01", "0"), ("mmd_weight=0.01", "1"),
-        ("mmd_weight=1.0", "0"), ("mmd_weight=1.0", "1"),
-    ]  # fmt: skip
+        ("mmd_weight=0.01", "0"),
+        ("mmd_weight=0.01", "1"),
+        ("mmd_weight=1.0", "0"),
+        ("mmd_weight=1.0", "1"),
+    ]
     assert float(rows[0]["navigation_bias"]) == pytest.approx(
         results["variants"][0]["metrics"]["navigation_bias"]["values"][0]
     )
@@ -144,8 +155,10 @@ def test_added_variant_runs_alone_and_changed_variant_is_refused(tmp_path, monke
 
 
 def test_search_proposes_variants_and_requeues_a_killed_one(tmp_path, monkeypatch):
-    raw = _config(variants={}, search={"model": "ppca", "n_variants": 3,
-                                       "params": {"code_dim": {"low": 1, "high": 10}}})  # fmt: skip
+    raw = _config(
+        variants={},
+        search={"model": "ppca", "n_variants": 3, "params": {"code_dim": {"low": 1, "high": 10}}},
+    )
     config = study_config_from_dict(raw)
     fits = _count_fits(monkeypatch)
     killed = _interrupted_at_fourth_fit(config, tmp_path, monkeypatch)[-1][0]
@@ -167,8 +180,9 @@ def test_killed_process_is_resumed(tmp_path, monkeypatch):
     """SIGKILL in the middle of a study: its RUNNING trial is failed on restart (same host,
     dead pid) and only the unfinished fits run again."""
     path = tmp_path / "study.json"
-    raw = _config(variants={"a": {"model": "ppca"}, "b": {"model": "gnocchi", "params": {
-        "max_epochs": 400}}})  # fmt: skip
+    raw = _config(
+        variants={"a": {"model": "ppca"}, "b": {"model": "gnocchi", "params": {"max_epochs": 400}}}
+    )
     path.write_text(json.dumps(raw))
     out = tmp_path / "out"
     command = [sys.executable, "-m", "neurognocchi", "study", str(path), "--out", str(out)]
@@ -192,10 +206,14 @@ def test_killed_process_is_resumed(tmp_path, monkeypatch):
     ("change", "message"),
     [
         ({"colour": 1}, "unknown key"),
-        ({"variants": {"x": {"model": "gnocchi", "params": {"code_sise": 3}}}},
-         "variant 'x'.*code_sise"),
-        ({"variants": {"x": {"model": "gnocchi", "params": {"code_dim": -1}}}},
-         "variant 'x'.*code_dim"),
+        (
+            {"variants": {"x": {"model": "gnocchi", "params": {"code_sise": 3}}}},
+            "variant 'x'.*code_sise",
+        ),
+        (
+            {"variants": {"x": {"model": "gnocchi", "params": {"code_dim": -1}}}},
+            "variant 'x'.*code_dim",
+        ),
         ({"variants": {"x": {"model": "hmm"}}}, "model"),
         ({"variants": {"a/b": {"model": "ppca"}}}, "variant name"),
         ({"variants": {}}, "at least one of variants, grid or search"),
@@ -215,7 +233,7 @@ def test_killed_process_is_resumed(tmp_path, monkeypatch):
         ({"table": "navigation_bias"}, "table must be a list"),
         ({"table": ["beauty"]}, "table"),
     ],
-)  # fmt: skip
+)
 def test_bad_config_is_refused_before_any_fit(tmp_path, capsys, change, message):
     with pytest.raises((ValueError, TypeError, FileNotFoundError), match=message):
         study_config_from_dict(_config(**change))
@@ -281,8 +299,11 @@ def test_new_evaluation_settings_rescore_and_new_data_settings_redraw(tmp_path, 
     assert "evaluation.n_samples" not in results["variants"][0]["metrics"]
     cached = json.loads((tmp_path / "runs" / "p" / "seed0" / "protocol.json").read_text())
     assert cached["evaluation.n_samples"] == 4
-    bigger = raw | {"name": "big", "variants": {"q": {"model": "ppca"}},
-                    "data": TOY | {"n_trials": 140}}  # fmt: skip
+    bigger = raw | {
+        "name": "big",
+        "variants": {"q": {"model": "ppca"}},
+        "data": TOY | {"n_trials": 140},
+    }
     run_study(study_config_from_dict(bigger), tmp_path, progress=False)
     assert len(list((tmp_path / "data").glob("toy-*-seed0.npz"))) == 2
 
@@ -328,9 +349,11 @@ def test_input_truth_and_resmoothed_spikes_are_fitted_on_and_scored_on_the_data(
     assert r2["oracle"] > r2["data"] + 0.1
     assert [v["input"] for v in results["variants"]] == ["activity", "truth", {"smooth_s": 0.08}]
     fitted_on = {
-        name: Path(json.loads((tmp_path / "runs" / name / "seed0" / "run.json").read_text())[
-            "data"]).name for name in variants
-    }  # fmt: skip
+        name: Path(
+            json.loads((tmp_path / "runs" / name / "seed0" / "run.json").read_text())["data"]
+        ).name
+        for name in variants
+    }
     assert fitted_on["oracle"].endswith("-seed0-input-truth.npz")
     assert fitted_on["smooth"].endswith("-seed0-input-smooth0.08.npz")
     assert not fitted_on["data"].count("-input-")

@@ -29,9 +29,16 @@ from neurognocchi.study import runner as study_runner
 optuna = pytest.importorskip("optuna")
 
 GNOCCHI = {
-    "code_dim": 3, "max_epochs": 12, "channels": 8, "channel_mults": [1, 2], "encoder_dim": 8,
-    "encoder_layers": 2, "n_sample_steps": 3, "batch_size": 32, "warmup_steps": 2,
-}  # fmt: skip
+    "code_dim": 3,
+    "max_epochs": 12,
+    "channels": 8,
+    "channel_mults": [1, 2],
+    "encoder_dim": 8,
+    "encoder_layers": 2,
+    "n_sample_steps": 3,
+    "batch_size": 32,
+    "warmup_steps": 2,
+}
 CONFIG = {
     "name": "faults",
     "data": {"source": "toy", "n_trials": 120, "n_neurons": 12, "n_time": 16},
@@ -210,8 +217,9 @@ def _fitted(out):
 
 def test_a_variant_another_worker_runs_is_left_to_it_then_taken_over_when_it_dies(tmp_path):
     config, out = _ppca_study(tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out), "a"], stdout=subprocess.PIPE,
-                              text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out), "a"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline() == "held\n"
         results = run_study(config, out, progress=False)
@@ -236,8 +244,14 @@ def test_a_dead_workers_trial_is_failed_though_its_pid_is_alive_again(tmp_path):
     one) is failed and its variant run: liveness is the variant's lock, not the PID."""
     config, out = _ppca_study(tmp_path)
     study = study_runner.open_study(config, out)
-    dead = _running_trial(study, variant="a", host=socket.gethostname(), pid=os.getpid(),
-                          worker="a dead one", out_dir=str(out.resolve()))  # fmt: skip
+    dead = _running_trial(
+        study,
+        variant="a",
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        worker="a dead one",
+        out_dir=str(out.resolve()),
+    )
     results = run_study(config, out, progress=False)
     assert [v["name"] for v in results["variants"]] == ["a", "b"]
     states = {t.number: t.state.name for t in study.get_trials(deepcopy=False)}

@@ -51,9 +51,9 @@ def test_train_config_rejects_bad_values_naming_the_field(field, value):
 
 
 @pytest.mark.parametrize(
-    "field, value", [("warmup_steps", -1), ("grad_clip", 0.0), ("grad_clip", -1.0),
-                     ("weight_decay", -0.1)]
-)  # fmt: skip
+    "field, value",
+    [("warmup_steps", -1), ("grad_clip", 0.0), ("grad_clip", -1.0), ("weight_decay", -0.1)],
+)
 def test_train_config_rejects_bad_schedule_and_regularisation_values(field, value):
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})

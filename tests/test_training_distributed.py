@@ -266,8 +266,14 @@ def _kill_processes_mentioning(marker: str) -> None:
 
 def _run_launch(command, env, marker: str) -> tuple[int | None, str]:
     """(return code, or None when it hung and was killed; stdout + stderr)."""
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, err = process.communicate(timeout=LAUNCH_TIMEOUT_S)
         return process.returncode, out + err
@@ -285,12 +291,25 @@ def launch_elastic(tmp_path, mode: str) -> list[dict]:
     env.pop("WORLD_SIZE", None)
     out = tmp_path / mode
     out.mkdir()
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--max-restarts", "2", "--standalone", str(script), str(out), mode]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--max-restarts",
+        "2",
+        "--standalone",
+        str(script),
+        str(out),
+        mode,
+    ]
     code, log = _run_launch(command, env, marker=str(out))
     assert code == 0, f"exit {code} (None: hung, killed)\n" + log[-6000:]
-    return [json.loads((out / f"{mode}_rank{r}.json").read_text()) | {"dir": str(out / mode)}
-            for r in (0, 1)]  # fmt: skip
+    return [
+        json.loads((out / f"{mode}_rank{r}.json").read_text()) | {"dir": str(out / mode)}
+        for r in (0, 1)
+    ]
 
 
 @pytest.mark.slow
@@ -362,8 +381,17 @@ def test_a_restarted_group_does_not_read_the_dead_groups_addresses(tmp_path):
     script.write_text(STALE_STORE_SCRIPT)
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("WORLD_SIZE", None)
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--max-restarts", "1", "--standalone", str(script)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--max-restarts",
+        "1",
+        "--standalone",
+        str(script),
+    ]
     code, log = _run_launch(command, env, marker=str(script))
     assert code == 0, f"exit {code} (None: hung, killed)\n" + log[-6000:]
     assert "attempt 1 rank 0 sum 2" in log and "attempt 1 rank 1 sum 2" in log

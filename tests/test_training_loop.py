@@ -33,8 +33,7 @@ def test_train_needs_two_trials():
 
 
 def test_train_returns_a_train_result():
-    result = train(Quadratic(), constant_data(1.0), config=TrainConfig(max_epochs=1),
-                   verbose=False)  # fmt: skip
+    result = train(Quadratic(), constant_data(1.0), config=TrainConfig(max_epochs=1), verbose=False)
     assert isinstance(result, TrainResult) and len(result.history) == 1
 
 
@@ -86,9 +85,13 @@ def test_resume_extending_max_epochs_matches_uninterrupted_run(tmp_path):
     full, full_result = _run(tmp_path / "full", data, max_epochs=4, warmup_steps=100)
     _run(tmp_path / "split", data, max_epochs=2, warmup_steps=100)
     resumed, resumed_result = _run(
-        tmp_path / "split", data, max_epochs=4, warmup_steps=100, resume=True,
+        tmp_path / "split",
+        data,
+        max_epochs=4,
+        warmup_steps=100,
+        resume=True,
         model=spy_model(data),
-    )  # fmt: skip
+    )
     assert resumed.train_steps == [6, 7, 8, 9, 10, 11]  # only epochs 3 and 4 were run
     assert states_equal(full.state_dict(), resumed.state_dict())
     assert [r["train_loss"] for r in resumed_result.history] == [
@@ -109,9 +112,13 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path):
     assert load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")["epoch"] == 2
 
     resumed, resumed_result = _run(
-        tmp_path / "split", data, max_epochs=4, warmup_steps=2, resume=True,
+        tmp_path / "split",
+        data,
+        max_epochs=4,
+        warmup_steps=2,
+        resume=True,
         model=spy_model(data),
-    )  # fmt: skip
+    )
     assert resumed.train_steps[0] == 6
     assert states_equal(full.state_dict(), resumed.state_dict())
     assert resumed_result.history == full_result.history
@@ -206,14 +213,23 @@ def test_stopped_run_is_not_continued_on_resume(tmp_path):
     )
     first_model = Quadratic()
     first = train(
-        first_model, constant_data(5.0), constant_data(0.0), config=config, run_dir=tmp_path,
+        first_model,
+        constant_data(5.0),
+        constant_data(0.0),
+        config=config,
+        run_dir=tmp_path,
         verbose=False,
-    )  # fmt: skip
+    )
     model = Quadratic()
     again = train(
-        model, constant_data(5.0), constant_data(0.0), config=config, run_dir=tmp_path,
-        resume=True, verbose=False,
-    )  # fmt: skip
+        model,
+        constant_data(5.0),
+        constant_data(0.0),
+        config=config,
+        run_dir=tmp_path,
+        resume=True,
+        verbose=False,
+    )
     assert first.stopped_early and again.stopped_early
     assert again.history == first.history
     assert model.seen_in_eval == []  # no epoch was run
@@ -224,9 +240,13 @@ def test_single_validation_trial_is_refused_up_front(tmp_path):
     model = Quadratic()
     with pytest.raises(ValueError, match="valid_data"):
         train(
-            model, constant_data(5.0), constant_data(0.0, n=1), config=TrainConfig(max_epochs=2),
-            run_dir=tmp_path, verbose=False,
-        )  # fmt: skip
+            model,
+            constant_data(5.0),
+            constant_data(0.0, n=1),
+            config=TrainConfig(max_epochs=2),
+            run_dir=tmp_path,
+            verbose=False,
+        )
     assert not (tmp_path / "checkpoints").exists()
 
 
@@ -276,8 +296,11 @@ def test_bf16_autocast_path_trains_and_keeps_float32_weights(monkeypatch):
     config = TrainConfig(max_epochs=3, batch_size=8, warmup_steps=2, precision="bf16")
     result = train(model, data, data[:8], config=config, verbose=False)
     assert all(math.isfinite(row["train_loss"]) for row in result.history)
-    assert all(value.dtype == torch.float32 for value in model.state_dict().values()
-               if value.dtype.is_floating_point)  # fmt: skip
+    assert all(
+        value.dtype == torch.float32
+        for value in model.state_dict().values()
+        if value.dtype.is_floating_point
+    )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -310,8 +333,13 @@ def test_compiled_training_matches_eager_training():
 
 # ---------------------------------------------------------------------- progress without a tty
 def test_verbose_fit_without_a_terminal_logs_a_line_every_tenth_of_the_run(capsys):
-    train(Quadratic(), constant_data(1.0), config=TrainConfig(max_epochs=25), verbose=True,
-          desc="fitting X")  # fmt: skip
+    train(
+        Quadratic(),
+        constant_data(1.0),
+        config=TrainConfig(max_epochs=25),
+        verbose=True,
+        desc="fitting X",
+    )
     lines = capsys.readouterr().err.strip().splitlines()
     epochs = [int(line.split("epoch ")[1].split("/")[0]) for line in lines]
     assert epochs == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 25]

@@ -413,8 +413,10 @@ def test_cli_fit_on_a_still_full_disk_fails_at_the_lock(data_file, tmp_path, mon
     assert main(["fit", data_file, "--out", str(run), "--resume", "--set", "max_epochs=3"]) == 2
     line = one_line_error(capsys, "fit")
     lock = str((run / ".lock").resolve())
-    assert line.endswith(f"cannot write {lock!r}: No space left on device [ENOSPC]; nothing else "
-                         "was written; free some disk space and try again")  # fmt: skip
+    assert line.endswith(
+        f"cannot write {lock!r}: No space left on device [ENOSPC]; nothing else "
+        "was written; free some disk space and try again"
+    )
     after = snapshot(run)
     after.pop(Path(".lock")), before.pop(Path(".lock"))  # the holder's record, rewritten
     assert after == before

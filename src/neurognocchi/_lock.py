@@ -53,8 +53,9 @@ def _write_holder(handle, path: Path) -> None:
     try:
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "started": started}))  # fmt: skip
+        handle.write(
+            json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started})
+        )
         handle.flush()
     except OSError as error:  # on a full disk this is the first write of a fit or resume
         failed = WriteFailedError(error.errno, error.strerror or str(error), str(path))

@@ -207,8 +207,10 @@ def read_model_dir(path: str | os.PathLike, *, estimator_name: str) -> SavedMode
         config, state = upgrade_v2(config, state)
     history_path = path / HISTORY_FILE
     history = json.loads(history_path.read_text()) if history_path.exists() else []
-    stages = {file.stem.removeprefix("history_"): json.loads(file.read_text())
-              for file in sorted(path.glob("history_*.json"))}  # fmt: skip
+    stages = {
+        file.stem.removeprefix("history_"): json.loads(file.read_text())
+        for file in sorted(path.glob("history_*.json"))
+    }
     return SavedModel(
         params=config["params"],
         model=config["model"],

@@ -29,10 +29,20 @@ def add_parsers(subparsers) -> None:
     augment.add_argument("runs", type=Path, nargs="+", help="run directories (from fit)")
     augment.add_argument("--data", required=True, type=Path, help="the trials file fitted on")
     augment.add_argument("--out", required=True, type=Path, help="output directory")
-    augment.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
-                         help="repetitions (synthesis draws, GRU seeds)")  # fmt: skip
-    augment.add_argument("--multiples", type=int, nargs="+", default=[1, 3],
-                         help="synthetic trials per held-out condition (x real ones)")  # fmt: skip
+    augment.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2],
+        help="repetitions (synthesis draws, GRU seeds)",
+    )
+    augment.add_argument(
+        "--multiples",
+        type=int,
+        nargs="+",
+        default=[1, 3],
+        help="synthetic trials per held-out condition (x real ones)",
+    )
     augment.add_argument("--decoders", nargs="+", default=list(DECODERS), choices=DECODERS)
     augment.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     augment.set_defaults(handler=run)
@@ -71,8 +81,14 @@ def run(args) -> None:
     trials, _, seed, models = scorable_runs(args.runs, args.data)
     for model in models.values():
         model.set_params(verbose=False)
-    result = augment_decoder(models, trials, random_state=seed, seeds=args.seeds,
-                             multiples=args.multiples, decoders=args.decoders)  # fmt: skip
+    result = augment_decoder(
+        models,
+        trials,
+        random_state=seed,
+        seeds=args.seeds,
+        multiples=args.multiples,
+        decoders=args.decoders,
+    )
     table = augment_markdown(result) + "\n\nDifferences from (i), paired by seed:\n\n"
     table += augment_markdown(result, paired=True)
     with atomic_writes() as writes:  # both files or neither

@@ -95,17 +95,23 @@ def _add_convert(subparsers) -> None:
     convert.add_argument("path", type=Path, help="recording: .nwb, .mat, .npy or .npz")
     convert.add_argument("--out", required=True, type=Path, help="output trials .npz")
     convert.add_argument(
-        "--bin-size", type=float, default=0.02,
+        "--bin-size",
+        type=float,
+        default=0.02,
         help="bin width (s): NWB/.mat spikes are binned to it; plain arrays are declared at it",
-    )  # fmt: skip
+    )
     convert.add_argument(
         "--smooth", type=float, default=0.04, help="NWB/.mat: Gaussian s.d. (s); 0: none"
     )
     convert.add_argument("--align", default="auto", help="NWB: trials-table column to align on")
     convert.add_argument(
-        "--window", type=float, nargs=2, default=(-0.2, 0.5), metavar=("START", "STOP"),
+        "--window",
+        type=float,
+        nargs=2,
+        default=(-0.2, 0.5),
+        metavar=("START", "STOP"),
         help="NWB: window around the alignment time (s)",
-    )  # fmt: skip
+    )
     convert.add_argument("--variable", help=".mat: the variable holding the trials")
     convert.add_argument(
         "--heldout", nargs="+", metavar="VALUE", help="condition values to mark as held out"
@@ -168,11 +174,15 @@ def _add_export(subparsers) -> None:
     export.add_argument("--out", required=True, type=Path, help="output .nwb file")
     export.add_argument("--overwrite", action="store_true", help="replace an existing file")
     export.add_argument(
-        "--bin-size", type=float, help="bin width (s): needed for generated samples and for "
-        "trials that do not record it",
-    )  # fmt: skip
-    export.add_argument("--unit", help="generated samples: their unit (default Hz; spikes or "
-                        "counts per bin for generate --output spikes / rates)")  # fmt: skip
+        "--bin-size",
+        type=float,
+        help="bin width (s): needed for generated samples and for trials that do not record it",
+    )
+    export.add_argument(
+        "--unit",
+        help="generated samples: their unit (default Hz; spikes or "
+        "counts per bin for generate --output spikes / rates)",
+    )
     export.add_argument("--experimenter", action="append", help='"Last, First" (repeatable)')
     export.add_argument("--institution")
     export.add_argument("--lab")
@@ -205,8 +215,12 @@ def _read_samples(path: Path) -> dict | None:
 
 def _export_metadata(args) -> dict:
     """The metadata options of ``export`` as keyword arguments of the NWB writers."""
-    subject = {"subject_id": args.subject_id, "species": args.species, "sex": args.sex,
-               "age": args.age}  # fmt: skip
+    subject = {
+        "subject_id": args.subject_id,
+        "species": args.species,
+        "sex": args.sex,
+        "age": args.age,
+    }
     return dict(
         experimenter=args.experimenter,
         institution=args.institution,

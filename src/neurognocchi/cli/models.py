@@ -38,9 +38,11 @@ def _add_fit(subparsers) -> None:
         help="model to fit (default gnocchi; latent-gnocchi fits the spike counts)",
     )
     fit.add_argument(
-        "--preset", choices=["default", "long", "paper"], default=None,
+        "--preset",
+        choices=["default", "long", "paper"],
+        default=None,
         help="GNOCCHI's named settings (see the guide), under --config and --set",
-    )  # fmt: skip
+    )
     fit.add_argument("--config", type=Path, help="JSON file of estimator parameters")
     fit.add_argument(
         "--set",
@@ -57,18 +59,23 @@ def _add_fit(subparsers) -> None:
         "(default), every held-in trial, or all trials",
     )
     fit.add_argument(
-        "--precision", choices=["fp32", "bf16"], default=None,
+        "--precision",
+        choices=["fp32", "bf16"],
+        default=None,
         help="training arithmetic (GNOCCHI, LFADS; bf16 needs CUDA); as --set precision=...",
-    )  # fmt: skip
+    )
     fit.add_argument(
-        "--compile", action="store_true", default=None,
+        "--compile",
+        action="store_true",
+        default=None,
         help="run the training loss through torch.compile (GNOCCHI, LFADS; compiling takes "
         "minutes on CPU)",
-    )  # fmt: skip
+    )
     fit.add_argument(
-        "--mmap", action="store_true",
+        "--mmap",
+        action="store_true",
         help="memory-map the data (.npy or save_memmap directory) instead of reading it",
-    )  # fmt: skip
+    )
     fit.add_argument("--resume", action="store_true", help="continue the run in --out")
     fit.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -199,5 +206,7 @@ def _generate(args) -> None:
     # "samples" keeps its name whatever the output (export reads it); "output" says what it is.
     with atomic_write(args.out) as handle:
         np.savez(handle, samples=samples, output=np.array(args.output), **arrays)
-    print(f"saved samples {samples.shape} (codes, samples, time, neurons) of {args.output} "
-          f"({samples.dtype}) to {args.out}")  # fmt: skip
+    print(
+        f"saved samples {samples.shape} (codes, samples, time, neurons) of {args.output} "
+        f"({samples.dtype}) to {args.out}"
+    )

@@ -66,8 +66,9 @@ def _add_study(subparsers) -> None:
         "see the guide's 'Studies' section for the file.",
     )
     study.add_argument("config", type=Path, help="study config (JSON)")
-    study.add_argument("--out", type=Path, default=None, help="output folder (default: CONFIG "
-                       "without .json)")  # fmt: skip
+    study.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: CONFIG without .json)"
+    )
     study.add_argument(
         "--storage",
         help="SQLAlchemy URL of the Optuna storage shared by workers, e.g. "
@@ -75,9 +76,11 @@ def _add_study(subparsers) -> None:
     )
     study.add_argument("--check", action="store_true", help="check the config; fit nothing")
     study.add_argument(
-        "--report", action="store_true", help="write the outputs of the variants finished so "
+        "--report",
+        action="store_true",
+        help="write the outputs of the variants finished so "
         "far (e.g. while workers run); fit nothing",
-    )  # fmt: skip
+    )
     study.set_defaults(handler=_study)
 
 

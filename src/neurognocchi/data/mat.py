@@ -47,8 +47,10 @@ def _describe(contents: dict) -> str:
     parts = []
     for key, value in contents.items():
         if _is_struct_array(value):
-            parts.append(f"{key} (struct array of {value.size}, fields "
-                         f"{', '.join(value.ravel()[0]._fieldnames)})")  # fmt: skip
+            parts.append(
+                f"{key} (struct array of {value.size}, fields "
+                f"{', '.join(value.ravel()[0]._fieldnames)})"
+            )
         else:
             parts.append(f"{key} (shape {np.shape(value)})")
     return "; ".join(parts) or "nothing"
@@ -59,14 +61,16 @@ def _pick_variable(contents: dict, variable: str | None) -> str:
         raise ValueError("the file holds no variables (empty, or cut short after its header)")
     if variable is not None:
         if variable not in contents:
-            raise KeyError(f"variable={variable!r} is not in the file; it holds: "
-                           f"{_describe(contents)}")  # fmt: skip
+            raise KeyError(
+                f"variable={variable!r} is not in the file; it holds: {_describe(contents)}"
+            )
         return variable
     candidates = [
-        key for key, value in contents.items()
+        key
+        for key, value in contents.items()
         if _is_struct_array(value)
         or (isinstance(value, np.ndarray) and value.ndim == 3 and value.dtype.kind in "biuf")
-    ]  # fmt: skip
+    ]
     if len(candidates) != 1:
         raise ValueError(
             "pass variable= to choose the trials variable (a struct array or a 3-D array); "
@@ -80,16 +84,21 @@ def _from_struct(struct, data_field: str, labels: str | None):
     items = list(np.atleast_1d(struct))
     fields = items[0]._fieldnames
     if data_field not in fields:
-        raise KeyError(f"data_field={data_field!r} is not a field of the struct array; its "
-                       f"fields: {', '.join(fields)}")  # fmt: skip
+        raise KeyError(
+            f"data_field={data_field!r} is not a field of the struct array; its "
+            f"fields: {', '.join(fields)}"
+        )
     shapes = {np.shape(getattr(item, data_field)) for item in items}
     if len(shapes) != 1:
-        raise ValueError(f"trials have different data shapes {sorted(shapes)}; cut them to one "
-                         "length before loading (nothing is cropped here)")  # fmt: skip
+        raise ValueError(
+            f"trials have different data shapes {sorted(shapes)}; cut them to one "
+            "length before loading (nothing is cropped here)"
+        )
     data = np.stack([np.asarray(getattr(item, data_field)) for item in items])
     if labels is not None and labels not in fields:
-        raise KeyError(f"labels={labels!r} is not a field of the struct array; its fields: "
-                       f"{', '.join(fields)}")  # fmt: skip
+        raise KeyError(
+            f"labels={labels!r} is not a field of the struct array; its fields: {', '.join(fields)}"
+        )
     values = None if labels is None else np.array([getattr(item, labels) for item in items])
     return data, values
 
@@ -174,8 +183,10 @@ def _has_labels(contents: dict, name: str) -> bool:
 def _from_array(contents: dict, name: str, labels: str | None):
     data = np.asarray(contents[name])
     if data.ndim != 3 or data.dtype.kind not in "biuf":
-        raise ValueError(f"variable {name!r} must be a numeric 3-D array; got shape "
-                         f"{data.shape}, dtype {data.dtype}")  # fmt: skip
+        raise ValueError(
+            f"variable {name!r} must be a numeric 3-D array; got shape "
+            f"{data.shape}, dtype {data.dtype}"
+        )
     if labels is None:
         return data, None
     if labels not in contents:

@@ -165,9 +165,11 @@ def create_memmap(
     for name in fields:
         last = n_behavior if name == "behavior" else n_neurons
         arrays[name] = np.lib.format.open_memmap(
-            directory / f"{name}.npy", mode="w+", dtype=_DTYPES[name],
+            directory / f"{name}.npy",
+            mode="w+",
+            dtype=_DTYPES[name],
             shape=(n_trials, n_time, last),
-        )  # fmt: skip
+        )
     names = ()
     if "behavior" in fields:
         names = behavior_names or [f"b{i}" for i in range(n_behavior)]

@@ -246,9 +246,14 @@ def sample(
     model_fn = _checked(model_fn, shape)
     if method in SOLVERS:
         return solve(
-            model_fn, scheduler, x_t, method=method, n_steps=n_steps, clip_x0=clip_x0,
+            model_fn,
+            scheduler,
+            x_t,
+            method=method,
+            n_steps=n_steps,
+            clip_x0=clip_x0,
             progress=progress,
-        )  # fmt: skip
+        )
     # Shared noise is drawn wherever a step may add noise (also at its last, noise-free step).
     step_noise = shared if method == "ddpm" or eta > 0 else None
     steps = scheduler.timesteps(n_steps).tolist()  # all steps, descending, when n == n_train
@@ -264,8 +269,14 @@ def sample(
             )
         else:
             step = scheduler.ddim_step(
-                out, t, t_prev, x_t, eta=eta, generator=generator, clip_x0=clip_x0,
+                out,
+                t,
+                t_prev,
+                x_t,
+                eta=eta,
+                generator=generator,
+                clip_x0=clip_x0,
                 variance_noise=noise,
-            )  # fmt: skip
+            )
         x_t = step.prev_sample  # (B, ...); step.pred_x0 is the clean-data estimate used
     return x_t

@@ -39,9 +39,17 @@ from neurognocchi.training import TrainConfig, distributed, train
 __all__ = ["PARAMETERS_DOC", "TRAINING_DOC", "TRAIN_CONFIG_PARAMS", "TrialEstimator", "as_activity"]
 
 TRAIN_CONFIG_PARAMS = (
-    "max_epochs", "batch_size", "learning_rate", "weight_decay", "warmup_steps", "grad_clip",
-    "ema_decay", "patience", "precision", "compile",
-)  # fmt: skip
+    "max_epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "warmup_steps",
+    "grad_clip",
+    "ema_decay",
+    "patience",
+    "precision",
+    "compile",
+)
 """Constructor arguments of every estimator passed unchanged to :class:`TrainConfig`."""
 
 PARAMETERS_DOC = """\

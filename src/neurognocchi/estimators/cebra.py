@@ -221,9 +221,12 @@ class CEBRA(FittedInputChecks, BaseEstimator):
         output_dimension = self.code_dim // self.time_windows
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            network = cebra.models.init(self.model_architecture, num_neurons=n_neurons,
-                                        num_units=self.num_hidden_units,
-                                        num_output=output_dimension)  # fmt: skip
+            network = cebra.models.init(
+                self.model_architecture,
+                num_neurons=n_neurons,
+                num_units=self.num_hidden_units,
+                num_output=output_dimension,
+            )
         if not isinstance(network, cebra.models.ConvolutionalModelMixin):
             raise InvalidArgumentError(
                 f"model_architecture={self.model_architecture!r} is not convolutional; "
@@ -290,8 +293,10 @@ class CEBRA(FittedInputChecks, BaseEstimator):
         from tqdm.auto import tqdm
 
         cebra = import_cebra()
-        loss_class = {"cosine": cebra.models.FixedCosineInfoNCE,
-                      "euclidean": cebra.models.FixedEuclideanInfoNCE}[self.distance]  # fmt: skip
+        loss_class = {
+            "cosine": cebra.models.FixedCosineInfoNCE,
+            "euclidean": cebra.models.FixedEuclideanInfoNCE,
+        }[self.distance]
         criterion = loss_class(temperature=self.temperature)
         optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate)
         windows = z.unfold(2, sampler.length, 1)  # (n, N, n_windows, length), a view

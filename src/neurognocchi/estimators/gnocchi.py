@@ -127,10 +127,24 @@ class GNOCCHI(JointBehavior, TrialEstimator):
     # Settings whose default changed: the value a record saved without them was made with.
     _legacy_params = MappingProxyType({"encoder_pooling": "mean_max", "sampler": "ddim"})
     _model_params = (
-        "code_dim", "channels", "channel_mults", "n_res_blocks", "encoder", "encoder_dim",
-        "encoder_layers", "dropout", "schedule", "n_train_steps", "rec_weight", "mmd_weight",
-        "mmd_bandwidth", "encoder_pooling", "code_noise", "code_dropout", "time_channels",
-    )  # fmt: skip
+        "code_dim",
+        "channels",
+        "channel_mults",
+        "n_res_blocks",
+        "encoder",
+        "encoder_dim",
+        "encoder_layers",
+        "dropout",
+        "schedule",
+        "n_train_steps",
+        "rec_weight",
+        "mmd_weight",
+        "mmd_bandwidth",
+        "encoder_pooling",
+        "code_noise",
+        "code_dropout",
+        "time_channels",
+    )
 
     def __init__(
         self,
@@ -352,15 +366,27 @@ class GNOCCHI(JointBehavior, TrialEstimator):
         check_bool(return_behavior, "return_behavior")
         self._check_return_behavior(return_behavior)  # before any denoising
         self.model_.eval()
-        options = {"n_steps": n_steps, "method": method, "eta": eta,
-                   "guidance": float(self.guidance_scale)}  # fmt: skip
-        out = denoise_codes(self.model_, code, n_samples, seed, batch_size=batch_size,
-                            common_noise=common_noise, verbose=self.verbose,
-                            options=options)  # fmt: skip
+        options = {
+            "n_steps": n_steps,
+            "method": method,
+            "eta": eta,
+            "guidance": float(self.guidance_scale),
+        }
+        out = denoise_codes(
+            self.model_,
+            code,
+            n_samples,
+            seed,
+            batch_size=batch_size,
+            common_noise=common_noise,
+            verbose=self.verbose,
+            options=options,
+        )
         out = out.reshape(len(code), n_samples, *out.shape[1:])  # (n_codes, K, T, N + B)
         activity, behavior = self._split_behavior(out)
-        activity = samples_as_output(activity, output, bin_size_s=self.bin_size_s_, seed=seed,
-                                     common_noise=common_noise)  # fmt: skip
+        activity = samples_as_output(
+            activity, output, bin_size_s=self.bin_size_s_, seed=seed, common_noise=common_noise
+        )
         return (activity, behavior) if return_behavior else activity
 
     def sample_prior(self, n: int, *, random_state: int | None = None, **kwargs) -> np.ndarray:

@@ -57,8 +57,10 @@ class JointBehavior:
                 f"{name} must have the behaviour channels {list(self.behavior_names_)} "
                 "(joint_behavior=True)"
             )
-        return np.concatenate([np.asarray(activity, dtype=np.float32),
-                               np.asarray(trials.behavior, dtype=np.float32)], axis=-1)  # fmt: skip
+        return np.concatenate(
+            [np.asarray(activity, dtype=np.float32), np.asarray(trials.behavior, dtype=np.float32)],
+            axis=-1,
+        )
 
     def _check_return_behavior(self, return_behavior: bool) -> None:
         """An error naming ``return_behavior`` when asked of a model without behaviour."""

@@ -26,9 +26,13 @@ __all__ = ["LatentGNOCCHI"]
 
 AUTOENCODER_DIR = "autoencoder"  # the first stage's run directory, inside the fit's
 # Constructor arguments of the autoencoder, by their names in PoissonAutoencoderConfig.
-_AE_PARAMS = {"latent_dim": "latent_dim", "ae_channels": "channels", "ae_layers": "n_layers",
-              "ae_coordinated_dropout": "coordinated_dropout",
-              "ae_smooth_weight": "smooth_weight"}  # fmt: skip
+_AE_PARAMS = {
+    "latent_dim": "latent_dim",
+    "ae_channels": "channels",
+    "ae_layers": "n_layers",
+    "ae_coordinated_dropout": "coordinated_dropout",
+    "ae_smooth_weight": "smooth_weight",
+}
 
 
 class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
@@ -142,9 +146,16 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
 
     def _autoencoder_train_config(self, seed: int) -> TrainConfig:
         config = self._train_config(seed)
-        return TrainConfig(**(config.to_dict() | {"max_epochs": self.ae_epochs,
-                                                   "learning_rate": self.ae_learning_rate,
-                                                   "ema_decay": None}))  # fmt: skip
+        return TrainConfig(
+            **(
+                config.to_dict()
+                | {
+                    "max_epochs": self.ae_epochs,
+                    "learning_rate": self.ae_learning_rate,
+                    "ema_decay": None,
+                }
+            )
+        )
 
     # ------------------------------------------------------------------ data
     def _start_fit(self, X) -> None:
@@ -190,11 +201,14 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
         GNOCCHI on the latents of the same trials (in ``run_dir``)."""
         common = {"device": self.device_, "verbose": self.verbose, "resume": resume}
         first = train(
-            self.model_.autoencoder, train_data, valid_data,
+            self.model_.autoencoder,
+            train_data,
+            valid_data,
             config=self._autoencoder_train_config(seed),
             run_dir=None if run_dir is None else Path(run_dir) / AUTOENCODER_DIR,
-            desc="fitting LatentGNOCCHI (autoencoder)", **common,
-        )  # fmt: skip
+            desc="fitting LatentGNOCCHI (autoencoder)",
+            **common,
+        )
         self.autoencoder_history_ = first.history
         latents = self._map_batches(self.model_.latents, train_data, self.batch_size)
         valid_latents = None
@@ -202,9 +216,14 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
             valid_latents = self._map_batches(self.model_.latents, valid_data, self.batch_size)
         self.model_.set_latent_statistics(neuron_statistics(latents))
         return train(
-            self.model_.diffusion, latents, valid_latents, config=self._train_config(seed),
-            run_dir=run_dir, desc="fitting LatentGNOCCHI (diffusion)", **common,
-        )  # fmt: skip
+            self.model_.diffusion,
+            latents,
+            valid_latents,
+            config=self._train_config(seed),
+            run_dir=run_dir,
+            desc="fitting LatentGNOCCHI (diffusion)",
+            **common,
+        )
 
     # ------------------------------------------------------------------ inference
     def reconstruct(self, X, *, batch_size: int = 256, output: str = "rates") -> np.ndarray:
@@ -223,8 +242,15 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
     def _heldout_config(self):
         return self.model_.config.autoencoder
 
-    def generate(self, codes, *, output: str = "activity", random_state: int | None = None,
-                 common_noise: bool = False, **kwargs) -> np.ndarray:  # fmt: skip
+    def generate(
+        self,
+        codes,
+        *,
+        output: str = "activity",
+        random_state: int | None = None,
+        common_noise: bool = False,
+        **kwargs,
+    ) -> np.ndarray:
         """Generate trials conditioned on codes: latents by the diffusion model (the
         arguments of :meth:`GNOCCHI.generate`), rates by the autoencoder, then spikes.
 

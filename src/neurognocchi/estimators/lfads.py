@@ -85,10 +85,21 @@ class LFADS(HeldoutNeurons, TrialEstimator):
     _model_class = LfadsModel
     _config_class = LfadsConfig
     _model_params = (
-        "code_dim", "encoder_dim", "generator_dim", "factor_dim", "use_controller",
-        "controller_dim", "inferred_input_dim", "kl_weight", "l2_weight", "kl_warmup_steps",
-        "l2_warmup_steps", "coordinated_dropout", "dropout", "clip_hidden",
-    )  # fmt: skip
+        "code_dim",
+        "encoder_dim",
+        "generator_dim",
+        "factor_dim",
+        "use_controller",
+        "controller_dim",
+        "inferred_input_dim",
+        "kl_weight",
+        "l2_weight",
+        "kl_warmup_steps",
+        "l2_warmup_steps",
+        "coordinated_dropout",
+        "dropout",
+        "clip_hidden",
+    )
 
     def __init__(
         self,

@@ -45,8 +45,10 @@ __all__ = ["PPCA"]
 
 # weights.pt key -> fitted attribute (the scaler's buffers are saved as "scaler.mean"/"std").
 _SAVED_ARRAYS = {
-    "mean": "mean_", "components": "components_", "explained_variance": "explained_variance_",
-}  # fmt: skip
+    "mean": "mean_",
+    "components": "components_",
+    "explained_variance": "explained_variance_",
+}
 
 
 class PPCA(FittedInputChecks, BaseEstimator):
@@ -178,10 +180,13 @@ class PPCA(FittedInputChecks, BaseEstimator):
         w = self.components_
         projection = np.linalg.solve(self._m_matrix(), w.T)  # (q, D): M^-1 W^T
         codes = [
-            (_normalize(self.scaler_, activity[i : i + batch_size]).reshape(-1, w.shape[0])
-             - self.mean_) @ projection.T
+            (
+                _normalize(self.scaler_, activity[i : i + batch_size]).reshape(-1, w.shape[0])
+                - self.mean_
+            )
+            @ projection.T
             for i in range(0, len(activity), batch_size)
-        ]  # fmt: skip
+        ]
         return np.concatenate(codes).astype(np.float32)
 
     def _m_matrix(self) -> np.ndarray:
@@ -247,8 +252,13 @@ class PPCA(FittedInputChecks, BaseEstimator):
                 draw = rng.standard_normal((len(means[i : i + step]), n_samples, w.shape[0]))
                 noise = self._project_noise(draw)  # (b, K, D)
             out.append(self._to_data_units(means[i : i + step, None] + noise))
-        return samples_as_output(np.concatenate(out), output, bin_size_s=self.bin_size_s_,
-                                 seed=seed, common_noise=common_noise)  # fmt: skip
+        return samples_as_output(
+            np.concatenate(out),
+            output,
+            bin_size_s=self.bin_size_s_,
+            seed=seed,
+            common_noise=common_noise,
+        )
 
     def _conditional_means(self, codes: np.ndarray) -> np.ndarray:
         """``mu + W (W^T W)^-1 M c`` (n, D) for codes (n, q), one code direction at a time
@@ -275,8 +285,14 @@ class PPCA(FittedInputChecks, BaseEstimator):
         z = torch.from_numpy(flat.reshape(*flat.shape[:-1], self.n_time_, self.n_neurons_))
         return self.scaler_.inverse(z.float()).numpy()
 
-    def sample_prior(self, n: int, *, random_state: int | None = None, batch_size: int = 256,
-                     output: str = "activity") -> np.ndarray:  # fmt: skip
+    def sample_prior(
+        self,
+        n: int,
+        *,
+        random_state: int | None = None,
+        batch_size: int = 256,
+        output: str = "activity",
+    ) -> np.ndarray:
         """Unconditional samples of the model: ``mu + W z + sigma eps``, ``z ~ N(0, I)``.
 
         Parameters
@@ -310,8 +326,9 @@ class PPCA(FittedInputChecks, BaseEstimator):
             eps = rng_eps.standard_normal((size, w.shape[0]))  # (b, D)
             out.append(self._to_data_units(self.mean_ + z @ w.T + sigma * eps))
         samples = np.concatenate(out)[:, None]  # (n, 1, T, N)
-        return samples_as_output(samples, output, bin_size_s=self.bin_size_s_, seed=seed,
-                                 common_noise=False)[:, 0]  # fmt: skip
+        return samples_as_output(
+            samples, output, bin_size_s=self.bin_size_s_, seed=seed, common_noise=False
+        )[:, 0]
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> Path:

@@ -11,8 +11,17 @@ from tqdm.auto import tqdm
 __all__ = ["denoise_codes"]
 
 
-def denoise_codes(model, code: torch.Tensor, n_samples: int, seed: int, *, batch_size: int,
-                  common_noise: bool, verbose: bool, options: dict) -> np.ndarray:  # fmt: skip
+def denoise_codes(
+    model,
+    code: torch.Tensor,
+    n_samples: int,
+    seed: int,
+    *,
+    batch_size: int,
+    common_noise: bool,
+    verbose: bool,
+    options: dict,
+) -> np.ndarray:
     """Samples ``(n_codes * n_samples, T, C)`` of ``model.generate`` for codes ``code``
     (n_codes, L), ``batch_size`` rows at a time, the rows of a code consecutive.
 
@@ -39,7 +48,13 @@ def denoise_codes(model, code: torch.Tensor, n_samples: int, seed: int, *, batch
             index = torch.arange(start, min(start + batch_size, n_samples))  # sample ks
             # The same seed for every batch: each draws the same bank of noise rows.
             generator = torch.Generator(device=device).manual_seed(seed)
-            samples.append(model.generate(row.repeat(len(index), 1), generator=generator,
-                                          noise_index=index, n_noise=n_samples,
-                                          **options))  # fmt: skip
+            samples.append(
+                model.generate(
+                    row.repeat(len(index), 1),
+                    generator=generator,
+                    noise_index=index,
+                    n_noise=n_samples,
+                    **options,
+                )
+            )
     return torch.cat(samples).cpu().numpy()

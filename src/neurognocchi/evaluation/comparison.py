@@ -71,10 +71,19 @@ TABLE_ROWS = [
 # Summary keys made by the generating steps (DESIGN §7.3, 7.5-7.7 and Fig. 4D's pairing): a
 # model that cannot generate (output_kind "codes", e.g. CEBRA) shows CANNOT_GENERATE there.
 GENERATED_PREFIXES = (
-    "reconstruction_", "bits_per_spike", "navigation_", "unintended_", "intended_gain_",
-    "traversal_spread_", "unconditional_", "conditional_", "spikes_", "paired_neurons",
-    "cosmooth_", "joint_",
-)  # fmt: skip
+    "reconstruction_",
+    "bits_per_spike",
+    "navigation_",
+    "unintended_",
+    "intended_gain_",
+    "traversal_spread_",
+    "unconditional_",
+    "conditional_",
+    "spikes_",
+    "paired_neurons",
+    "cosmooth_",
+    "joint_",
+)
 FLOOR_COLUMNS = {
     "single_trial": "floor: real trials (K-matched)",
     "noise_free": "floor: noise-free",
@@ -136,8 +145,7 @@ def summary_table(results: dict[str, dict]) -> dict:
             else "—"  # not measured for this column (e.g. a floor of a code read-out)
             for name in names
         ]
-        rows.append({"key": key, "label": label.format(first=first), "format": fmt,
-                     "cells": cells})  # fmt: skip
+        rows.append({"key": key, "label": label.format(first=first), "format": fmt, "cells": cells})
     return {"columns": ["metric", *names], "rows": rows}
 
 
@@ -155,16 +163,33 @@ def model_rows(configs: dict[str, dict], names: list[str]) -> list[dict]:
     labels = {name: config.get("training_labels") or [] for name, config in configs.items()}
     rows = []
     if "codes" in kinds.values():
-        said = {"samples": "yes (samples)", "rates": "yes (rates)",
-                "codes": f"no: codes only ({CANNOT_GENERATE})"}  # fmt: skip
-        rows.append(("output_kind", "generates activity",
-                     [said[kinds[n]] if n in kinds else "—" for n in names]))  # fmt: skip
+        said = {
+            "samples": "yes (samples)",
+            "rates": "yes (rates)",
+            "codes": f"no: codes only ({CANNOT_GENERATE})",
+        }
+        rows.append(
+            (
+                "output_kind",
+                "generates activity",
+                [said[kinds[n]] if n in kinds else "—" for n in names],
+            )
+        )
     if any(labels.values()):
-        cells = [("—" if n not in labels else "no (unsupervised)" if not labels[n]
-                  else "yes: " + ", ".join(labels[n])) for n in names]  # fmt: skip
+        cells = [
+            (
+                "—"
+                if n not in labels
+                else "no (unsupervised)"
+                if not labels[n]
+                else "yes: " + ", ".join(labels[n])
+            )
+            for n in names
+        ]
         rows.append(("training_labels", "trained on behaviour labels (supervised)", cells))
-    return [{"key": key, "label": label, "format": "s", "cells": cells}
-            for key, label, cells in rows]  # fmt: skip
+    return [
+        {"key": key, "label": label, "format": "s", "cells": cells} for key, label, cells in rows
+    ]
 
 
 def paired_summaries(results: dict[str, dict]) -> dict[str, dict]:
@@ -242,8 +267,7 @@ def compare(models: dict, trials, **options) -> dict:
         summary = results[name]["summary"]
         summary |= {key: value["fraction"] for key, value in fractions.items()}
     table = summary_table(results)
-    return {"models": results, "paired": paired, "table": table,
-            "markdown": table_markdown(table)}  # fmt: skip
+    return {"models": results, "paired": paired, "table": table, "markdown": table_markdown(table)}
 
 
 def seed_table(comparisons: list[dict]) -> dict:
@@ -278,6 +302,5 @@ def seed_table(comparisons: list[dict]) -> dict:
                 continue
             stats = mean_and_sd(values, ignore_nan=True)
             cells.append(format_value(stats.mean, fmt, stats.sd if stats.n > 1 else None))
-        rows.append({"key": key, "label": label.format(first=first), "format": fmt,
-                     "cells": cells})  # fmt: skip
+        rows.append({"key": key, "label": label.format(first=first), "format": fmt, "cells": cells})
     return {"columns": ["metric", *names], "rows": rows, "n_seeds": len(comparisons)}

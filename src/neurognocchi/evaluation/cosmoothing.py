@@ -27,16 +27,20 @@ MAX_GLM_BINS = 50_000  # training bins used by each GLM (an even subsample beyon
 #: The comparison table's rows of this section: (summary key, label, format).
 TABLE_ROWS = [
     ("cosmooth_bits_per_spike", "co-smoothing bits/spike, held-out neurons (valid)", ".3f"),
-    ("cosmooth_smoothing_bits_per_spike",
-     "co-smoothing bits/spike, spike-smoothing baseline (same neurons)", ".3f"),
-]  # fmt: skip
+    (
+        "cosmooth_smoothing_bits_per_spike",
+        "co-smoothing bits/spike, spike-smoothing baseline (same neurons)",
+        ".3f",
+    ),
+]
 
 
 def _smoothed(spikes: np.ndarray, bin_size_s: float) -> np.ndarray:
     from neurognocchi.data.preprocess import gaussian_smooth
 
-    return gaussian_smooth(spikes.astype(np.float64), sigma_s=SMOOTHING_SIGMA_S,
-                           bin_size_s=bin_size_s)  # fmt: skip
+    return gaussian_smooth(
+        spikes.astype(np.float64), sigma_s=SMOOTHING_SIGMA_S, bin_size_s=bin_size_s
+    )
 
 
 def smoothing_baseline(train_spikes, valid_spikes, heldout, *, bin_size_s: float) -> np.ndarray:
@@ -98,8 +102,7 @@ def cosmoothing_section(model, data) -> dict:
             f"model.reconstruct returned shape {rates.shape}; expected {valid.shape}"
         )
     bin_size_s = float(trials.bin_size_s)
-    baseline = smoothing_baseline(trials.spikes[split.train], valid, heldout,
-                                  bin_size_s=bin_size_s)  # fmt: skip
+    baseline = smoothing_baseline(trials.spikes[split.train], valid, heldout, bin_size_s=bin_size_s)
     real = valid[..., heldout]
     return {
         "heldout_neurons": heldout,
@@ -113,5 +116,7 @@ def cosmoothing_summary(section: dict | None) -> dict:
     """Flat summary keys of a :func:`cosmoothing_section` result (empty when skipped)."""
     if not section or "skipped" in section:
         return {}
-    return {"cosmooth_bits_per_spike": section["bits_per_spike"],
-            "cosmooth_smoothing_bits_per_spike": section["smoothing_bits_per_spike"]}  # fmt: skip
+    return {
+        "cosmooth_bits_per_spike": section["bits_per_spike"],
+        "cosmooth_smoothing_bits_per_spike": section["smoothing_bits_per_spike"],
+    }

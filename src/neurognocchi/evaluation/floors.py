@@ -151,12 +151,12 @@ def _scores(data, decoder, nav_plan, traversals, activity_of) -> dict:
     out, _ = stochastic.reconstruction_scores(activity_of(pools, "reconstruction").mean(1), data)
     goals = [heldout[data.conditions[heldout] == label] for label in nav_plan.labels]
     activity = activity_of(goals, "navigation")
-    out |= stochastic.navigation_scores(decoder, activity, activity.mean(1),
-                                        _goal_plan(nav_plan), data)[0]  # fmt: skip
+    out |= stochastic.navigation_scores(
+        decoder, activity, activity.mean(1), _goal_plan(nav_plan), data
+    )[0]
     for plan, name in zip(traversals, data.variable_names, strict=True):
         activity = activity_of(_nearest_condition_trials(data, plan.requested), "traversal")
-        out |= stochastic.traversal_scores(decoder, activity, activity.mean(1), plan, name,
-                                           data)[0]  # fmt: skip
+        out |= stochastic.traversal_scores(decoder, activity, activity.mean(1), plan, name, data)[0]
     return out
 
 

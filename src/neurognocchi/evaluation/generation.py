@@ -145,8 +145,9 @@ def poisson_inverse_cdf(uniforms, means) -> np.ndarray:
     return counts
 
 
-def poisson_activity(rates, n_samples: int, smoothing: Smoothing, *, random_state: int,
-                     common_noise: bool) -> np.ndarray:  # fmt: skip
+def poisson_activity(
+    rates, n_samples: int, smoothing: Smoothing, *, random_state: int, common_noise: bool
+) -> np.ndarray:
     """Activity-like samples (n, K, T, N) of rates (n, T, N) in Hz: Poisson counts per bin,
     smoothed and divided by the bin as the data were. With ``common_noise`` every row of
     ``rates`` uses the same uniforms (inverse-CDF draws), so equal rates give equal counts
@@ -155,8 +156,9 @@ def poisson_activity(rates, n_samples: int, smoothing: Smoothing, *, random_stat
     rng = np.random.default_rng(random_state)
     if common_noise:
         uniforms = rng.random((1, n_samples, *rates.shape[1:]))  # (1, K, T, N)
-        counts = np.concatenate([poisson_inverse_cdf(uniforms, means[i : i + 8])
-                                 for i in range(0, len(rates), 8)])  # fmt: skip
+        counts = np.concatenate(
+            [poisson_inverse_cdf(uniforms, means[i : i + 8]) for i in range(0, len(rates), 8)]
+        )
     else:
         counts = rng.poisson(np.broadcast_to(means, (len(rates), n_samples, *rates.shape[1:])))
     return smoothing.apply(counts / smoothing.bin_size_s)
@@ -197,8 +199,9 @@ def generate_activity(
             n_samples,
         )
         return Generated(samples.mean(axis=1), samples, None)
-    rates = _checked(model.generate(codes, n_samples=1, random_state=random_state, **options),
-                     len(codes), 1)[:, 0]  # fmt: skip
+    rates = _checked(
+        model.generate(codes, n_samples=1, random_state=random_state, **options), len(codes), 1
+    )[:, 0]
     if smoothing is None:
         return Generated(rates, np.repeat(rates[:, None], n_samples, axis=1), rates)
     samples = poisson_activity(

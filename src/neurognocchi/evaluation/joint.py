@@ -53,9 +53,11 @@ def table_rows(variables) -> list[tuple[str, str, str]]:
     per_variable = [
         row
         for v in variables
-        for row in ((f"joint_unintended_{v}", f"{label} unintended movement, {v}", ".3f"),
-                    (f"joint_intended_gain_{v}", f"{label} intended gain, {v}", ".2f"))
-    ]  # fmt: skip
+        for row in (
+            (f"joint_unintended_{v}", f"{label} unintended movement, {v}", ".3f"),
+            (f"joint_intended_gain_{v}", f"{label} intended gain, {v}", ".2f"),
+        )
+    ]
     return [
         ("joint_navigation_bias", f"{label} navigation bias (data units)", ".3f"),
         ("joint_navigation_spread", f"{label} navigation spread", ".3f"),
@@ -78,9 +80,13 @@ def skip_reason(model, data) -> str | None:
 
 
 def _generate(model, data, codes, seed: int):
-    activity, behavior = model.generate(codes, n_samples=data.n_samples, random_state=seed,
-                                        common_noise=data.common_noise,
-                                        return_behavior=True)  # fmt: skip
+    activity, behavior = model.generate(
+        codes,
+        n_samples=data.n_samples,
+        random_state=seed,
+        common_noise=data.common_noise,
+        return_behavior=True,
+    )
     return np.asarray(activity, dtype=np.float64), np.asarray(behavior, dtype=np.float64)
 
 
@@ -98,11 +104,14 @@ def joint_section(model, data, decoder, directions) -> dict:
     generated = decode_variables(reader, behavior, window)  # (n, K, 4)
     external = [decode_variables(decoder, activity, window)]
     read = [generated]
-    centres = np.stack([generated[plan.goal_of_code == i].mean(axis=(0, 1))
-                        for i in range(len(plan.goals))])  # fmt: skip
+    centres = np.stack(
+        [generated[plan.goal_of_code == i].mean(axis=(0, 1)) for i in range(len(plan.goals))]
+    )
     bias = np.linalg.norm(centres[:, :2] - plan.goals[:, :2], axis=1)  # (n_goals,)
-    numbers = {"navigation_bias": float(bias.mean()),
-               "navigation_spread": endpoint_spread(generated)}  # fmt: skip
+    numbers = {
+        "navigation_bias": float(bias.mean()),
+        "navigation_spread": endpoint_spread(generated),
+    }
     for trav, name in zip(traversal_plans(data, directions), data.variable_names, strict=True):
         seed = step_seed(data, "traversal", 0) + 100 * trav.variable
         activity, behavior = _generate(model, data, trav.codes, seed)
@@ -114,8 +123,11 @@ def joint_section(model, data, decoder, directions) -> dict:
     read = np.concatenate([r.reshape(-1, 4) for r in read])[:, :2]
     numbers["endpoint_disagreement"] = float(np.linalg.norm(external - read, axis=1).mean())
     numbers["endpoint_r2"] = pooled_r2(external, read)
-    return {"numbers": numbers, "behavior_names": list(model.behavior_names_),
-            "n_samples": len(read)}  # fmt: skip
+    return {
+        "numbers": numbers,
+        "behavior_names": list(model.behavior_names_),
+        "n_samples": len(read),
+    }
 
 
 def joint_summary(section: dict | None) -> dict:

@@ -96,8 +96,11 @@ def _metrics_intro(results: Mapping) -> str:
 
 
 def _flags_html(results: Mapping) -> str:
-    items = [f"<li>{_esc(name)}: {_esc(flag)}</li>" for name, result in results.items()
-             for flag in result.get("flags", [])]  # fmt: skip
+    items = [
+        f"<li>{_esc(name)}: {_esc(flag)}</li>"
+        for name, result in results.items()
+        for flag in result.get("flags", [])
+    ]
     return f'<ul id="flags">{"".join(items)}</ul>' if items else ""
 
 

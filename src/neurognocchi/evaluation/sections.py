@@ -32,11 +32,13 @@ def code_section(data) -> dict:
     out = {}
     for name, values in data.code_variables.items():
         snr = metrics.code_snr(data.white[heldin], values[heldin], data.conditions[heldin])
-        r2 = metrics.code_regression_r2(data.white[train], values[train], data.white[valid],
-                                        values[valid])  # fmt: skip
+        r2 = metrics.code_regression_r2(
+            data.white[train], values[train], data.white[valid], values[valid]
+        )
         out[name] = {"snr": snr, "snr_db": metrics.to_db(snr), "r2_valid": r2}
-    cosines = code_direction_cosines(data.codes[heldin], data.variables[heldin],
-                                     reference=data.codes[train])  # fmt: skip
+    cosines = code_direction_cosines(
+        data.codes[heldin], data.variables[heldin], reference=data.codes[train]
+    )
     _, condition_codes = stochastic.condition_means(data, heldin, data.white)
     return {
         "variables": out,
@@ -102,8 +104,12 @@ def generated_sections(model, data, decoder, directions) -> dict:
         per_neuron.append(recon_detail["per_neuron_r2"])
         single_trial.append(floors.single_trial_floor(data, decoder, nav_plan, traversals, s))
         if s == 0:
-            first = {"samples": recon_detail["samples"], "prior": stats_detail["prior"],
-                     "navigation": nav_detail, "traversal": trav_detail}  # fmt: skip
+            first = {
+                "samples": recon_detail["samples"],
+                "prior": stats_detail["prior"],
+                "navigation": nav_detail,
+                "traversal": trav_detail,
+            }
     return {
         "numbers": _aggregate(per_seed),
         "per_neuron_r2": np.mean(per_neuron, axis=0),

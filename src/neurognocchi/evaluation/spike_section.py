@@ -28,8 +28,13 @@ from neurognocchi.evaluation.generation import accepts_common_noise, takes_keywo
 from neurognocchi.evaluation.spike_stats import all_statistics, split_halves
 
 __all__ = [
-    "PREFIXES", "SUMMARY_KEYS", "TABLE_ROWS", "spike_floors", "spike_section", "spike_summary",
-]  # fmt: skip
+    "PREFIXES",
+    "SUMMARY_KEYS",
+    "TABLE_ROWS",
+    "spike_floors",
+    "spike_section",
+    "spike_summary",
+]
 
 #: Summary prefix of each kind of generated set.
 PREFIXES = {"conditional": "spikes_cond", "unconditional": "spikes_prior"}
@@ -103,8 +108,9 @@ def model_spikes(model, data, trials: np.ndarray) -> tuple[np.ndarray, np.ndarra
     shape = (len(trials), *data.trials.spikes.shape[1:])
     _, conditional_seed, prior_seed = section_seeds(data.seed)
     options = {"common_noise": False} if accepts_common_noise(model) else {}
-    conditional = model.generate(data.codes[trials], n_samples=1, random_state=conditional_seed,
-                                 output="spikes", **options)  # fmt: skip
+    conditional = model.generate(
+        data.codes[trials], n_samples=1, random_state=conditional_seed, output="spikes", **options
+    )
     conditional = _checked(conditional, (shape[0], 1, *shape[1:]), "model.generate")[:, 0]
     prior = model.sample_prior(len(trials), random_state=prior_seed, output="spikes")
     return conditional, _checked(prior, shape, "model.sample_prior")
@@ -153,9 +159,11 @@ def spike_section(model, data) -> dict:
 def _flat(section: dict | None, *, floor: bool) -> dict:
     if not section or "skipped" in section:
         return {}
-    return {f"{prefix}_{name}": section["floor" if floor else kind][key]
-            for kind, prefix in PREFIXES.items()
-            for name, (key, _, _) in SUMMARY_KEYS.items()}  # fmt: skip
+    return {
+        f"{prefix}_{name}": section["floor" if floor else kind][key]
+        for kind, prefix in PREFIXES.items()
+        for name, (key, _, _) in SUMMARY_KEYS.items()
+    }
 
 
 def spike_summary(section: dict | None) -> dict:

@@ -74,8 +74,9 @@ def reconstruction_scores(mean: np.ndarray, data) -> dict:
 def reconstruction_metrics(model, data, sampling_seed: int):
     """§7.3: each validation trial regenerated from its own code (K samples)."""
     valid = data.split.valid
-    generated = _generate(model, data, data.codes[valid], step_seed(data, "reconstruction",
-                                                                      sampling_seed))  # fmt: skip
+    generated = _generate(
+        model, data, data.codes[valid], step_seed(data, "reconstruction", sampling_seed)
+    )
     scalars, per_neuron = reconstruction_scores(generated.mean, data)
     spikes = data.trials.spikes
     if generated.rates is not None and spikes is not None and data.trials.bin_size_s:
@@ -113,8 +114,11 @@ def navigation_plan(data, directions) -> NavigationPlan:
     codes, owners = [], []
     for i, goal in enumerate(goals):
         nearest = navigation.nearest_conditions(source_values[:, :2], goal[:2])
-        codes.append(navigation.navigated_codes(source_codes[nearest], source_values[nearest],
-                                                goal, directions))  # fmt: skip
+        codes.append(
+            navigation.navigated_codes(
+                source_codes[nearest], source_values[nearest], goal, directions
+            )
+        )
         owners.append(np.full(len(nearest), i))
     return NavigationPlan(labels, goals, np.concatenate(codes), np.concatenate(owners))
 
@@ -127,8 +131,9 @@ def navigation_scores(decoder, samples, means, plan: NavigationPlan, data):
     sources of a goal are pooled as one distribution. Returns (scalars, details)."""
     decoded = decode_variables(decoder, samples, data.window_bins)  # (n, K, 4)
     decoded_means = decode_variables(decoder, means, data.window_bins)  # (n, 4)
-    centres = np.stack([decoded_means[plan.goal_of_code == i].mean(0)
-                        for i in range(len(plan.goals))])  # fmt: skip
+    centres = np.stack(
+        [decoded_means[plan.goal_of_code == i].mean(0) for i in range(len(plan.goals))]
+    )
     psth = np.stack([means[plan.goal_of_code == i].mean(0) for i in range(len(plan.goals))])
     endpoint_bias = np.linalg.norm(centres[:, :2] - plan.goals[:, :2], axis=1)  # (n_goals,)
     start_bias = np.linalg.norm(centres[:, 2:] - plan.goals[:, 2:], axis=1)
@@ -167,8 +172,9 @@ def traversal_plans(data, directions) -> list[TraversalPlan]:
     base_code, base_values = data.codes[heldin].mean(0), data.variables[heldin].mean(0)
     plans = []
     for j in range(len(data.variable_names)):
-        values = np.linspace(*np.percentile(data.variables[heldin, j], [5, 95]),
-                             data.n_traversal_steps)  # fmt: skip
+        values = np.linspace(
+            *np.percentile(data.variables[heldin, j], [5, 95]), data.n_traversal_steps
+        )
         requested = np.repeat(base_values[None], len(values), axis=0)
         requested[:, j] = values
         codes = navigation.traversal_codes(base_code, directions[:, j], values - base_values[j])
@@ -247,9 +253,11 @@ def sample_statistics_metrics(model, data, conditional, sampling_seed: int):
         out |= {f"{kind}_{key}": stats[key] for key in STATISTICS}
         if data.trials.spikes is not None:
             seed = step_seed(data, "poisson", sampling_seed)
-            counts = metrics.poisson_counts(samples if rates is None else rates,
-                                            bin_size_s=data.trials.bin_size_s,
-                                            random_state=seed)  # fmt: skip
+            counts = metrics.poisson_counts(
+                samples if rates is None else rates,
+                bin_size_s=data.trials.bin_size_s,
+                random_state=seed,
+            )
             stats = metrics.sample_statistics(counts, data.trials.spikes[valid])
             out |= {f"{kind}_spikes_{key}": stats[key] for key in STATISTICS}
     return out, {"prior": prior}

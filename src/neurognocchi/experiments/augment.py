@@ -49,9 +49,14 @@ from neurognocchi.evaluation.uncertainty import mean_and_sd
 from neurognocchi.experiments.decoders import DECODERS, fit_decoder, scores
 
 __all__ = [
-    "aimed_path", "augment_decoder", "augment_markdown", "combine_results", "heldout_halves",
-    "naive_synthesis", "paired_rows",
-]  # fmt: skip
+    "aimed_path",
+    "augment_decoder",
+    "augment_markdown",
+    "combine_results",
+    "heldout_halves",
+    "naive_synthesis",
+    "paired_rows",
+]
 
 REAL, NAIVE, BOUND = "real held-in only", "+ naive (neighbours' PSTHs)", "+ real held-out (bound)"
 METRICS = ("position_r2", "endpoint_error")
@@ -76,8 +81,10 @@ def _targets(trials, index) -> tuple[np.ndarray, np.ndarray]:
 def _arrays(trials, index, channels) -> tuple[np.ndarray, np.ndarray]:
     """Activity (n, T, N) and the position channels of the behaviour (n, T, 2) of trials
     ``index``, float64."""
-    return (np.asarray(trials.activity[index], dtype=np.float64),
-            np.asarray(trials.behavior[index][..., channels], dtype=np.float64))  # fmt: skip
+    return (
+        np.asarray(trials.activity[index], dtype=np.float64),
+        np.asarray(trials.behavior[index][..., channels], dtype=np.float64),
+    )
 
 
 class _Neighbours:
@@ -89,8 +96,10 @@ class _Neighbours:
         conditions = trials.info("condition")[self.train]
         self.activity, self.positions = _arrays(trials, self.train, channels)
         self.of_trial = np.searchsorted(self.labels, conditions)  # condition row of each trial
-        self.psth = [np.stack([x[self.of_trial == i].mean(0) for i in range(len(self.labels))])
-                     for x in (self.activity, self.positions)]  # fmt: skip
+        self.psth = [
+            np.stack([x[self.of_trial == i].mean(0) for i in range(len(self.labels))])
+            for x in (self.activity, self.positions)
+        ]
 
     def interpolated(self, goal) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows of the nearest conditions to ``goal`` (x, y), the mean of their activity PSTHs
@@ -139,8 +148,7 @@ def _navigation(model, trials, split, goals, seed: int):
     stochastic.navigation_plan`), one group per goal target (n_goals, 2), with the held-in
     training trials' mean start position as every goal's start: nothing of a real held-out
     trial (the test trials' start positions included) moves a synthetic trial."""
-    data = prepare(model, trials, split=split, random_state=seed, n_samples=1,
-                   n_sampling_seeds=1)  # fmt: skip
+    data = prepare(model, trials, split=split, random_state=seed, n_samples=1, n_sampling_seeds=1)
     heldin = data.heldin
     directions, _ = navigation_directions(data.codes[heldin], data.variables[heldin])
     _, source_codes = condition_means(data, heldin, data.codes)
@@ -149,13 +157,18 @@ def _navigation(model, trials, split, goals, seed: int):
     codes = []
     for goal in goals:
         nearest = nearest_conditions(source_values[:, :2], goal)
-        codes.append(navigated_codes(source_codes[nearest], source_values[nearest],
-                                     np.concatenate([goal, start]), directions))  # fmt: skip
+        codes.append(
+            navigated_codes(
+                source_codes[nearest],
+                source_values[nearest],
+                np.concatenate([goal, start]),
+                directions,
+            )
+        )
     return data, codes
 
 
-def model_synthesis(model, navigation, neighbours: _Neighbours, goals, n_per_goal: int,
-                    seed: int):  # fmt: skip
+def model_synthesis(model, navigation, neighbours: _Neighbours, goals, n_per_goal: int, seed: int):
     """(ii+) for ``model``: ``n_per_goal`` trials per goal target (n_goals, 2) generated from
     its navigated codes (``navigation``, :func:`_navigation`'s; independent noise, seeded), with
     generated or interpolated positions. Returns activity, positions and the label kind."""
@@ -170,8 +183,14 @@ def model_synthesis(model, navigation, neighbours: _Neighbours, goals, n_per_goa
             act, beh = model.generate(codes, n_samples=k, random_state=draw, return_behavior=True)
             path = np.asarray(beh, dtype=np.float64)[..., joint_channels]
         else:
-            act = generate_activity(model, codes, n_samples=k, random_state=draw,
-                                    common_noise=False, smoothing=data.smoothing)  # fmt: skip
+            act = generate_activity(
+                model,
+                codes,
+                n_samples=k,
+                random_state=draw,
+                common_noise=False,
+                smoothing=data.smoothing,
+            )
             act = act.samples  # (n_codes, k, T, N): Poisson-smoothed for a rate model
             path = np.broadcast_to(neighbours.interpolated(goal)[2], (*act.shape[:3], 2))
         flat = np.asarray(act, dtype=np.float64).reshape(-1, *act.shape[2:])[:n_per_goal]
@@ -258,8 +277,9 @@ def augment_decoder(
         for kind in decoders:
             decoder = fit_decoder(kind, x, y, random_state=seed)
             numbers = scores(decoder, test_x, test_y, window_bins=bins)
-            results.append({"set": name, "decoder": kind, "multiple": multiple, "seed": seed,
-                            **numbers})  # fmt: skip
+            results.append(
+                {"set": name, "decoder": kind, "multiple": multiple, "seed": seed, **numbers}
+            )
 
     for seed in seeds:
         score(REAL, None, None, seed)
@@ -276,19 +296,29 @@ def augment_decoder(
             naive_sources.append(sources)
             score(NAIVE, multiple, naive, seed)
     rows = _aggregate(results)
-    return jsonable({
-        "rows": rows,
-        "paired_rows": paired_rows(results),
-        "gap_closed": _gap_closed(rows, models, decoders, multiples),
-        "labels": labels,
-        "per_seed": results,
-        "indices": {"train": split.train.tolist(), "bound_train": bound_train.tolist(),
-                    "test": test.tolist(),
-                    "naive_sources": np.unique(np.concatenate(naive_sources)).tolist()},
-        "n_real_per_condition": n_per_condition,
-        "settings": {"random_state": split_seed, "seeds": seeds, "multiples": multiples,
-                     "decoders": decoders, "window_bins": bins},
-    })  # fmt: skip
+    return jsonable(
+        {
+            "rows": rows,
+            "paired_rows": paired_rows(results),
+            "gap_closed": _gap_closed(rows, models, decoders, multiples),
+            "labels": labels,
+            "per_seed": results,
+            "indices": {
+                "train": split.train.tolist(),
+                "bound_train": bound_train.tolist(),
+                "test": test.tolist(),
+                "naive_sources": np.unique(np.concatenate(naive_sources)).tolist(),
+            },
+            "n_real_per_condition": n_per_condition,
+            "settings": {
+                "random_state": split_seed,
+                "seeds": seeds,
+                "multiples": multiples,
+                "decoders": decoders,
+                "window_bins": bins,
+            },
+        }
+    )
 
 
 def combine_results(results) -> dict:
@@ -299,18 +329,21 @@ def combine_results(results) -> dict:
     if not results:
         raise InvalidArgumentError("results must hold at least one augment_decoder result")
     settings = results[0]["settings"]
-    per_seed = [row | {"training_seed": i} for i, result in enumerate(results)
-                for row in result["per_seed"]]  # fmt: skip
+    per_seed = [
+        row | {"training_seed": i} for i, result in enumerate(results) for row in result["per_seed"]
+    ]
     rows = _aggregate(per_seed)
     names = list(results[0]["labels"])
-    return jsonable({
-        "rows": rows,
-        "paired_rows": paired_rows(per_seed),
-        "gap_closed": _gap_closed(rows, names, settings["decoders"], settings["multiples"]),
-        "labels": results[0]["labels"],
-        "per_seed": per_seed,
-        "settings": settings | {"n_training_seeds": len(results)},
-    })  # fmt: skip
+    return jsonable(
+        {
+            "rows": rows,
+            "paired_rows": paired_rows(per_seed),
+            "gap_closed": _gap_closed(rows, names, settings["decoders"], settings["multiples"]),
+            "labels": results[0]["labels"],
+            "per_seed": per_seed,
+            "settings": settings | {"n_training_seeds": len(results)},
+        }
+    )
 
 
 def paired_rows(per_seed: list[dict]) -> list[dict]:
@@ -321,8 +354,9 @@ def paired_rows(per_seed: list[dict]) -> list[dict]:
         return r.get("training_seed", 0), r["seed"], r["decoder"]
 
     real = {base(r): r for r in per_seed if r["set"] == REAL}
-    deltas = [r | {m: r[m] - real[base(r)][m] for m in METRICS}
-              for r in per_seed if r["set"] != REAL]  # fmt: skip
+    deltas = [
+        r | {m: r[m] - real[base(r)][m] for m in METRICS} for r in per_seed if r["set"] != REAL
+    ]
     return _aggregate(deltas)
 
 

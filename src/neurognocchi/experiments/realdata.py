@@ -88,16 +88,28 @@ DATAHIGH_FILE = "datahigh_ex1_spikecounts.mat"
 
 # Small enough to fit in about a minute each on one CPU core (147 trials of 20 x 61).
 # DDIM-50 as when docs/results.md's DataHigh tables were measured (the default is UniPC-10).
-GNOCCHI_PARAMS = dict(code_dim=8, channels=32, max_epochs=200, batch_size=32, rec_weight=4.0,
-                      sampler="ddim", n_sample_steps=50)
+GNOCCHI_PARAMS = dict(
+    code_dim=8,
+    channels=32,
+    max_epochs=200,
+    batch_size=32,
+    rec_weight=4.0,
+    sampler="ddim",
+    n_sample_steps=50,
+)
 LFADS_PARAMS = dict(code_dim=8, max_epochs=200)
 LATENT_PARAMS = dict(GNOCCHI_PARAMS, latent_dim=8, ae_epochs=300)
 PPCA_PARAMS = dict(code_dim=8)
 CEBRA_PARAMS = dict(code_dim=8)  # CEBRA-Time: no behaviour is recorded in this file
 N_SAMPLES = 32  # K: samples per code, and real trials per K-matched floor
 MODELS = ("gnocchi", "lfads", "ppca")  # the default models; "cebra" (extra) may be added
-CLASSES = {"gnocchi": GNOCCHI, "latent-gnocchi": LatentGNOCCHI, "lfads": LFADS, "ppca": PPCA,
-           "cebra": CEBRA}  # fmt: skip
+CLASSES = {
+    "gnocchi": GNOCCHI,
+    "latent-gnocchi": LatentGNOCCHI,
+    "lfads": LFADS,
+    "ppca": PPCA,
+    "cebra": CEBRA,
+}
 
 
 def classification_accuracy(features, labels, *, n_folds: int = 5, random_state: int = 0) -> float:
@@ -115,8 +127,15 @@ def _flat(trials: Trials) -> np.ndarray:
     return np.asarray(trials.activity, dtype=np.float64).reshape(trials.n_trials, -1)
 
 
-def pca_baseline(train: Trials, valid: Trials, trials: Trials, *, n_components: int,
-                 n_folds: int = 5, random_state: int = 0) -> dict:  # fmt: skip
+def pca_baseline(
+    train: Trials,
+    valid: Trials,
+    trials: Trials,
+    *,
+    n_components: int,
+    n_folds: int = 5,
+    random_state: int = 0,
+) -> dict:
     """Condition accuracy of the ``n_components``-dim PCA of the flattened smoothed activity.
 
     The PCA is fitted on ``train`` only; ``accuracy_valid`` classifies the projections of
@@ -135,8 +154,9 @@ def pca_baseline(train: Trials, valid: Trials, trials: Trials, *, n_components: 
     }
 
 
-def real_data_floors(train: Trials, valid: Trials, *, n_samples: int = N_SAMPLES,
-                     random_state: int = 0) -> dict:  # fmt: skip
+def real_data_floors(
+    train: Trials, valid: Trials, *, n_samples: int = N_SAMPLES, random_state: int = 0
+) -> dict:
     """What real training trials score in a model's place (no model involved).
 
     Parameters
@@ -181,8 +201,16 @@ def real_data_floors(train: Trials, valid: Trials, *, n_samples: int = N_SAMPLES
     }
 
 
-def _score_model(model, trials: Trials, valid: Trials, *, smoothing: Smoothing, n_samples: int,
-                 random_state: int, n_folds: int) -> dict:  # fmt: skip
+def _score_model(
+    model,
+    trials: Trials,
+    valid: Trials,
+    *,
+    smoothing: Smoothing,
+    n_samples: int,
+    random_state: int,
+    n_folds: int,
+) -> dict:
     """Classification, reconstruction and PSTH numbers of one fitted model (classification
     only for a model that cannot generate)."""
     labels, valid_labels = trials.info("condition"), valid.info("condition")
@@ -198,9 +226,13 @@ def _score_model(model, trials: Trials, valid: Trials, *, smoothing: Smoothing, 
         return accuracy  # CEBRA cannot generate: no reconstruction or PSTH numbers
     start = time.perf_counter()
     mean = generate_activity(
-        model, valid_codes, n_samples=n_samples, random_state=random_state,
-        common_noise=False, smoothing=smoothing,
-    ).mean  # fmt: skip
+        model,
+        valid_codes,
+        n_samples=n_samples,
+        random_state=random_state,
+        common_noise=False,
+        smoothing=smoothing,
+    ).mean
     generate_seconds = time.perf_counter() - start
     return accuracy | {
         "reconstruction_r2_valid": pooled_r2(mean, valid.activity),
@@ -217,8 +249,13 @@ def _spike_scores(model, trials: Trials, parts, random_state: int) -> tuple[dict
     `evaluate`) and co-smoothing bits/spike (a model fitted with ``heldout_neurons``): its
     numbers and the real-vs-real floors; empty for what does not apply."""
     split = SimpleNamespace(train=parts[0], valid=parts[1])
-    data = SimpleNamespace(trials=trials, split=split, codes=model.encode(trials),
-                           seed=random_state, output_kind=output_kind(model))  # fmt: skip
+    data = SimpleNamespace(
+        trials=trials,
+        split=split,
+        codes=model.encode(trials),
+        seed=random_state,
+        output_kind=output_kind(model),
+    )
     spikes = spike_section(model, data)
     numbers = spike_summary(spikes) | cosmoothing_summary(cosmoothing_section(model, data))
     return numbers, spike_floors(spikes)
@@ -285,8 +322,9 @@ def run_datahigh_experiment(
     ``pca_baseline``, ``floors``, ``gnocchi``, ``lfads``, ``ppca`` (see the module
     docstring) and ``seconds`` (the whole run).
     """
-    valid_fraction = check_real(valid_fraction, "valid_fraction", low=0, high=1,
-                                low_open=True, high_open=True)  # fmt: skip
+    valid_fraction = check_real(
+        valid_fraction, "valid_fraction", low=0, high=1, low_open=True, high_open=True
+    )
     n_samples = check_positive_int(n_samples, "n_samples")
     n_folds = check_int(n_folds, "n_folds", minimum=2)
     random_state = check_int(random_state, "random_state", minimum=0)
@@ -311,20 +349,33 @@ def run_datahigh_experiment(
     scores, spike_floor = {}, {}
     for name in models:
         model = CLASSES[name](**(seed | params[name])).fit(train)
-        scores[name] = _score_model(model, trials, valid, smoothing=smoothing,
-                                    n_samples=n_samples, random_state=random_state,
-                                    n_folds=n_folds)  # fmt: skip
+        scores[name] = _score_model(
+            model,
+            trials,
+            valid,
+            smoothing=smoothing,
+            n_samples=n_samples,
+            random_state=random_state,
+            n_folds=n_folds,
+        )
         numbers, floors = _spike_scores(model, trials, parts, random_state)
         scores[name] |= numbers
         spike_floor |= floors  # the same real halves for every model
     folds = {"n_folds": n_folds, "random_state": random_state}
     data = dict(
-        n_trials=trials.n_trials, n_train=train.n_trials, n_valid=valid.n_trials,
-        n_time=trials.n_time, n_neurons=trials.n_neurons, n_conditions=len(conditions),
-        bin_size_s=bin_size_s, smooth_sigma_s=smooth_sigma_s, n_samples=n_samples,
-        n_folds=n_folds, random_state=random_state,
+        n_trials=trials.n_trials,
+        n_train=train.n_trials,
+        n_valid=valid.n_trials,
+        n_time=trials.n_time,
+        n_neurons=trials.n_neurons,
+        n_conditions=len(conditions),
+        bin_size_s=bin_size_s,
+        smooth_sigma_s=smooth_sigma_s,
+        n_samples=n_samples,
+        n_folds=n_folds,
+        random_state=random_state,
         params={name: params[name] for name in dict.fromkeys((*models, "ppca"))},
-    )  # fmt: skip
+    )
     return {
         "data": data,
         "chance": float(np.bincount(labels).max() / len(labels)),
@@ -359,9 +410,10 @@ def summarise_seeds(per_seed: list[dict]) -> dict:
         raise InvalidArgumentError("per_seed must hold at least one result")
     first = per_seed[0]
     entries = {
-        key: list(value) for key, value in first.items()
+        key: list(value)
+        for key, value in first.items()
         if key != "data" and isinstance(value, dict)
-    }  # fmt: skip
+    }
     entries["run"] = [key for key, value in first.items() if isinstance(value, (int, float))]
     summary = {}
     for entry, metrics in entries.items():

@@ -111,15 +111,21 @@ def compare_smoothing(
     """
     heldout = trials.info("heldout").astype(bool)
     if heldout.all() or not heldout.any():
-        raise ValueError(f"trials need held-in and held-out trials; {heldout.sum()} of "
-                         f"{len(heldout)} are held out")  # fmt: skip
+        raise ValueError(
+            f"trials need held-in and held-out trials; {heldout.sum()} of "
+            f"{len(heldout)} are held out"
+        )
     result: dict = {"n_heldin": int((~heldout).sum()), "n_heldout": int(heldout.sum())}
     for name in smooth:
         start = time.perf_counter()
         prepared, lfads = smoothed_inputs(
-            trials, name, fit_mask=~heldout, sigma_s=sigma_s,
-            lfads_params=lfads_params, random_state=random_state,
-        )  # fmt: skip
+            trials,
+            name,
+            fit_mask=~heldout,
+            sigma_s=sigma_s,
+            lfads_params=lfads_params,
+            random_state=random_state,
+        )
         lfads_seconds = time.perf_counter() - start if lfads is not None else 0.0
         held_in, held_out = prepared[~heldout], prepared[heldout]
         params = {"random_state": random_state, "verbose": False} | (gnocchi_params or {})

@@ -147,8 +147,9 @@ class LfadsModel(ConfiguredModel):
         self.scaler = NeuronScaler(c.n_neurons)  # used by the Gaussian likelihood only
         # 0 at the held-out neurons (co-smoothing), which the encoders never see; not saved
         # with the weights (the config rebuilds it)
-        self.register_buffer("input_keep", input_keep(c.n_neurons, c.heldout_neurons),
-                             persistent=False)  # fmt: skip
+        self.register_buffer(
+            "input_keep", input_keep(c.n_neurons, c.heldout_neurons), persistent=False
+        )
 
     # ------------------------------------------------------------------ TrialModel members
     @property

@@ -69,8 +69,9 @@ class PoissonAutoencoder(nn.Module):
         )
         self.readout = nn.Linear(c.latent_dim, c.n_neurons)
         # 0 at the held-out neurons (co-smoothing), which the encoder never sees
-        self.register_buffer("input_keep", input_keep(c.n_neurons, c.heldout_neurons),
-                             persistent=False)  # fmt: skip
+        self.register_buffer(
+            "input_keep", input_keep(c.n_neurons, c.heldout_neurons), persistent=False
+        )
 
     @torch.no_grad()
     def set_statistics(self, stats: Mapping[str, Any]) -> None:

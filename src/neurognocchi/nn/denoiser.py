@@ -117,11 +117,15 @@ class UNet1dDenoiser(nn.Module):
         sizes = {
             name: check_positive_int(value, name)
             for name, value in [
-                ("n_neurons", n_neurons), ("code_dim", code_dim), ("channels", channels),
-                ("n_res_blocks", n_res_blocks), ("step_dim", step_dim),
-                ("code_embed_dim", code_embed_dim), ("groups", groups),
+                ("n_neurons", n_neurons),
+                ("code_dim", code_dim),
+                ("channels", channels),
+                ("n_res_blocks", n_res_blocks),
+                ("step_dim", step_dim),
+                ("code_embed_dim", code_embed_dim),
+                ("groups", groups),
             ]
-        }  # fmt: skip
+        }
         mults = _check_mults(channel_mults)
         self.config: dict[str, Any] = sizes | {
             "channel_mults": list(mults),

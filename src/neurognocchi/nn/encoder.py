@@ -80,10 +80,14 @@ class ConvTrialEncoder(nn.Module):
         self.config: dict[str, Any] = {
             name: check_positive_int(value, name)
             for name, value in [
-                ("n_neurons", n_neurons), ("code_dim", code_dim), ("channels", channels),
-                ("n_layers", n_layers), ("kernel_size", kernel_size), ("groups", groups),
+                ("n_neurons", n_neurons),
+                ("code_dim", code_dim),
+                ("channels", channels),
+                ("n_layers", n_layers),
+                ("kernel_size", kernel_size),
+                ("groups", groups),
             ]
-        }  # fmt: skip
+        }
         if kernel_size < 3 or kernel_size % 2 == 0:
             # Stride 2 with a kernel of 1 would skip every other bin.
             raise InvalidArgumentError(f"kernel_size must be an odd int >= 3; got {kernel_size}")

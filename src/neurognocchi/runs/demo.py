@@ -27,8 +27,14 @@ __all__ = ["DEMO_SETTINGS", "OUTPUTS", "run_demo", "run_reference"]
 DEMO_SETTINGS = {
     "full": {
         "data": {"n_trials": 1000, "n_neurons": 100, "n_time": 120, "bin_size_s": 0.02},
-        "gnocchi": {"code_dim": 8, "max_epochs": 150, "channels": 64, "rec_weight": 4.0,
-                    "sampler": "ddim", "n_sample_steps": 20},
+        "gnocchi": {
+            "code_dim": 8,
+            "max_epochs": 150,
+            "channels": 64,
+            "rec_weight": 4.0,
+            "sampler": "ddim",
+            "n_sample_steps": 20,
+        },
         "lfads": {"code_dim": 8, "max_epochs": 200},
         "ppca": {"code_dim": 8},
         "n_samples": 32,
@@ -36,15 +42,27 @@ DEMO_SETTINGS = {
     },
     "quick": {
         "data": {"n_trials": 300, "n_neurons": 50, "n_time": 120, "bin_size_s": 0.04},
-        "gnocchi": {"code_dim": 8, "max_epochs": 100, "channels": 16, "encoder_dim": 16,
-                    "rec_weight": 4.0, "sampler": "ddim", "n_sample_steps": 10},
-        "lfads": {"code_dim": 8, "max_epochs": 100, "encoder_dim": 32, "generator_dim": 32,
-                  "factor_dim": 8},
+        "gnocchi": {
+            "code_dim": 8,
+            "max_epochs": 100,
+            "channels": 16,
+            "encoder_dim": 16,
+            "rec_weight": 4.0,
+            "sampler": "ddim",
+            "n_sample_steps": 10,
+        },
+        "lfads": {
+            "code_dim": 8,
+            "max_epochs": 100,
+            "encoder_dim": 32,
+            "generator_dim": 32,
+            "factor_dim": 8,
+        },
         "ppca": {"code_dim": 8},
         "n_samples": 8,
         "n_sampling_seeds": 2,
     },
-}  # fmt: skip
+}
 
 OUTPUTS = ("data.npz", "gnocchi", "lfads", "ppca", "metrics.json", "report.html")
 MODELS = ("gnocchi", "lfads", "ppca")  # the first model is the one paired comparisons are about
@@ -113,10 +131,17 @@ def run_demo(
         estimator = fit_run(data, out_dir / model, model=model, params=params)
         print(f"{type(estimator).__name__} fitted in {estimator.fit_seconds_:.0f} s")
         runs.append(out_dir / model)
-    print(f"evaluating (DESIGN §7, K = {settings['n_samples']}, "
-          f"{settings['n_sampling_seeds']} sampling seeds) ...")  # fmt: skip
-    comparison = evaluate_runs(runs, data, out_dir, n_samples=settings["n_samples"],
-                               n_sampling_seeds=settings["n_sampling_seeds"])  # fmt: skip
+    print(
+        f"evaluating (DESIGN §7, K = {settings['n_samples']}, "
+        f"{settings['n_sampling_seeds']} sampling seeds) ..."
+    )
+    comparison = evaluate_runs(
+        runs,
+        data,
+        out_dir,
+        n_samples=settings["n_samples"],
+        n_sampling_seeds=settings["n_sampling_seeds"],
+    )
     print(comparison["markdown"])
     print(f"done in {time.perf_counter() - start:.0f} s; report: {out_dir / 'report.html'}")
     return comparison
@@ -172,11 +197,17 @@ def run_reference(
             for model in MODELS:
                 params = settings[model] | {"random_state": seed, "verbose": verbose}
                 _fit_or_reuse(data, seed_dir / model, model, params)
-            print(f"seed {seed}: evaluating (K = {settings['n_samples']}, "
-                  f"{n_sampling_seeds} sampling seeds) ...")  # fmt: skip
-            evaluate_runs([seed_dir / model for model in MODELS], data, seed_dir,
-                          n_samples=settings["n_samples"],
-                          n_sampling_seeds=n_sampling_seeds)  # fmt: skip
+            print(
+                f"seed {seed}: evaluating (K = {settings['n_samples']}, "
+                f"{n_sampling_seeds} sampling seeds) ..."
+            )
+            evaluate_runs(
+                [seed_dir / model for model in MODELS],
+                data,
+                seed_dir,
+                n_samples=settings["n_samples"],
+                n_sampling_seeds=n_sampling_seeds,
+            )
         comparisons.append(json.loads(metrics.read_text()))
     table = seed_table(comparisons)
     heading = (

@@ -33,9 +33,16 @@ from neurognocchi.data import Trials, load_trials
 from neurognocchi.runs.registry import MODELS, build_estimator
 
 __all__ = [
-    "FIT_SUBSETS", "RESUME_MAY_CHANGE", "RUN_FILE", "evaluate_runs", "fit_indices", "fit_run",
-    "load_model", "prepare_run_dir", "scorable_runs",
-]  # fmt: skip
+    "FIT_SUBSETS",
+    "RESUME_MAY_CHANGE",
+    "RUN_FILE",
+    "evaluate_runs",
+    "fit_indices",
+    "fit_run",
+    "load_model",
+    "prepare_run_dir",
+    "scorable_runs",
+]
 
 FIT_SUBSETS = ("train", "heldin", "all")
 RUN_FILE = "run.json"
@@ -198,8 +205,17 @@ def _check_precision_device(estimator) -> None:
             )
 
 
-def _fit_locked(data, trials: Trials, run_dir: Path, model: str, estimator, fit_on: str,
-                resume: bool, *, mmap: bool = False) -> None:  # fmt: skip
+def _fit_locked(
+    data,
+    trials: Trials,
+    run_dir: Path,
+    model: str,
+    estimator,
+    fit_on: str,
+    resume: bool,
+    *,
+    mmap: bool = False,
+) -> None:
     """Write ``run.json`` (a new run) and fit into ``run_dir``, whose lock the caller holds."""
     if estimator.random_state is None:  # a run directory must be reproducible
         estimator.set_params(random_state=0)
@@ -329,8 +345,14 @@ def evaluate_runs(
 
     start = time.perf_counter()
     trials, split, seed, models = scorable_runs(run_dirs, data)
-    comparison = compare(models, trials, split=split, random_state=seed, n_samples=n_samples,
-                         n_sampling_seeds=n_sampling_seeds)  # fmt: skip
+    comparison = compare(
+        models,
+        trials,
+        split=split,
+        random_state=seed,
+        n_samples=n_samples,
+        n_sampling_seeds=n_sampling_seeds,
+    )
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "metrics.json", json.dumps(comparison, indent=1, allow_nan=False))
     write_report(

@@ -31,8 +31,13 @@ from pathlib import Path
 from neurognocchi._lock import RunDirectoryLockedError, run_dir_lock
 
 __all__ = [
-    "claimed", "fail_abandoned", "run_trial", "trial_attrs", "trials_by_state", "variant_lock",
-]  # fmt: skip
+    "claimed",
+    "fail_abandoned",
+    "run_trial",
+    "trial_attrs",
+    "trials_by_state",
+    "variant_lock",
+]
 
 _WORKER = uuid.uuid4().hex  # this process, in its trials (a PID can belong to another later)
 
@@ -105,8 +110,12 @@ def claimed(study, out_dir: Path, name: str) -> Iterator[bool]:
 
 def trial_attrs(out_dir: Path, **attrs) -> dict:
     """``attrs`` and where the trial runs: the machine, process and output folder."""
-    return attrs | {"host": socket.gethostname(), "pid": os.getpid(), "worker": _WORKER,
-                    "out_dir": str(Path(out_dir).resolve())}  # fmt: skip
+    return attrs | {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "worker": _WORKER,
+        "out_dir": str(Path(out_dir).resolve()),
+    }
 
 
 def run_trial(study, storage, attrs: dict, objective: Callable, catch: tuple) -> None:

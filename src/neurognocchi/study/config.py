@@ -61,8 +61,19 @@ __all__ = [
 ]
 
 DATA_SOURCES = {"reaching": make_reaching_dataset, "toy": make_toy_dataset, "file": None}
-TOP_KEYS = ("name", "data", "seeds", "evaluation", "objective", "base", "variants", "grid",
-            "search", "storage", "table")  # fmt: skip
+TOP_KEYS = (
+    "name",
+    "data",
+    "seeds",
+    "evaluation",
+    "objective",
+    "base",
+    "variants",
+    "grid",
+    "search",
+    "storage",
+    "table",
+)
 EVALUATION_KEYS = {"n_samples": 32, "n_sampling_seeds": 1}
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.,=+-]{1,100}$")  # also a folder name
 
@@ -223,8 +234,10 @@ def study_config_from_dict(raw: dict, *, base_dir: str | os.PathLike = ".") -> S
     _refuse_unknown(raw, TOP_KEYS, "the study config")
     base = _require_dict(raw.get("base", {}), "base")
     _refuse_unknown(base, list(MODELS), "base")
-    variants = [_variant(name, spec, base) for name, spec in
-                _require_dict(raw.get("variants", {}), "variants").items()]  # fmt: skip
+    variants = [
+        _variant(name, spec, base)
+        for name, spec in _require_dict(raw.get("variants", {}), "variants").items()
+    ]
     if "grid" in raw:
         variants += _grid_variants(raw["grid"], base)
     search = _check_search(raw["search"], base) if "search" in raw else None

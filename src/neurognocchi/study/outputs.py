@@ -21,18 +21,34 @@ from neurognocchi._io import atomic_write_text
 from neurognocchi.evaluation.comparison import TABLE_ROWS, format_value
 
 __all__ = [
-    "HEADLINE_METRICS", "metric_markdown", "study_markdown", "study_results", "table_rows",
+    "HEADLINE_METRICS",
+    "metric_markdown",
+    "study_markdown",
+    "study_results",
+    "table_rows",
     "write_outputs",
-]  # fmt: skip
+]
 
 #: The columns of the study table (README, HTML): the issue's "measure for every variant".
 HEADLINE_METRICS = (
-    "unintended_target_x", "unintended_target_y", "intended_gain_target_x",
-    "intended_gain_target_y", "navigation_bias", "navigation_spread", "orthogonality_cos",
-    "decoding_cos", "code_r2_target_x", "code_r2_start_x", "code_r2_start_y", "code_r2_go_time",
-    "condition_participation_ratio", "reconstruction_r2", "heldout_error",
-    "conditional_sd_rel_error", "fit_seconds",
-)  # fmt: skip
+    "unintended_target_x",
+    "unintended_target_y",
+    "intended_gain_target_x",
+    "intended_gain_target_y",
+    "navigation_bias",
+    "navigation_spread",
+    "orthogonality_cos",
+    "decoding_cos",
+    "code_r2_target_x",
+    "code_r2_start_x",
+    "code_r2_start_y",
+    "code_r2_go_time",
+    "condition_participation_ratio",
+    "reconstruction_r2",
+    "heldout_error",
+    "conditional_sd_rel_error",
+    "fit_seconds",
+)
 FORMATS = {key: fmt for key, _, fmt in TABLE_ROWS}
 LABELS = {key: label for key, label, _ in TABLE_ROWS}
 
@@ -73,8 +89,9 @@ def study_results(study, config) -> dict:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         trials.setdefault(trial.user_attrs.get("variant"), trial)
     order = [v.name for v in config.variants if v.name in trials]
-    order += sorted((n for n in trials if n and n.startswith("search-")),
-                    key=lambda n: trials[n].number)  # fmt: skip
+    order += sorted(
+        (n for n in trials if n and n.startswith("search-")), key=lambda n: trials[n].number
+    )
     variants = [_variant_entry(trials[name], seeds) for name in order]
     failed = {}
     for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
@@ -122,15 +139,29 @@ def table_rows(results: dict, metrics=HEADLINE_METRICS) -> tuple[list[str], list
     rows = []
     for variant in results["variants"]:
         cells = [variant["metrics"].get(m, {}) for m in present]
-        rows.append([variant["name"], variant["model"], *(
-            format_value(c.get("mean"), FORMATS.get(m, ".3f"), c.get("sd"))
-            for m, c in zip(present, cells, strict=True))])  # fmt: skip
+        rows.append(
+            [
+                variant["name"],
+                variant["model"],
+                *(
+                    format_value(c.get("mean"), FORMATS.get(m, ".3f"), c.get("sd"))
+                    for m, c in zip(present, cells, strict=True)
+                ),
+            ]
+        )
     for kind in ("single_trial", "noise_free"):
         cells = [results["floors"].get(f"floor.{kind}.{m}") for m in present]
         if any(c and c["mean"] is not None for c in cells):
-            rows.append([f"floor: {kind.replace('_', ' ')}", "", *(
-                format_value(c["mean"], FORMATS.get(m, ".3f"), c["sd"]) if c else "—"
-                for m, c in zip(present, cells, strict=True))])  # fmt: skip
+            rows.append(
+                [
+                    f"floor: {kind.replace('_', ' ')}",
+                    "",
+                    *(
+                        format_value(c["mean"], FORMATS.get(m, ".3f"), c["sd"]) if c else "—"
+                        for m, c in zip(present, cells, strict=True)
+                    ),
+                ]
+            )
     return header, rows
 
 
@@ -145,17 +176,25 @@ def study_markdown(results: dict, metrics=HEADLINE_METRICS) -> str:
 def metric_markdown(results: dict, metrics) -> str:
     """The study as Markdown with one row per metric (its table label) and one column per
     variant (mean ± s.d. over seeds), then the floors'; "n/a" where a variant has no value."""
-    kinds = [k for k in ("single_trial", "noise_free")
-             if any(f"floor.{k}.{m}" in results["floors"] for m in metrics)]  # fmt: skip
-    header = ["metric", *(v["name"] for v in results["variants"]),
-              *(f"floor: {k.replace('_', ' ')}" for k in kinds)]  # fmt: skip
+    kinds = [
+        k
+        for k in ("single_trial", "noise_free")
+        if any(f"floor.{k}.{m}" in results["floors"] for m in metrics)
+    ]
+    header = [
+        "metric",
+        *(v["name"] for v in results["variants"]),
+        *(f"floor: {k.replace('_', ' ')}" for k in kinds),
+    ]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for metric in metrics:
         fmt = FORMATS.get(metric, ".3f")
         cells = [variant["metrics"].get(metric, {}) for variant in results["variants"]]
         cells += [results["floors"].get(f"floor.{kind}.{metric}") or {} for kind in kinds]
-        row = [LABELS.get(metric, metric), *(format_value(c.get("mean"), fmt, c.get("sd"))
-                                              for c in cells)]  # fmt: skip
+        row = [
+            LABELS.get(metric, metric),
+            *(format_value(c.get("mean"), fmt, c.get("sd")) for c in cells),
+        ]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     return "\n".join(lines)
 
@@ -186,23 +225,28 @@ def _metric_figure(results: dict, key: str) -> str:
     esc, parts = html.escape, []
     for row, variant in enumerate(variants):
         y, stats = 14 + row * row_h, variant["metrics"][key]
-        parts.append(f"<text x='{left - 6}' y='{y + 4}' text-anchor='end'>{esc(variant['name'])}"
-                     "</text>")  # fmt: skip
+        parts.append(
+            f"<text x='{left - 6}' y='{y + 4}' text-anchor='end'>{esc(variant['name'])}</text>"
+        )
         for value in (v for v in stats["values"] if v is not None):
             parts.append(f"<circle cx='{x(value):.1f}' cy='{y}' r='2.5' fill='#999'/>")
         if stats["mean"] is not None:
             sd = stats["sd"] or 0.0
-            parts.append(f"<line x1='{x(stats['mean'] - sd):.1f}' x2='{x(stats['mean'] + sd):.1f}'"
-                         f" y1='{y}' y2='{y}' stroke='#1f77b4' stroke-width='2'/>"
-                         f"<rect x='{x(stats['mean']) - 3:.1f}' y='{y - 3}' width='6' height='6'"
-                         " fill='#1f77b4'/>")  # fmt: skip
+            parts.append(
+                f"<line x1='{x(stats['mean'] - sd):.1f}' x2='{x(stats['mean'] + sd):.1f}'"
+                f" y1='{y}' y2='{y}' stroke='#1f77b4' stroke-width='2'/>"
+                f"<rect x='{x(stats['mean']) - 3:.1f}' y='{y - 3}' width='6' height='6'"
+                " fill='#1f77b4'/>"
+            )
     bottom = height - 26
     for kind, dash in (("single_trial", "5,3"), ("noise_free", "2,2")):
         floor = results["floors"].get(f"floor.{kind}.{key}")
         if floor and floor["mean"] is not None:
-            parts.append(f"<line x1='{x(floor['mean']):.1f}' x2='{x(floor['mean']):.1f}' y1='4' "
-                         f"y2='{bottom}' stroke='#d62728' stroke-dasharray='{dash}'>"
-                         f"<title>floor: {kind}</title></line>")  # fmt: skip
+            parts.append(
+                f"<line x1='{x(floor['mean']):.1f}' x2='{x(floor['mean']):.1f}' y1='4' "
+                f"y2='{bottom}' stroke='#d62728' stroke-dasharray='{dash}'>"
+                f"<title>floor: {kind}</title></line>"
+            )
     parts.append(
         f"<line x1='{left}' x2='{left + width}' y1='{bottom}' y2='{bottom}' stroke='#333'/>"
         f"<text x='{left}' y='{bottom + 14}'>{low:.3g}</text><text x='{left + width}' "
@@ -217,8 +261,10 @@ def _metric_figure(results: dict, key: str) -> str:
 def _failed_html(results: dict) -> str:
     if not results["failed"]:
         return ""
-    items = "".join(f"<li>{html.escape(str(name))}: {html.escape(error)}</li>"
-                    for name, error in results["failed"].items())  # fmt: skip
+    items = "".join(
+        f"<li>{html.escape(str(name))}: {html.escape(error)}</li>"
+        for name, error in results["failed"].items()
+    )
     return f"<p>Variants that failed (tried again at the next start):</p><ul>{items}</ul>"
 
 
@@ -226,8 +272,10 @@ def _html_text(results: dict) -> str:
     header, rows = table_rows(results)
     esc = html.escape
     table = "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
-    table += "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
-                     for row in rows) + "</table>"  # fmt: skip
+    table += (
+        "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+        + "</table>"
+    )
     keys = list(dict.fromkeys(k for v in results["variants"] for k in v["metrics"]))
     keys = [k for k in keys if k != "flags"]
     figures = "".join(

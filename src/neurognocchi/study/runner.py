@@ -86,9 +86,14 @@ def _open(config: StudyConfig, out_dir: Path, storage: str | None):
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite:") else {}
     with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 3-5
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        rdb = _retrying_once(lambda: optuna.storages.RDBStorage(
-            url, heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=HEARTBEAT_GRACE_S,
-            engine_kwargs=engine))  # fmt: skip
+        rdb = _retrying_once(
+            lambda: optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                grace_period=HEARTBEAT_GRACE_S,
+                engine_kwargs=engine,
+            )
+        )
     study = optuna.create_study(
         study_name=config.name, storage=rdb, load_if_exists=True, direction=config.direction
     )
@@ -134,8 +139,11 @@ def _flatten(result: dict) -> dict[str, float | None]:
     def number(value):
         return None if value is None or not math.isfinite(float(value)) else float(value)
 
-    metrics = {key: number(value) for key, value in result["summary"].items()
-               if isinstance(value, int | float) or value is None}  # fmt: skip
+    metrics = {
+        key: number(value)
+        for key, value in result["summary"].items()
+        if isinstance(value, int | float) or value is None
+    }
     for kind, summary in result.get("floor_summaries", {}).items():
         for key, value in summary.items():
             if isinstance(value, int | float) or value is None:
@@ -146,8 +154,10 @@ def _flatten(result: dict) -> dict[str, float | None]:
 
 def _evaluation_settings(config: StudyConfig) -> dict[str, int]:
     """What a cached ``protocol.json`` must have been computed with to be reused."""
-    return {"evaluation.n_samples": config.n_samples,
-            "evaluation.n_sampling_seeds": config.n_sampling_seeds}  # fmt: skip
+    return {
+        "evaluation.n_samples": config.n_samples,
+        "evaluation.n_sampling_seeds": config.n_sampling_seeds,
+    }
 
 
 def _fitted_model(config: StudyConfig, variant: Variant, seed: int, data: Path, run_dir: Path):
@@ -167,8 +177,7 @@ def _fitted_model(config: StudyConfig, variant: Variant, seed: int, data: Path, 
             )
         if "finished" in record:
             return load_model(run_dir)
-    return fit_run(data, run_dir, model=variant.model, params=params,
-                   resume=record_path.is_file())  # fmt: skip
+    return fit_run(data, run_dir, model=variant.model, params=params, resume=record_path.is_file())
 
 
 def _check_same_variant(record: dict, variant: Variant, params: dict, run_dir: Path) -> None:
@@ -179,8 +188,11 @@ def _check_same_variant(record: dict, variant: Variant, params: dict, run_dir: P
     # the value it had then, where the default has changed since).
     defaults = build_estimator(variant.model, {})
     recorded = defaults.get_params() | defaults.recorded_params(record["params"])
-    changed = sorted(k for k, v in wanted.items() if k != "verbose" and
-                     json.dumps(recorded.get(k)) != json.dumps(v))  # fmt: skip
+    changed = sorted(
+        k
+        for k, v in wanted.items()
+        if k != "verbose" and json.dumps(recorded.get(k)) != json.dumps(v)
+    )
     if record["model"] != variant.model or changed:
         raise ValueError(
             f"variant {variant.name!r} has changed since {str(run_dir)!r} was fitted "
@@ -203,8 +215,13 @@ def fit_and_score(config: StudyConfig, variant: Variant, seed: int, out_dir: Pat
     data = data_file(config, out_dir, seed)
     model = _fitted_model(config, variant, seed, fit_data_file(data, variant.input), run_dir)
     model.set_params(verbose=False)
-    result = evaluate(model, load_trials(data), random_state=seed, n_samples=config.n_samples,
-                      n_sampling_seeds=config.n_sampling_seeds)  # fmt: skip
+    result = evaluate(
+        model,
+        load_trials(data),
+        random_state=seed,
+        n_samples=config.n_samples,
+        n_sampling_seeds=config.n_sampling_seeds,
+    )
     metrics = _flatten(result) | settings
     atomic_write_text(cached, json.dumps(metrics, indent=1))
     return metrics
@@ -222,8 +239,13 @@ def objective_value(config: StudyConfig, per_seed: dict) -> float:
 
 def _variant_attrs(variant: Variant, out_dir: Path) -> dict:
     """What a variant's trial records: its definition and where it runs."""
-    return trial_attrs(out_dir, variant=variant.name, model=variant.model,
-                       params=variant.params, input=variant.input)  # fmt: skip
+    return trial_attrs(
+        out_dir,
+        variant=variant.name,
+        model=variant.model,
+        params=variant.params,
+        input=variant.input,
+    )
 
 
 def _run_variant(trial, config: StudyConfig, variant: Variant, out_dir: Path, bar) -> float:
@@ -280,8 +302,9 @@ def _run_search(study, config: StudyConfig, out_dir: Path, bar) -> None:
     for _ in range(3 * config.search["n_variants"]):
         if not _search_left(study, config):
             break
-        study.optimize(lambda t: _run_proposal(t, config, out_dir, bar), n_trials=1,
-                       catch=FIT_FAILURES)  # fmt: skip
+        study.optimize(
+            lambda t: _run_proposal(t, config, out_dir, bar), n_trials=1, catch=FIT_FAILURES
+        )
 
 
 def _requeue_failed_search(study, config: StudyConfig, done: set) -> None:
@@ -339,9 +362,13 @@ def run_study(
                 if not mine:  # finished, or being run, by another worker
                     bar.update(len(config.seeds))
                     continue
-                run_trial(study, rdb, _variant_attrs(variant, out_dir),
-                          lambda t, v=variant: _run_variant(t, config, v, out_dir, bar),
-                          catch=FIT_FAILURES)  # fmt: skip
+                run_trial(
+                    study,
+                    rdb,
+                    _variant_attrs(variant, out_dir),
+                    lambda t, v=variant: _run_variant(t, config, v, out_dir, bar),
+                    catch=FIT_FAILURES,
+                )
         _run_search(study, config, out_dir, bar)
     results = study_results(study, config)
     write_outputs(results, out_dir)

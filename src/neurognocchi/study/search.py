@@ -38,14 +38,20 @@ class SearchSpace:
                 values[name] = trial.suggest_categorical(name, spec["choices"])
             elif isinstance(spec["low"], int) and isinstance(spec["high"], int):
                 values[name] = trial.suggest_int(
-                    name, spec["low"], spec["high"], step=spec.get("step") or 1,
+                    name,
+                    spec["low"],
+                    spec["high"],
+                    step=spec.get("step") or 1,
                     log=spec.get("log", False),
-                )  # fmt: skip
+                )
             else:
                 values[name] = trial.suggest_float(
-                    name, float(spec["low"]), float(spec["high"]), step=spec.get("step"),
+                    name,
+                    float(spec["low"]),
+                    float(spec["high"]),
+                    step=spec.get("step"),
                     log=spec.get("log", False),
-                )  # fmt: skip
+                )
         return values
 
 

@@ -272,8 +272,11 @@ def _log_progress(trainer: _Trainer, verbose: bool, desc: str, started: float) -
     row = trainer.history[-1]
     losses = ", ".join(f"{k} {row[k]:.4g}" for k in ("train_loss", "valid_loss") if k in row)
     elapsed = time.perf_counter() - started
-    print(f"{desc}: epoch {trainer.epoch}/{total}, {losses}, {elapsed:.0f} s", file=sys.stderr,
-          flush=True)  # fmt: skip
+    print(
+        f"{desc}: epoch {trainer.epoch}/{total}, {losses}, {elapsed:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def train(

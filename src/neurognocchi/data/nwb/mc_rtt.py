@@ -72,8 +72,18 @@ class _Reaches(NamedTuple):
         return _Reaches(*(field[index] for field in self))
 
 
-def _reach_events(nwbfile, *, position, velocity, target, fraction, min_period_s, cutoff_hz,
-                  max_gap_s, min_peak_fraction) -> _Reaches:  # fmt: skip
+def _reach_events(
+    nwbfile,
+    *,
+    position,
+    velocity,
+    target,
+    fraction,
+    min_period_s,
+    cutoff_hz,
+    max_gap_s,
+    min_peak_fraction,
+) -> _Reaches:
     """Target periods, onsets and start positions of the complete reaches in the file."""
     series = read_named_series(nwbfile, [target, position])
     target_times, target_values, _ = series[target]
@@ -82,23 +92,31 @@ def _reach_events(nwbfile, *, position, velocity, target, fraction, min_period_s
     times, values = position_times, position_values
     if velocity is not None:
         times, values = read_named_series(nwbfile, [velocity])[velocity][:2]
-    grid, speed = smoothed_speed(times, values, is_position=velocity is None,
-                                 cutoff_hz=cutoff_hz, max_gap_s=max_gap_s)  # fmt: skip
+    grid, speed = smoothed_speed(
+        times, values, is_position=velocity is None, cutoff_hz=cutoff_hz, max_gap_s=max_gap_s
+    )
     # Periods are found on the target's clock; onsets on the speed's grid (usually the same).
     a = np.searchsorted(grid, target_times[first])
     b = np.searchsorted(grid, target_times[last], side="right") - 1
-    onsets = movement_onsets(grid, speed, a, b, fraction=fraction,
-                             min_peak_fraction=min_peak_fraction)  # fmt: skip
+    onsets = movement_onsets(
+        grid, speed, a, b, fraction=fraction, min_peak_fraction=min_peak_fraction
+    )
     # The start is the unfiltered position (short gaps bridged): exact on a clean trace.
-    position_grid, bridged = uniform_trace(position_times, position_values[:, :2],
-                                           max_gap_s=max_gap_s)  # fmt: skip
+    position_grid, bridged = uniform_trace(
+        position_times, position_values[:, :2], max_gap_s=max_gap_s
+    )
     found = np.isfinite(onsets.times)
     start = np.full((len(first), 2), np.nan)
     start[found] = interpolate_series(position_grid, bridged, onsets.times[found])
     lost = found & ~np.isfinite(start).all(axis=1)  # a gap in position, not in `velocity`
     start[lost] = np.nan
-    return _Reaches(np.where(lost, np.nan, onsets.times), np.where(lost, "gap", onsets.notes),
-                    start, target_values[first, :2], target_times[first])  # fmt: skip
+    return _Reaches(
+        np.where(lost, np.nan, onsets.times),
+        np.where(lost, "gap", onsets.notes),
+        start,
+        target_values[first, :2],
+        target_times[first],
+    )
 
 
 def _align_times(reaches: _Reaches) -> np.ndarray:
@@ -119,13 +137,19 @@ def _reach_info(reaches: _Reaches, align_times: np.ndarray, grid_size: int) -> d
     """The ``trial_info`` columns of the reaches (see :func:`load_mc_rtt`)."""
     reach = reaches.target - reaches.start  # (n, 2)
     return dict(
-        target_x=reaches.target[:, 0], target_y=reaches.target[:, 1],
-        start_x=reaches.start[:, 0], start_y=reaches.start[:, 1],
-        reach_x=reach[:, 0], reach_y=reach[:, 1], reach_angle=np.arctan2(reach[:, 1], reach[:, 0]),
+        target_x=reaches.target[:, 0],
+        target_y=reaches.target[:, 1],
+        start_x=reaches.start[:, 0],
+        start_y=reaches.start[:, 1],
+        reach_x=reach[:, 0],
+        reach_y=reach[:, 1],
+        reach_angle=np.arctan2(reach[:, 1], reach[:, 0]),
         condition=_grid_condition(reaches.target, grid_size),
-        target_on_time=reaches.target_on - align_times, move_onset_time=align_times,
-        onset_found=np.isfinite(reaches.onset), onset_note=reaches.note,
-    )  # fmt: skip
+        target_on_time=reaches.target_on - align_times,
+        move_onset_time=align_times,
+        onset_found=np.isfinite(reaches.onset),
+        onset_note=reaches.note,
+    )
 
 
 def load_mc_rtt(
@@ -228,22 +252,38 @@ def load_mc_rtt(
         has_onsets = nwbfile.trials is not None and "move_onset_time" in nwbfile.trials.colnames
         if not has_onsets:
             reaches = _reach_events(
-                nwbfile, position=position, velocity=velocity, target=target,
-                fraction=onset_fraction, min_period_s=min_period_s, cutoff_hz=speed_cutoff_hz,
-                max_gap_s=max_gap_s, min_peak_fraction=min_peak_fraction,
-            )  # fmt: skip
+                nwbfile,
+                position=position,
+                velocity=velocity,
+                target=target,
+                fraction=onset_fraction,
+                min_period_s=min_period_s,
+                cutoff_hz=speed_cutoff_hz,
+                max_gap_s=max_gap_s,
+                min_peak_fraction=min_peak_fraction,
+            )
     if has_onsets:
         return load_nwb(
-            path, align="move_onset_time", window_s=window_s, bin_size_s=bin_size_s,
-            smooth_sigma_s=smooth_sigma_s, behavior=behavior, units=units,
-        )  # fmt: skip
+            path,
+            align="move_onset_time",
+            window_s=window_s,
+            bin_size_s=bin_size_s,
+            smooth_sigma_s=smooth_sigma_s,
+            behavior=behavior,
+            units=units,
+        )
     if len(reaches.onset) == 0:
         raise ValueError(f"found no complete constant-{target} periods (reaches) in the file")
     align_times = _align_times(reaches)
     trials = load_nwb(
-        path, window_s=window_s, bin_size_s=bin_size_s, smooth_sigma_s=smooth_sigma_s,
-        behavior=behavior, units=units, align_times=align_times,
-    )  # fmt: skip
+        path,
+        window_s=window_s,
+        bin_size_s=bin_size_s,
+        smooth_sigma_s=smooth_sigma_s,
+        behavior=behavior,
+        units=units,
+        align_times=align_times,
+    )
     kept = trials.trial_info.pop("trial_id")
     info = _reach_info(reaches.take(kept), align_times[kept], grid_size)
     lowpass = f", low-passed at {speed_cutoff_hz:g} Hz" if speed_cutoff_hz is not None else ""

@@ -152,8 +152,10 @@ def _read_units(nwbfile, units: str):
     keep = np.ones(len(spike_times), dtype=bool)
     if units != "all":
         if "heldout" not in table.colnames:
-            raise ValueError(f"units={units!r} needs a units 'heldout' column; the file has "
-                             f"{describe_nwb(nwbfile)}")  # fmt: skip
+            raise ValueError(
+                f"units={units!r} needs a units 'heldout' column; the file has "
+                f"{describe_nwb(nwbfile)}"
+            )
         heldout = np.asarray(table["heldout"].data[:], dtype=bool)
         keep = heldout if units == "heldout" else ~heldout
     if not keep.any():
@@ -290,9 +292,14 @@ def load_nwb(
         elif align == "auto":
             align = "align_times"
     counts, activity, behavior_array, names, keep = trialize(
-        spike_times, intervals, series, align_times,
-        window_s=window_s, bin_size_s=bin_size_s, smooth_sigma_s=smooth_sigma_s,
-    )  # fmt: skip
+        spike_times,
+        intervals,
+        series,
+        align_times,
+        window_s=window_s,
+        bin_size_s=bin_size_s,
+        smooth_sigma_s=smooth_sigma_s,
+    )
     info = {key: value[keep] for key, value in columns.items()}
     info["trial_id"] = np.flatnonzero(keep)
     return Trials(

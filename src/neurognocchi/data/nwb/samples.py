@@ -70,8 +70,12 @@ def _samples_metadata(samples: np.ndarray, codes, bin_size_s: float) -> dict:
         "'synthetic construct'; sex and age are placeholders (unknown).",
     }
     keywords = ["neurognocchi", "generated data", "synthetic data", "generative model"]
-    return dict(session_description=session, experiment_description=experiment,
-                keywords=keywords, subject=subject)  # fmt: skip
+    return dict(
+        session_description=session,
+        experiment_description=experiment,
+        keywords=keywords,
+        subject=subject,
+    )
 
 
 def save_samples_nwb(
@@ -130,13 +134,24 @@ def save_samples_nwb(
     if not isinstance(unit, str) or not unit.strip():
         raise ValueError(f"unit must be a non-empty str; got {unit!r}")
     metadata = merge_metadata(
-        _samples_metadata(samples, codes, bin_size_s), session_description=session_description,
-        experiment_description=experiment_description, experimenter=experimenter,
-        institution=institution, lab=lab, keywords=keywords, subject=subject,
-    )  # fmt: skip
+        _samples_metadata(samples, codes, bin_size_s),
+        session_description=session_description,
+        experiment_description=experiment_description,
+        experimenter=experimenter,
+        institution=institution,
+        lab=lab,
+        keywords=keywords,
+        subject=subject,
+    )
     samples = samples.astype(np.float32)
-    notes = {"neurognocchi": {"kind": _KIND, "shape": list(samples.shape), "unit": unit,
-                              "bin_size_s": bin_size_s}}  # fmt: skip
+    notes = {
+        "neurognocchi": {
+            "kind": _KIND,
+            "shape": list(samples.shape),
+            "unit": unit,
+            "bin_size_s": bin_size_s,
+        }
+    }
     identifier = "neurognocchi-samples-" + hashlib.sha1(samples.tobytes()).hexdigest()[:16]
     nwbfile = new_nwbfile(metadata.pop("session_description"), identifier, notes, **metadata)
     _add_activity(nwbfile, samples, bin_size_s, unit)
@@ -179,8 +194,13 @@ def _add_generated_trials(nwbfile, shape, bin_size_s: float, codes) -> None:
     for k in range(n_codes * n_samples):
         code, sample = divmod(k, n_samples)
         row = {"code": codes[code]} if codes is not None else {}
-        nwbfile.add_trial(start_time=k * duration, stop_time=(k + 1) * duration,
-                          code_index=code, sample_index=sample, **row)  # fmt: skip
+        nwbfile.add_trial(
+            start_time=k * duration,
+            stop_time=(k + 1) * duration,
+            code_index=code,
+            sample_index=sample,
+            **row,
+        )
 
 
 def load_samples_nwb(path: str | os.PathLike) -> dict[str, np.ndarray]:

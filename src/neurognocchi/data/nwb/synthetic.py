@@ -32,8 +32,12 @@ def _random_target_reaches(rng, duration_s: float, targets: np.ndarray) -> dict:
         reaction, reach, hold = rng.uniform(0.15, 0.3), rng.uniform(0.4, 0.7), rng.uniform(0.1, 0.3)
         on.append(t), move.append(t + reaction), length.append(reach), goal.append(current)
         t += reaction + reach + hold
-    return dict(target_on_time=np.array(on), move_start_time=np.array(move),
-                move_duration=np.array(length), target=targets[np.array(goal)])  # fmt: skip
+    return dict(
+        target_on_time=np.array(on),
+        move_start_time=np.array(move),
+        move_duration=np.array(length),
+        target=targets[np.array(goal)],
+    )
 
 
 def _finger_paths(times, reaches, home):
@@ -48,8 +52,9 @@ def _finger_paths(times, reaches, home):
     return start + fraction[:, None] * (target - start), rate[:, None] * (target - start), target
 
 
-def _sensed_finger(rng, times, reaches, home, *, noise_mm, dropout_rate_hz, dropout_duration_s,
-                   jitter_s):  # fmt: skip
+def _sensed_finger(
+    rng, times, reaches, home, *, noise_mm, dropout_rate_hz, dropout_duration_s, jitter_s
+):
     """What a finger sensor records: sample times, position (n, 2) with white noise, velocity
     (n, 2) differentiated from that noise as a recording system would, the target (n, 2), which
     samples are not dropped out, and the dropouts' (start, stop) times (k, 2)."""
@@ -147,8 +152,9 @@ def make_random_target_nwb(
     check_int(grid_size, "grid_size", minimum=2)
     check_real(duration_s, "duration_s", low=0.0, low_open=True)
     check_real(sample_rate_hz, "sample_rate_hz", low=0.0, low_open=True)
-    sensor = _check_sensor(position_noise_mm, dropout_rate_hz, dropout_duration_s,
-                           timestamp_jitter_s, sample_rate_hz)  # fmt: skip
+    sensor = _check_sensor(
+        position_noise_mm, dropout_rate_hz, dropout_duration_s, timestamp_jitter_s, sample_rate_hz
+    )
     seed = check_random_state(random_state)
     rng = np.random.default_rng(seed)
     targets = grid_targets(grid_size, grid_spacing_mm)
@@ -172,12 +178,16 @@ def make_random_target_nwb(
     nwbfile = new_nwbfile(metadata.pop("session_description"), f"rtt-{seed}", {}, **metadata)
     z = np.zeros((len(times), 1))
     finger = np.where(kept[:, None], 1.0, np.nan)  # (n, 1): NaN in dropouts
-    series = {"finger_pos": np.hstack([sensed, z]) * finger,
-              "finger_vel": sensed_velocity * finger, "cursor_pos": sensed * finger,
-              "target_pos": target}  # fmt: skip
+    series = {
+        "finger_pos": np.hstack([sensed, z]) * finger,
+        "finger_vel": sensed_velocity * finger,
+        "cursor_pos": sensed * finger,
+        "target_pos": target,
+    }
     stamps = sample_times if sensor["jitter_s"] else None
-    _add_behavior(nwbfile, series, sampled, sample_rate_hz, timestamps=stamps,
-                  dropouts=len(dropouts) > 0)  # fmt: skip
+    _add_behavior(
+        nwbfile, series, sampled, sample_rate_hz, timestamps=stamps, dropouts=len(dropouts) > 0
+    )
     spikes = dict(times=times, observed=observed, intervals=intervals, rate_hz=sample_rate_hz)
     _add_units(nwbfile, rng, n_units, position, velocity, grid_size * grid_spacing_mm / 2, **spikes)
     write_nwb_atomic(nwbfile, path, overwrite=overwrite)
@@ -196,15 +206,21 @@ def _check_sensor(noise_mm, dropout_rate_hz, dropout_duration_s, jitter_s, sampl
             f"{dropout_duration_s!r}"
         )
     check_real(jitter_s, "timestamp_jitter_s", low=0.0, high=0.5 / sample_rate_hz, high_open=True)
-    return dict(noise_mm=float(noise_mm), dropout_rate_hz=float(dropout_rate_hz),
-                dropout_duration_s=tuple(map(float, dropout_duration_s)),
-                jitter_s=float(jitter_s))  # fmt: skip
+    return dict(
+        noise_mm=float(noise_mm),
+        dropout_rate_hz=float(dropout_rate_hz),
+        dropout_duration_s=tuple(map(float, dropout_duration_s)),
+        jitter_s=float(jitter_s),
+    )
 
 
 def _call(seed: int, sensor: dict) -> str:
     """The generator's call, with the sensor options that differ from the defaults."""
-    names = dict(noise_mm="position_noise_mm", dropout_rate_hz="dropout_rate_hz",
-                 jitter_s="timestamp_jitter_s")  # fmt: skip
+    names = dict(
+        noise_mm="position_noise_mm",
+        dropout_rate_hz="dropout_rate_hz",
+        jitter_s="timestamp_jitter_s",
+    )
     options = "".join(f", {names[k]}={sensor[k]:g}" for k in names if sensor[k])
     if sensor["dropout_rate_hz"]:
         options += f", dropout_duration_s={sensor['dropout_duration_s']}"
@@ -254,8 +270,15 @@ _SERIES_DESCRIPTIONS = {
 }
 
 
-def _add_behavior(nwbfile, series: dict, observed: np.ndarray, rate_hz: float, *,
-                  timestamps: np.ndarray | None, dropouts: bool) -> None:  # fmt: skip
+def _add_behavior(
+    nwbfile,
+    series: dict,
+    observed: np.ndarray,
+    rate_hz: float,
+    *,
+    timestamps: np.ndarray | None,
+    dropouts: bool,
+) -> None:
     """One TimeSeries (mm, mm/s) per entry of ``series`` in ``processing/behavior``; NaN when
     not ``observed`` (and in the finger's ``dropouts``, already NaN in ``series``); at
     ``rate_hz`` from 0 s, or at ``timestamps`` when given."""
@@ -270,8 +293,9 @@ def _add_behavior(nwbfile, series: dict, observed: np.ndarray, rate_hz: float, *
         clock = dict(timestamps=timestamps)
         if timestamps is None:
             clock = dict(rate=rate_hz, starting_time=0.0)
-        module.add(pynwb.TimeSeries(name=name, data=values, unit=unit, description=description,
-                                    **clock))  # fmt: skip
+        module.add(
+            pynwb.TimeSeries(name=name, data=values, unit=unit, description=description, **clock)
+        )
 
 
 def _add_units(

@@ -81,8 +81,7 @@ def _observed(intervals, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
     return ok
 
 
-def trialize(spike_times, intervals, series, align_times, *, window_s, bin_size_s,
-              smooth_sigma_s):  # fmt: skip
+def trialize(spike_times, intervals, series, align_times, *, window_s, bin_size_s, smooth_sigma_s):
     """Cut windows around ``align_times``, keeping those every unit observes with no gap in
     the behaviour; warns with the counts dropped, raises when none is left.
 

@@ -152,8 +152,12 @@ def _trials_metadata(trials: Trials, iti_s: float) -> dict:
             "Subject not given to save_nwb: species, sex and age unknown (pass subject=...)."
         )
     keywords = ["neurognocchi", "spike counts", "trials"] + ["synthetic data"] * synthetic
-    return dict(session_description=session, experiment_description=experiment,
-                keywords=keywords, subject=subject)  # fmt: skip
+    return dict(
+        session_description=session,
+        experiment_description=experiment,
+        keywords=keywords,
+        subject=subject,
+    )
 
 
 def _add_units(nwbfile, trials: Trials, bin_starts: np.ndarray, intervals: np.ndarray) -> None:
@@ -255,10 +259,15 @@ def save_nwb(
         raise ValueError(f"trial_info keys / behavior names {bad} cannot be NWB names")
     check_real(iti_s, "iti_s", low=0.0)
     metadata = merge_metadata(
-        _trials_metadata(trials, iti_s), session_description=session_description,
-        experiment_description=experiment_description, experimenter=experimenter,
-        institution=institution, lab=lab, keywords=keywords, subject=subject,
-    )  # fmt: skip
+        _trials_metadata(trials, iti_s),
+        session_description=session_description,
+        experiment_description=experiment_description,
+        experimenter=experimenter,
+        institution=institution,
+        lab=lab,
+        keywords=keywords,
+        subject=subject,
+    )
     bin_size, duration = trials.bin_size_s, trials.n_time * trials.bin_size_s
     starts = np.arange(trials.n_trials) * (duration + iti_s)
     bin_starts = starts[:, None] + np.arange(trials.n_time) * bin_size  # (n, T)
@@ -299,5 +308,8 @@ def _add_behavior(nwbfile, trials: Trials, centres: np.ndarray) -> None:
             f"behaviour channel {name!r} of the trials, sampled at the bin centres; in the "
             "unit of the source trials (not recorded in them)"
         )
-        module.add(pynwb.TimeSeries(name=name, data=data, unit="n/a", timestamps=centres,
-                                    description=description))  # fmt: skip
+        module.add(
+            pynwb.TimeSeries(
+                name=name, data=data, unit="n/a", timestamps=centres, description=description
+            )
+        )

@@ -66,8 +66,13 @@ class ArmConfig(JsonConfig):
         object.__setattr__(self, "centre_joint_deg", tuple(self.centre_joint_deg))
         check_real(self.dt_s, "dt_s", low=0.0, low_open=True)
         check_positive_int(self.n_units, "n_units")
-        for name in ("vision_delay_s", "proprioception_delay_s", "motor_noise", "sensory_noise",
-                     "recurrent_noise"):  # fmt: skip
+        for name in (
+            "vision_delay_s",
+            "proprioception_delay_s",
+            "motor_noise",
+            "sensory_noise",
+            "recurrent_noise",
+        ):
             check_real(getattr(self, name), name, low=0.0)
 
     @property

@@ -241,8 +241,15 @@ def make_reaching_dataset(
     }
     align = f"trial start [0, {n_time * BIN_SIZE_S:g}] s; target onset at {target_onset_s:g} s"
     behavior = np.concatenate([position, velocity], axis=-1)  # (B, n_time, 4)
-    return _record(rates, behavior, trial_info, align=align, factor=factor,
-                   smooth_sigma_s=smooth_sigma_s, rng=trial_rng)  # fmt: skip
+    return _record(
+        rates,
+        behavior,
+        trial_info,
+        align=align,
+        factor=factor,
+        smooth_sigma_s=smooth_sigma_s,
+        rng=trial_rng,
+    )
 
 
 def _record(rates, behavior, trial_info, *, align, factor, smooth_sigma_s, rng) -> Trials:
