@@ -193,3 +193,64 @@ def test_the_evaluation_package_exports_the_report():
     import neurognocchi.evaluation.report as report
 
     assert report.write_report is evaluation.write_report
+
+
+# ---------------------------------------------------------------------- the first screen
+def _comparison(summaries: dict, n_sampling_seeds: int = 3) -> dict:
+    """A compare()-shaped result with only summaries (and the table made from them)."""
+    from neurognocchi.evaluation.comparison import summary_table
+
+    models = {
+        name: {"summary": summary, "config": {"n_sampling_seeds": n_sampling_seeds}}
+        for name, summary in summaries.items()
+    }
+    return {"models": models, "table": summary_table(models)}
+
+
+def test_headline_marks_a_best_only_where_it_stands_apart():
+    from neurognocchi.evaluation.headline import headline
+
+    head = headline(
+        _comparison(
+            {
+                "A": {"heldout_error": 1.0, "heldout_error_sd": 0.1, "reconstruction_r2": 0.80,
+                      "reconstruction_r2_sd": 0.05},
+                "B": {"heldout_error": 2.0, "heldout_error_sd": 0.1, "reconstruction_r2": 0.82,
+                      "reconstruction_r2_sd": 0.01},
+                "C": {"heldout_error": 3.0},  # no s.d.: a number without spread
+            }
+        )
+    )  # fmt: skip
+    rows = {row["key"]: row for row in head["rows"]}
+    assert rows["heldout_error"]["best"] == ["A"] and rows["heldout_error"]["level"] == []
+    # 0.82 leads 0.80 by less than the larger s.d. (0.05): level, nobody best
+    assert rows["reconstruction_r2"]["best"] == [] and rows["reconstruction_r2"]["level"] == [
+        "A",
+        "B",
+    ]
+    assert "navigation_bias" not in rows  # no model measured it
+    assert "A has the lowest held-out target error" in head["sentence"]
+    assert "A and B are level on reconstruction R² vs reference" in head["sentence"]
+    assert "3 sampling seeds" in head["sentence"]
+
+
+def test_headline_ignores_models_without_the_number():
+    from neurognocchi.evaluation.headline import headline
+
+    head = headline(_comparison({"A": {"heldout_error": 1.0}, "CEBRA": {"heldout_error": None}}))
+    assert head["rows"][0]["best"] == [] and head["rows"][0]["level"] == []
+    assert head["sentence"] == "No headline number was measured for more than one model."
+
+
+def test_report_opens_with_the_summary_and_groups_the_full_table(embedded_report):
+    text = embedded_report.read_text(encoding="utf-8")
+    summary, headline_table = text.index("<h2>Summary</h2>"), text.index('id="headline"')
+    full = text.index('<div id="metrics">')
+    assert summary < headline_table < text.index('id="fig-navigation"') < full
+    assert text.index('id="fig-code_pcs"') > full  # the other figures follow the full table
+    assert 'id="headline-sentence"' in text and "sampling seeds" in text
+    assert text.count("<details>") >= 4 and "<summary>Codes (" in text
+    # Every headline cell is the full table's cell for the same model and metric.
+    parser = parse(embedded_report)
+    assert ("GNOCCHI", "heldout_error") in parser.cells
+    assert parser.cells[("GNOCCHI", "heldout_error")] in text[headline_table:full]

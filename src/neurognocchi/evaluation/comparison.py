@@ -250,7 +250,7 @@ def compare(models: dict, trials, **options) -> dict:
     models : dict of name -> fitted model (e.g. ``{"GNOCCHI": m1, "LFADS": m2}``)
     trials : Trials
     **options : passed to :func:`evaluate` (``split``, ``random_state``, ``n_samples``,
-        ``n_traversal_steps``, ...).
+        ``n_traversal_steps``, ``progress``: one bar per model, named by its key, ...).
 
     Returns
     -------
@@ -261,7 +261,11 @@ def compare(models: dict, trials, **options) -> dict:
         raise ValueError(f"models must be a non-empty dict of name -> model; got {models!r}")
     # One seed for all models (None draws it once), so that every model sees the same split.
     options["random_state"] = check_random_state(options.get("random_state", 0))
-    results = {str(name): evaluate(model, trials, **options) for name, model in models.items()}
+    progress = options.pop("progress", False)
+    results = {
+        str(name): evaluate(model, trials, progress=bool(progress) and str(name), **options)
+        for name, model in models.items()
+    }
     paired = paired_summaries(results)
     for name, fractions in paired.items():
         summary = results[name]["summary"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from neurognocchi._checks import (
     InvalidArgumentError,
@@ -281,6 +282,7 @@ def evaluate(
     grid_spacing: float | None = None,
     window_s: float = 0.1,
     smooth_sigma_s: float | str | None = "infer",
+    progress: bool | str = False,
 ) -> dict:
     """Run the whole protocol of DESIGN §7 on a fitted model; return a JSON-ready dict.
 
@@ -324,6 +326,9 @@ def evaluate(
         ``spikes`` and ``activity``. Rates of a rate model are smoothed with it (and Poisson
         sampled then smoothed for sample-level numbers), and truth is smoothed with it
         before scoring conditional means. None: unknown, rates are used as returned.
+    progress : bool or str, default False
+        A progress bar over the protocol's steps on stderr, when it is a terminal (a str: the
+        model's name on the bar). It changes no number.
 
     Returns
     -------
@@ -368,7 +373,20 @@ def evaluate(
         common_noise=common_noise,
         smooth_sigma_s=smooth_sigma_s,
     )
-    results = sections.run_all(model, data)
+    label = progress if isinstance(progress, str) else type(model).__name__
+    with tqdm(
+        total=sections.n_steps(data),
+        desc=f"evaluating {label}",
+        unit="step",
+        disable=None if progress else True,  # None: only on a terminal
+        leave=False,
+    ) as bar:
+
+        def step(name: str) -> None:
+            bar.set_postfix_str(name, refresh=False)
+            bar.update(1)
+
+        results = sections.run_all(model, data, step)
     results["config"] = sections.config(model, data)
     results["summary"] = sections.summary(results, model, time.perf_counter() - start)
     results["floor_summaries"] = sections.floor_summaries(results)

@@ -1,7 +1,11 @@
 """A self-contained HTML report of a model comparison (DESIGN §7).
 
-Figures (`neurognocchi.evaluation.figures`) are embedded as base64 PNGs (or written beside the
-HTML); every number in the metrics table is formatted from the ``compare`` result by
+The first screen answers the question: the headline numbers per model with the floors, the
+best marked where it stands apart, one sentence of what they show
+(:mod:`neurognocchi.evaluation.headline`), any flags, and the key figures beside them. The full
+table follows, grouped and collapsible, then the other figures, the data, the models and the
+run. Figures (`neurognocchi.evaluation.figures`) are embedded as base64 PNGs (or written beside
+the HTML); every number is formatted from the ``compare`` result by
 `neurognocchi.evaluation.comparison.format_value`, so the report shows exactly what the API
 returned.
 """
@@ -25,8 +29,26 @@ from neurognocchi.evaluation.figures import (
     figure_png,
     save_figure,
 )
+from neurognocchi.evaluation.headline import headline
 
 __all__ = ["metrics_table_html", "report_html", "versions", "write_report"]
+
+#: The figures shown beside the headline numbers; the others follow the full table.
+KEY_FIGURES = ("navigation", "disentanglement", "reconstruction")
+#: The full table's groups: title, and the key prefixes of its rows (the rest: "Other").
+TABLE_GROUPS = (
+    ("What each model is", ("output_kind", "training_labels")),
+    ("Codes", ("snr_db_", "code_r2_", "condition_participation_ratio", "orthogonality_cos",
+               "decoding_cos")),
+    ("Held-out targets", ("heldout_",)),
+    ("Reconstruction", ("reconstruction_", "bits_per_spike", "cosmooth_")),
+    ("Behaviour decoder and navigation", ("decoder_r2_valid", "navigation_", "joint_")),
+    ("Traversals (disentanglement)", ("unintended_", "intended_gain_", "traversal_spread_")),
+    ("Sample statistics", ("unconditional_", "conditional_")),
+    ("Spike statistics", ("spikes_",)),
+    ("Paired comparisons", ("paired_",)),
+    ("Time", ("fit_seconds", "evaluate_seconds")),
+)  # fmt: skip
 
 PACKAGES = ("neurognocchi", "numpy", "scipy", "scikit-learn", "torch", "matplotlib")
 STYLE = """
@@ -35,6 +57,8 @@ table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
 th[scope="row"] { text-align: left; font-weight: normal; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.best { background: #e8f4e8; }
+details { margin: 0.4em 0; } summary { cursor: pointer; font-weight: 600; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; }
 figcaption { color: #555; font-size: 0.9em; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
@@ -61,7 +85,7 @@ def _key_value_table(rows: Mapping, *, table_id: str) -> str:
     return f'<table id="{table_id}">{body}</table>'
 
 
-def metrics_table_html(table: Mapping) -> str:
+def metrics_table_html(table: Mapping, *, table_id: str = "metrics") -> str:
     """The comparison table; each number cell carries ``data-key`` and ``data-model``."""
     header = "".join(f"<th>{_esc(c)}</th>" for c in table["columns"])
     models = table["columns"][1:]
@@ -74,8 +98,56 @@ def metrics_table_html(table: Mapping) -> str:
         )
         rows.append(f'<tr><th scope="row">{_esc(row["label"])}</th>{cells}</tr>')
     return (
-        f'<table id="metrics"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody>'
+        f'<table id="{table_id}"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody>'
         "</table>"
+    )
+
+
+def _group_of(key: str) -> str:
+    return next((title for title, keys in TABLE_GROUPS if key.startswith(keys)), "Other")
+
+
+def grouped_metrics_html(table: Mapping) -> str:
+    """The full table, one collapsible group (``<details>``) per kind of number, inside
+    ``<div id="metrics">``."""
+    titles = [title for title, _ in TABLE_GROUPS] + ["Other"]
+    groups: dict[str, list] = {title: [] for title in titles}
+    for row in table["rows"]:
+        groups[_group_of(row["key"])].append(row)
+    parts = [
+        f"<details><summary>{_esc(title)} ({len(rows)} rows)</summary>"
+        + metrics_table_html(table | {"rows": rows}, table_id=f"metrics-{i}")
+        + "</details>"
+        for i, (title, rows) in enumerate(groups.items())
+        if rows
+    ]
+    return f'<div id="metrics">{"".join(parts)}</div>'
+
+
+def headline_html(comparison: Mapping) -> str:
+    """The headline sentence and table; the best model's cell is bold and marked ★, the
+    cells of models level at the top are marked =."""
+    head = headline(comparison)
+    header = "".join(f"<th>{_esc(c)}</th>" for c in ["metric", *head["columns"]])
+    rows = []
+    for row in head["rows"]:
+        cells = []
+        for column, cell in zip(head["columns"], row["cells"], strict=True):
+            if column in row["best"]:
+                cells.append(f'<td class="num best"><strong>{_esc(cell)} ★</strong></td>')
+            elif column in row["level"]:
+                cells.append(f'<td class="num level">{_esc(cell)} =</td>')
+            else:
+                cells.append(f'<td class="num">{_esc(cell)}</td>')
+        rows.append(f'<tr><th scope="row">{_esc(row["label"])}</th>{"".join(cells)}</tr>')
+    legend = (
+        "<p>★ best: ahead of every other model by more than the larger s.d. over sampling "
+        "seeds; =: level at the top (within that margin). Floors are references, not bounds.</p>"
+    )
+    return (
+        f'<p id="headline-sentence">{_esc(head["sentence"])}</p>'
+        f'<table id="headline"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody>'
+        f"</table>{legend}"
     )
 
 
@@ -180,16 +252,20 @@ def report_html(
         bin_size_s = next(iter(results.values()))["config"]["bin_size_s"]
         figures = comparison_figures(comparison, bin_size_s=bin_size_s)
     summaries = {name: result["summary"] for name, result in results.items()}
+    where = (None if figures_dir is None else Path(figures_dir), Path(html_dir), dpi)
+    key_figures = {name: fig for name, fig in figures.items() if name in KEY_FIGURES}
+    other_figures = {name: fig for name, fig in figures.items() if name not in KEY_FIGURES}
     sections = [
         f"<h1>{_esc(title)}</h1>",
-        "<h2>Metrics</h2>",
-        _metrics_intro(results),
-        metrics_table_html(comparison["table"]),
+        "<h2>Summary</h2>",
+        headline_html(comparison),
         _flags_html(results),
+        _figures_html(key_figures, *where),
+        "<h2>All metrics</h2>",
+        _metrics_intro(results),
+        grouped_metrics_html(comparison["table"]),
         "<h2>Figures</h2>",
-        _figures_html(
-            figures, None if figures_dir is None else Path(figures_dir), Path(html_dir), dpi
-        ),
+        _figures_html(other_figures, *where),
         "<h2>Data</h2>",
         _data_html(results, trials),
         "<h2>Models</h2>",

@@ -10,6 +10,8 @@ rotates its codes; the generating steps (`neurognocchi.evaluation.stochastic`) a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from neurognocchi.evaluation import behavior, floors, metrics, navigation, stochastic
@@ -88,13 +90,18 @@ def _aggregate(per_seed: list[dict]) -> dict:
     }
 
 
-def generated_sections(model, data, decoder, directions) -> dict:
+def _quiet(step: str) -> None:
+    """The default ``step`` callback of :func:`run_all`: says nothing."""
+
+
+def generated_sections(model, data, decoder, directions, step=_quiet) -> dict:
     """§7.3 and 7.5-7.7 for every sampling seed, and the floors (K-matched real trials per
     seed, noise-free once): aggregated numbers, and the arrays of the first seed."""
     nav_plan = stochastic.navigation_plan(data, directions)
     traversals = stochastic.traversal_plans(data, directions)
     per_seed, single_trial, per_neuron, first = [], [], [], {}
     for s in range(data.n_sampling_seeds):
+        step(f"sampling seed {s + 1}/{data.n_sampling_seeds}")
         recon, recon_detail = stochastic.reconstruction_metrics(model, data, s)
         nav, nav_detail = stochastic.navigation_metrics(model, data, decoder, nav_plan, s)
         trav, trav_detail = stochastic.traversal_metrics(model, data, decoder, traversals, s)
@@ -138,9 +145,15 @@ def codes_only(data, codes: dict, decoder: dict, directions) -> dict:
     }
 
 
-def run_all(model, data) -> dict:
+def n_steps(data) -> int:
+    """How many times :func:`run_all` calls its ``step`` callback."""
+    return 1 if data.output_kind == "codes" else 4 + data.n_sampling_seeds
+
+
+def run_all(model, data, step: Callable[[str], None] = _quiet) -> dict:
     """Every step of the protocol, in order (the code steps only for a model that cannot
-    generate)."""
+    generate); ``step(name)`` is called as each one starts (:func:`n_steps` times)."""
+    step("codes")
     decoder, behavior_decoder = decoder_section(data)
     directions, _ = navigation.navigation_directions(
         data.codes[data.heldin], data.variables[data.heldin]
@@ -148,9 +161,12 @@ def run_all(model, data) -> dict:
     codes = code_section(data)
     if data.output_kind == "codes":
         return codes_only(data, codes, decoder, directions)
-    found = generated_sections(model, data, behavior_decoder, directions)
+    found = generated_sections(model, data, behavior_decoder, directions, step)
+    step("spike statistics")
     spikes_stats = spike_section(model, data)  # after the others: their draws do not move
+    step("co-smoothing")
     cosmoothing = cosmoothing_section(model, data)  # draws nothing
+    step("joint behaviour")
     joint = joint_section(model, data, behavior_decoder, directions)  # its own generations
     mean, first, plan = found["numbers"]["mean"], found["first"], found["navigation_plan"]
     return {

@@ -352,6 +352,7 @@ def evaluate_runs(
         random_state=seed,
         n_samples=n_samples,
         n_sampling_seeds=n_sampling_seeds,
+        progress=True,  # a bar per model, on a terminal only
     )
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "metrics.json", json.dumps(comparison, indent=1, allow_nan=False))
