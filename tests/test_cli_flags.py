@@ -43,7 +43,8 @@ def params_of(run) -> dict:
 
 
 def metrics_table(path) -> str:
-    return re.search(r'<table id="metrics">.*?</table>', path.read_text(encoding="utf-8")).group(0)
+    """The full table (its collapsible groups) of a report."""
+    return re.search(r'<div id="metrics">.*?</div>', path.read_text(encoding="utf-8")).group(0)
 
 
 # ---------------------------------------------------------------------- --precision, --compile

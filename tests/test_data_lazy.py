@@ -1,19 +1,15 @@
-"""The lazy-array helpers: block iteration, page release, `RowSubset` and `split_rows`."""
+"""The lazy-array helpers: block iteration and page release (`neurognocchi._chunks`),
+`RowSubset` and `split_rows` (`neurognocchi.data._lazy`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from neurognocchi import _chunks
+from neurognocchi._chunks import release_pages, trial_chunks
 from neurognocchi.data import make_toy_dataset
-from neurognocchi.data._lazy import (
-    ARRAY_FIELDS,
-    RowSubset,
-    is_memory_mapped,
-    release_pages,
-    split_rows,
-    trial_chunks,
-)
+from neurognocchi.data._lazy import ARRAY_FIELDS, RowSubset, is_memory_mapped, split_rows
 from neurognocchi.data.memmap import create_memmap, open_memmap, save_memmap
 
 
@@ -36,9 +32,7 @@ def test_row_subset_reads_only_the_rows_asked_for(toy):
 
 
 def test_trial_chunks_cover_every_trial_in_order(toy, monkeypatch):
-    from neurognocchi.data import _lazy
-
-    monkeypatch.setattr(_lazy, "CHUNK_BYTES", toy.activity[:1].nbytes * 3)
+    monkeypatch.setattr(_chunks, "CHUNK_BYTES", toy.activity[:1].nbytes * 3)
     blocks = list(trial_chunks(toy.activity))
     assert [len(block) for block in blocks] == [3] * 13 + [1]
     np.testing.assert_array_equal(np.concatenate(blocks), toy.activity)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from neurognocchi import _chunks
 from neurognocchi.data import _lazy, load_trials, make_toy_dataset
 from neurognocchi.data._lazy import RowSubset, is_memory_mapped
 from neurognocchi.data.memmap import create_memmap, open_memmap, save_memmap
@@ -104,7 +105,7 @@ def test_slices_stay_mapped_and_fancy_indexing_copies(mapped):
 
 
 def test_nan_in_a_mapped_file_is_found_in_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(_lazy, "CHUNK_BYTES", 100)  # many small blocks
+    monkeypatch.setattr(_chunks, "CHUNK_BYTES", 100)  # many small blocks
     arrays = create_memmap(tmp_path / "bad", 6, 4, 3)
     arrays["activity"][5, 3, 2] = np.nan
     arrays["activity"].flush()

@@ -199,7 +199,7 @@ def _add_export(subparsers) -> None:
 def _read_samples(path: Path) -> dict | None:
     """The arrays of a generated-samples ``.npz`` (``samples`` and optionally ``codes``, as
     `_generate` writes), or None when ``path`` is not one (trials files have ``activity``)."""
-    from neurognocchi.data.trials import read_npz
+    from neurognocchi.data.npz import read_npz
 
     if path.suffix != ".npz" or not zipfile.is_zipfile(path):
         return None  # load_trials reads (or says what is wrong with) everything else

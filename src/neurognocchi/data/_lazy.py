@@ -1,80 +1,25 @@
-"""Helpers for arrays that may be larger than memory (``np.memmap`` and lazy row selections).
+"""Lazy row selections of arrays that may be larger than memory (``np.memmap``).
 
-The `Trials` container, the memory-mapped directory format, the per-neuron statistics and the
-estimators all read trials through these helpers, so that a memory-mapped dataset is checked,
-summarised and batched a block at a time instead of being copied into memory. This module
-imports nothing from the package, so any module of it may use this one without a cycle.
+The training loop and the estimators split and batch trials through these helpers, so that a
+memory-mapped dataset is read a batch at a time instead of being copied into memory (reading
+a block of trials at a time, :func:`~neurognocchi._chunks.trial_chunks`, lives in
+:mod:`neurognocchi._chunks`). This module imports nothing from the package but that module, so
+any module of it may use this one without a cycle.
 """
 
 from __future__ import annotations
 
 import mmap
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = [
-    "ARRAY_FIELDS",
-    "CHUNK_BYTES",
-    "RowSubset",
-    "is_memory_mapped",
-    "release_pages",
-    "split_rows",
-    "trial_chunks",
-]
+from neurognocchi._chunks import release_pages
+
+__all__ = ["ARRAY_FIELDS", "RowSubset", "is_memory_mapped", "split_rows"]
 
 ARRAY_FIELDS = ("activity", "spikes", "truth", "behavior")
 """The per-trial array fields of `Trials`, each ``[n_trials, n_time, n]``, in file order."""
-
-CHUNK_BYTES = 64 * 2**20
-"""Checks of large (e.g. memory-mapped) arrays read about this many bytes at a time."""
-
-
-def release_pages(array) -> None:
-    """Unmap the pages of a ``np.memmap`` that this process has read (``MADV_DONTNEED``).
-
-    The data stay in the operating system's page cache, so reading them again is cheap, but
-    they no longer count in the process's resident memory. No-op for other arrays.
-
-    Examples
-    --------
-    >>> release_pages(np.zeros(3))  # an in-memory array: nothing to release
-    """
-    if getattr(array, "mode", None) == "c":  # private copy-on-write pages: would lose edits
-        return
-    handle = getattr(array, "_mmap", None)  # numpy keeps the mmap of a memmap (and its views)
-    advise = getattr(handle, "madvise", None)
-    if advise is not None and hasattr(mmap, "MADV_DONTNEED"):
-        try:
-            advise(mmap.MADV_DONTNEED)
-        except (OSError, ValueError):  # closed or unsupported mapping: nothing to release
-            pass
-
-
-def trial_chunks(array: np.ndarray) -> Iterator[np.ndarray]:
-    """Consecutive blocks of trials of ``array`` of about :data:`CHUNK_BYTES` each.
-
-    Checks of a memory-mapped array therefore never hold more than one block (or its
-    temporaries) in memory; the pages of a block are unmapped when the next one is asked for.
-
-    Parameters
-    ----------
-    array : array, shape (n_trials, ...)
-
-    Yields
-    ------
-    numpy.ndarray, shape (n_block, ...)
-
-    Examples
-    --------
-    >>> [len(block) for block in trial_chunks(np.zeros((5, 2, 3)))]
-    [5]
-    """
-    per_trial = max(1, array[:1].nbytes)
-    step = max(1, CHUNK_BYTES // per_trial)
-    for start in range(0, len(array), step):
-        yield array[start : start + step]
-        release_pages(array)  # once the caller is done with the block
 
 
 class RowSubset:

@@ -25,8 +25,9 @@ from neurognocchi._checks import InvalidArgumentError, check_bool
 from neurognocchi.data._lazy import ARRAY_FIELDS
 from neurognocchi.data.mat import load_mat
 from neurognocchi.data.memmap import open_memmap
+from neurognocchi.data.npz import read_npz
 from neurognocchi.data.nwb.read import load_nwb
-from neurognocchi.data.trials import Trials, read_npz, trials_from_saved_arrays
+from neurognocchi.data.trials import Trials, trials_from_saved_arrays
 
 __all__ = ["load_trials"]
 

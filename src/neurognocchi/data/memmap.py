@@ -28,7 +28,7 @@ import numpy as np
 from neurognocchi._checks import check_bool, check_positive_int
 from neurognocchi._io import atomic_write, atomic_write_text
 from neurognocchi.data._lazy import ARRAY_FIELDS
-from neurognocchi.data._validate import read_npz
+from neurognocchi.data.npz import read_npz
 from neurognocchi.data.trials import Trials
 
 __all__ = [

@@ -11,7 +11,8 @@ import warnings
 import numpy as np
 
 from neurognocchi._checks import check_positive_int
-from neurognocchi.data._lazy import RowSubset, release_pages
+from neurognocchi._chunks import release_pages
+from neurognocchi.data._lazy import RowSubset
 
 __all__ = ["neuron_statistics", "warn_constant_neurons"]
 

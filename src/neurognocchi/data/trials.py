@@ -1,6 +1,6 @@
 """The `Trials` container: trial-aligned neural activity and everything known about each trial.
 
-`Trials` validates its fields on construction (through :mod:`neurognocchi.data._validate`),
+`Trials` validates its fields on construction (through :mod:`neurognocchi._checks`),
 supports indexing, selection and splits, and saves to and loads from its own lossless ``.npz``
 format. Other files (plain arrays, memory-mapped directories, recordings) are read by
 :func:`neurognocchi.data.load_trials`.
@@ -15,16 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from neurognocchi._io import atomic_write
-from neurognocchi.data._lazy import ARRAY_FIELDS
-from neurognocchi.data._validate import (
+from neurognocchi._checks import (
     as_behavior,
     as_bin_size,
     as_counts,
     as_info_column,
     as_trial_array,
-    read_npz,
 )
+from neurognocchi._io import atomic_write
+from neurognocchi.data._lazy import ARRAY_FIELDS
+from neurognocchi.data.npz import read_npz
 from neurognocchi.data.splits import split_indices
 
 NPZ_FORMAT_VERSION = 1
@@ -77,13 +77,13 @@ class Trials:
         bin_size_s: float | None = None,
         align: str = "",
     ):
-        self.activity = as_trial_array("activity", activity, dtype=np.float32)
+        self.activity = as_trial_array(activity, "activity", dtype=np.float32)
         n_trials, n_time, n_neurons = self.activity.shape
         for name, size in (("trials", n_trials), ("time bins", n_time), ("neurons", n_neurons)):
             if size == 0:
                 raise ValueError(f"activity has 0 {name}; shape {self.activity.shape}")
         self.spikes = None if spikes is None else as_counts(spikes)
-        self.truth = None if truth is None else as_trial_array("truth", truth, dtype=np.float32)
+        self.truth = None if truth is None else as_trial_array(truth, "truth", dtype=np.float32)
         for name in ("spikes", "truth"):
             array = getattr(self, name)
             if array is not None and array.shape != self.activity.shape:
@@ -92,10 +92,10 @@ class Trials:
                     f"got {array.shape}"
                 )
         self.behavior, self.behavior_names = as_behavior(
-            behavior, behavior_names, self.activity.shape
+            behavior, names=behavior_names, activity_shape=self.activity.shape
         )
         self.trial_info = {
-            str(key): as_info_column(str(key), value, n_trials)
+            str(key): as_info_column(value, str(key), n_trials)
             for key, value in (trial_info or {}).items()
         }
         self.bin_size_s = as_bin_size(bin_size_s)
@@ -362,7 +362,7 @@ class Trials:
 def trials_from_saved_arrays(contents: dict, path: Path) -> Trials:
     """Trials from the arrays of an ``.npz`` archive written by :meth:`Trials.save`.
 
-    ``contents`` is the archive as :func:`~neurognocchi.data._validate.read_npz` returns it (its
+    ``contents`` is the archive as :func:`~neurognocchi.data.npz.read_npz` returns it (its
     ``meta`` entry is consumed); ``path`` names the file in error messages. Shared by
     :meth:`Trials.load` and :func:`~neurognocchi.data.load_trials`, which has already read the
     archive to tell a saved ``Trials`` from plain arrays.

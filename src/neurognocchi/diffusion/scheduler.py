@@ -18,10 +18,11 @@ import math
 
 import torch
 
-from neurognocchi._checks import InvalidArgumentError, check_real
-from neurognocchi.diffusion._validation import (
+from neurognocchi._checks import (
+    InvalidArgumentError,
     check_batch_steps,
     check_data,
+    check_real,
     check_same_shape,
     check_step,
 )
@@ -96,7 +97,7 @@ class Scheduler:
 
     def _abar_at(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """``abar`` (B,) float64 at the checked steps ``t`` (B,) of data ``x`` (B, ...)."""
-        return self.alphas_cumprod[check_batch_steps(t, x, self.n_train_steps)]
+        return self.alphas_cumprod[check_batch_steps(t, "t", x, self.n_train_steps)]
 
     def _abar(self, t: int) -> float:
         """``abar_t`` as a Python float, with ``abar_{-1} = 1`` (the clean data)."""
@@ -121,8 +122,8 @@ class Scheduler:
         x_t : torch.Tensor, shape (B, ...)
             Same dtype and device as ``x0``.
         """
-        check_data("x0", x0)
-        check_same_shape("noise", noise, x0)
+        check_data(x0, "x0")
+        check_same_shape(noise, "noise", x0)
         abar = self._abar_at(t, x0)  # (B,) float64
         signal_coef = self._as_coef(abar.sqrt(), x0)
         noise_coef = self._as_coef((1.0 - abar).sqrt(), x0)
@@ -146,8 +147,8 @@ class Scheduler:
         -------
         x0 : torch.Tensor, shape (B, ...)
         """
-        check_data("x_t", x_t)
-        check_same_shape("noise_pred", noise_pred, x_t)
+        check_data(x_t, "x_t")
+        check_same_shape(noise_pred, "noise_pred", x_t)
         abar = self._abar_at(t, x_t)  # (B,) float64
         recip_sqrt = self._as_coef(abar.rsqrt(), x_t)
         noise_coef = self._as_coef(((1.0 - abar) / abar).sqrt(), x_t)
@@ -169,8 +170,8 @@ class Scheduler:
         -------
         noise : torch.Tensor, shape (B, ...)
         """
-        check_data("x_t", x_t)
-        check_same_shape("x0", x0, x_t)
+        check_data(x_t, "x_t")
+        check_same_shape(x0, "x0", x_t)
         abar = self._abar_at(t, x_t)  # (B,) float64
         recip_sqrt = self._as_coef((1.0 - abar).rsqrt(), x_t)
         x0_coef = self._as_coef((abar / (1.0 - abar)).sqrt(), x_t)
@@ -206,8 +207,8 @@ class Scheduler:
         """
         if self.config.prediction == "noise":
             return Prediction(model_output, self.predict_x0(x_t, model_output, t))
-        check_data("x_t", x_t)
-        check_same_shape("model_output", model_output, x_t)
+        check_data(x_t, "x_t")
+        check_same_shape(model_output, "model_output", x_t)
         abar = self._as_coef(self._abar_at(t, x_t), x_t)  # (B, 1, ..., 1), x_t's dtype
         noise = (1 - abar).sqrt() * x_t + abar.sqrt() * model_output
         x0 = abar.sqrt() * x_t - (1 - abar).sqrt() * model_output
@@ -226,7 +227,7 @@ class Scheduler:
         """``given`` (checked, in ``x``'s dtype and device) when not None, else a fresh draw."""
         if given is None:
             return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        check_same_shape("variance_noise", given, x)
+        check_same_shape(given, "variance_noise", x)
         return given.to(device=x.device, dtype=x.dtype)
 
     def _clip(
@@ -285,8 +286,8 @@ class Scheduler:
             ``prev_sample`` at step ``t - 1`` (the ``x0`` estimate when ``t == 0``) and the
             ``pred_x0`` the step used, each (B, ...).
         """
-        t = check_step("t", t, self.n_train_steps)
-        check_data("x_t", x_t)
+        t = check_step(t, "t", self.n_train_steps)
+        check_data(x_t, "x_t")
         t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long)  # (B,)
         # 1. Noise and x0 predictions from the model output (config.prediction); x0 by eq. 15.
         pred = self.split_prediction(model_output, x_t, t_batch)
@@ -349,12 +350,12 @@ class Scheduler:
         StepOutput
             ``prev_sample`` at step ``t_prev`` and the ``pred_x0`` the step used.
         """
-        t = check_step("t", t, self.n_train_steps)
-        t_prev = check_step("t_prev", t_prev, self.n_train_steps, low=-1)
+        t = check_step(t, "t", self.n_train_steps)
+        t_prev = check_step(t_prev, "t_prev", self.n_train_steps, low=-1)
         if t_prev >= t:
             raise InvalidArgumentError(f"t_prev must be smaller than t={t}, got {t_prev}")
         check_real(eta, "eta", low=0.0, high=1.0)
-        check_data("x_t", x_t)
+        check_data(x_t, "x_t")
         t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long)  # (B,)
         # 1. Noise and x0 predictions from the model output (config.prediction); x0 is the
         #    "predicted x0" of Song et al. 2021, eq. 12.

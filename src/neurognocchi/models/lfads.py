@@ -291,7 +291,7 @@ class LfadsModel(ConfiguredModel):
         ``generator`` (drawn on the CPU); its first draw is the coordinated-dropout mask.
         """
         c = self.config
-        check_activity(x, c.n_neurons, "x")
+        check_activity(x, "x", c.n_neurons)
         target = self._model_units(x)  # (B, T, N)
         cd_rate, dropout = (c.coordinated_dropout, c.dropout) if self.training else (0.0, 0.0)
         scored, x_in = None, target
@@ -333,7 +333,7 @@ class LfadsModel(ConfiguredModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Codes (B, code_dim): posterior means of g0 for trials x (B, T, N) in data units."""
-        check_activity(x, self.config.n_neurons, "x")
+        check_activity(x, "x", self.config.n_neurons)
         return self.posterior_g0(self._encoder_input(self._model_units(x)))[0]
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -341,7 +341,7 @@ class LfadsModel(ConfiguredModel):
 
         ``g0`` and the inferred inputs are at their posterior means (no sampling, no dropout).
         """
-        check_activity(x, self.config.n_neurons, "x")
+        check_activity(x, "x", self.config.n_neurons)
         x_in = self._encoder_input(self._model_units(x))
         g0 = self.posterior_g0(x_in)[0]
         encoding = self._controller_encoding(x_in) if self.config.use_controller else None

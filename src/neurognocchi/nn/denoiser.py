@@ -229,7 +229,7 @@ class UNet1dDenoiser(nn.Module):
 
     def _check_inputs(self, x_t: object, t: object, code: object) -> None:
         """Raise ``ValueError``/``TypeError`` naming the first malformed argument."""
-        check_activity(x_t, self.n_neurons, "x_t")
+        check_activity(x_t, "x_t", self.n_neurons)
         n_batch = x_t.shape[0]
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"t must be a torch.Tensor of shape (B,); got {type(t).__name__}")

@@ -144,7 +144,7 @@ class ConvTrialEncoder(nn.Module):
         torch.Tensor, shape (B, code_dim)
             One code per trial.
         """
-        check_activity(x, self.n_neurons, "x")
+        check_activity(x, "x", self.n_neurons)
         positions = relative_time_channels(x, self.n_position_channels)  # (B, P, T)
         h = torch.cat([x.transpose(1, 2), positions], dim=1)  # (B, N + P, T)
         h = self.convs(h)  # (B, C, T')
@@ -198,6 +198,6 @@ class GRUTrialEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Encode whole trials x (B, T, N) -> codes (B, code_dim); any ``T >= 1``."""
-        check_activity(x, self.n_neurons, "x")
+        check_activity(x, "x", self.n_neurons)
         _, final = self.gru(x)  # (2, B, H): forward and backward final states
         return self.to_code(torch.cat([final[0], final[1]], dim=1))  # (B, code_dim)

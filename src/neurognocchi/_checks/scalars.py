@@ -1,40 +1,30 @@
-"""The one module of argument validators.
-
-Every public function and config of the package checks its arguments with these helpers, so a
-mistake always reads the same way: the argument's name, what was given and what is allowed.
-Each raises :class:`InvalidArgumentError`, a subclass of both ``ValueError`` and ``TypeError``
-(as scikit-learn's ``InvalidParameterError`` is), so callers may catch either.
-
-This module imports nothing from the package, so any layer may use it.
-"""
+"""Validators of scalar arguments: ints, seeds, reals, fractions, bools, choices, random states,
+diffusion step indices and bin sizes."""
 
 from __future__ import annotations
 
 import numbers
-import os
+import operator
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from neurognocchi._checks.errors import InvalidArgumentError
+
 __all__ = [
-    "InvalidArgumentError",
-    "check_activity",
+    "as_bin_size",
     "check_bool",
     "check_choice",
     "check_dropout",
-    "check_finite_array",
     "check_fraction",
     "check_int",
     "check_positive_int",
     "check_random_state",
     "check_real",
-    "resolve_device",
+    "check_seeds",
+    "check_step",
 ]
-
-
-class InvalidArgumentError(ValueError, TypeError):
-    """A user-supplied argument has the wrong type or value (both a ValueError and a TypeError)."""
 
 
 def _is_int(value: object) -> bool:
@@ -182,39 +172,6 @@ def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
     return value
 
 
-def check_finite_array(value: object, name: str, *, ndim: int | None = None) -> np.ndarray:
-    """Return ``value`` as a real numpy array with no NaN or infinite entry.
-
-    Parameters
-    ----------
-    value : array-like
-        The value given by the user.
-    name : str
-        Argument name used in the error message.
-    ndim : int, optional
-        Required number of dimensions.
-
-    Returns
-    -------
-    numpy.ndarray
-    """
-    array = np.asarray(value)
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
-    ):
-        raise InvalidArgumentError(f"{name} must hold real numbers; got dtype {array.dtype}")
-    if np.iscomplexobj(array):
-        raise InvalidArgumentError(f"{name} must hold real numbers; got dtype {array.dtype}")
-    if ndim is not None and array.ndim != ndim:
-        raise InvalidArgumentError(
-            f"{name} must have {ndim} dimensions; got shape {tuple(array.shape)}"
-        )
-    n_bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-    if n_bad:
-        raise InvalidArgumentError(f"{name} contains {n_bad} NaN or infinite values")
-    return array
-
-
 def check_random_state(random_state: object, name: str = "random_state") -> int:
     """An int seed from ``random_state``: an int, or None for fresh entropy (as scikit-learn).
 
@@ -230,68 +187,39 @@ def check_random_state(random_state: object, name: str = "random_state") -> int:
     return int(random_state)
 
 
-def resolve_device(device: object, name: str = "device"):
-    """``"auto"`` -> CUDA when available, else CPU; otherwise the named device, validated.
+def check_step(t: object, name: str, n_train_steps: int, *, low: int = 0) -> int:
+    """Check a scalar diffusion step index in ``[low, n_train_steps - 1]``; return it as an int.
 
-    Under ``torchrun`` an unindexed CUDA device is this process's GPU (``LOCAL_RANK``).
-
-    Returns
-    -------
-    torch.device
+    Examples
+    --------
+    >>> check_step(3, "t", 10)
+    3
     """
-    import torch  # imported here so that this module stays cheap for the data layer
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidArgumentError(f"{name}={device!r} was requested but CUDA is not available")
+    if isinstance(t, bool):
+        raise InvalidArgumentError(f"{name} must be an int, got {t!r}")
     try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
+        t = operator.index(t)
+    except TypeError:
         raise InvalidArgumentError(
-            f"{name} must be 'auto', 'cpu' or 'cuda'; got {device!r}"
+            f"{name} must be an int, got {t!r} ({type(t).__name__})"
         ) from None
-    launched = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # torchrun, one GPU per process
-    if resolved.type == "cuda" and resolved.index is None and launched:
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0") or 0))
-    return resolved
+    if not low <= t < n_train_steps:
+        raise InvalidArgumentError(f"{name} must be in [{low}, {n_train_steps - 1}], got {t}")
+    return t
 
 
-def check_activity(x: object, n_neurons: int, name: str):
-    """Check that ``x`` is a real tensor of shape ``(B, T, n_neurons)`` with B, T >= 1.
+def as_bin_size(value: object, name: str = "bin_size_s") -> float | None:
+    """``value`` as a float of positive seconds, or None (unknown).
 
-    Parameters
-    ----------
-    x : object
-        The value given by the user.
-    n_neurons : int
-        Number of neurons the network was built for.
-    name : str
-        Argument name used in the error message.
-
-    Returns
-    -------
-    torch.Tensor, shape (B, T, N)
+    Examples
+    --------
+    >>> as_bin_size(0.02)
+    0.02
     """
-    import torch
-
-    if not isinstance(x, torch.Tensor):
-        raise InvalidArgumentError(
-            f"{name} must be a torch.Tensor of shape (B, T, N); got {type(x).__name__}"
-        )
-    if not x.is_floating_point():
-        raise InvalidArgumentError(f"{name} must have a floating dtype; got {x.dtype}")
-    if x.ndim != 3:
-        raise InvalidArgumentError(
-            f"{name} must have shape (B, T, N) = (batch, time bins, neurons); "
-            f"got {x.ndim} dimensions, shape {tuple(x.shape)}"
-        )
-    if x.shape[2] != n_neurons:
-        raise InvalidArgumentError(
-            f"{name} must have N = {n_neurons} neurons in its last axis; got shape {tuple(x.shape)}"
-        )
-    if x.shape[0] < 1 or x.shape[1] < 1:
-        raise InvalidArgumentError(
-            f"{name} needs B >= 1 trials and T >= 1 bins; got shape {tuple(x.shape)}"
-        )
-    return x
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise InvalidArgumentError(f"{name} must be a number; got {type(value).__name__}")
+    if not np.isfinite(value) or value <= 0:
+        raise InvalidArgumentError(f"{name} must be a positive number of seconds; got {value}")
+    return float(value)
