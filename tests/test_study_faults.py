@@ -25,23 +25,14 @@ import pytest
 
 from neurognocchi.study import read_study_config, run_study
 from neurognocchi.study import runner as study_runner
+from test_study import TINY_GNOCCHI, TOY
 
 optuna = pytest.importorskip("optuna")
 
-GNOCCHI = {
-    "code_dim": 3,
-    "max_epochs": 12,
-    "channels": 8,
-    "channel_mults": [1, 2],
-    "encoder_dim": 8,
-    "encoder_layers": 2,
-    "n_sample_steps": 3,
-    "batch_size": 32,
-    "warmup_steps": 2,
-}
+GNOCCHI = TINY_GNOCCHI | {"max_epochs": 12}  # 12 epochs: a checkpoint (10) to resume from
 CONFIG = {
     "name": "faults",
-    "data": {"source": "toy", "n_trials": 120, "n_neurons": 12, "n_time": 16},
+    "data": TOY,
     "seeds": [0, 1],
     "evaluation": {"n_samples": 3, "n_sampling_seeds": 1},
     "base": {"gnocchi": GNOCCHI, "ppca": {"code_dim": 3}},
