@@ -4,9 +4,11 @@ floors, the best marked only where it stands apart, and one sentence saying what
 The headline metrics answer the protocol's questions in one row each: held-out error (does
 the code carry the task to conditions never seen?), reconstruction, navigation to held-out
 conditions, disentanglement (unintended movement, orthogonal target codes) and sample
-realism. A model is marked best on a row only when its number is better than every other
-model's by more than the larger of their s.d.s over sampling seeds (the numbers of one fit);
-otherwise the models within that margin are "level". Every cell is the full table's cell
+realism. Unintended movement is per unit of intended gain: an output that barely follows the
+code moves little either way, and is not disentangled for it. A model is marked best on a row
+only when its number is better than every other model's by more than the larger of their
+s.d.s over sampling seeds (the numbers of one fit); otherwise the models within that margin
+are "level". Every cell is the full table's cell
 (:func:`~neurognocchi.evaluation.comparison.summary_table`), so both show the same text.
 """
 
@@ -25,10 +27,10 @@ HEADLINE = (
      "the highest reconstruction R²"),
     ("navigation_bias", "navigation bias to held-out conditions (data units)", "lower",
      "the lowest navigation bias"),
-    ("unintended_target_x", "unintended movement, traversing target_x", "lower",
-     "the least unintended movement along target_x"),
-    ("unintended_target_y", "unintended movement, traversing target_y", "lower",
-     "the least unintended movement along target_y"),
+    ("unintended_per_gain_target_x", "unintended movement per unit gain, target_x", "lower",
+     "the least unintended movement per unit gain along target_x"),
+    ("unintended_per_gain_target_y", "unintended movement per unit gain, target_y", "lower",
+     "the least unintended movement per unit gain along target_y"),
     ("orthogonality_cos", "|cos| target_x vs target_y, encoding directions", "lower",
      "the most orthogonal target directions"),
     ("unconditional_sd_rel_error", "unconditional samples: s.d. error (relative)", "lower",
