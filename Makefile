@@ -1,5 +1,5 @@
 # The two README commands: `make demo` and `make test` (what CI runs). Both build .venv
-# (git-ignored) on first use. `make check` is the edit loop: lint + fast tests + doctests, ~2 min.
+# (git-ignored) on first use. `make check` is the edit loop: lint + fast tests + doctests (7-8 min now).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
