@@ -114,6 +114,7 @@ def test_hand_written_ddim_matches_diffusers_ddim(schedule, prediction, clip_x0)
                 model_fn,
                 scheduler,
                 x_T.shape,
+                method="ddim",
                 n_steps=n_steps,
                 x_T=x_T,
                 dtype=torch.float64,

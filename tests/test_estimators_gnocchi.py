@@ -418,5 +418,7 @@ def test_default_generate_is_the_independent_noise_path(fitted, trials):
     generator = torch.Generator().manual_seed(3)
     rows = torch.from_numpy(np.repeat(codes, 2, axis=0))
     with torch.no_grad():
-        direct = fitted.model_.generate(rows, n_steps=5, eta=0.5, generator=generator)
+        direct = fitted.model_.generate(
+            rows, n_steps=5, method=fitted.sampler, eta=0.5, generator=generator
+        )
     np.testing.assert_array_equal(default.reshape(direct.shape), direct.numpy())

@@ -1,5 +1,6 @@
-"""The model commands: ``fit`` (a run directory), ``encode`` (codes of trials) and ``generate``
-(trials from codes or from the prior).
+"""The model commands: ``fit`` (a run directory), ``encode`` (codes of trials), ``generate``
+(trials from codes or from the prior) and ``params`` (each model's parameters, their defaults
+and the reasons for them).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ __all__ = ["add_parsers"]
 
 
 def add_parsers(subparsers) -> None:
-    """Register the sub-commands fit, encode, generate with their handlers."""
+    """Register the sub-commands fit, encode, generate, params with their handlers."""
     _add_fit(subparsers)
     _add_encode(subparsers)
     _add_generate(subparsers)
+    _add_params(subparsers)
 
 
 def _add_fit(subparsers) -> None:
@@ -49,7 +51,8 @@ def _add_fit(subparsers) -> None:
         action="append",
         metavar="KEY=VALUE",
         dest="overrides",
-        help="override one estimator parameter (repeatable), e.g. --set code_dim=8",
+        help="override one estimator parameter (repeatable), e.g. --set code_dim=8; "
+        "`neurognocchi params --model M` lists them with their defaults",
     )
     fit.add_argument(
         "--fit-on",
@@ -210,3 +213,35 @@ def _generate(args) -> None:
         f"saved samples {samples.shape} (codes, samples, time, neurons) of {args.output} "
         f"({samples.dtype}) to {args.out}"
     )
+
+
+def _add_params(subparsers) -> None:
+    params = subparsers.add_parser(
+        "params",
+        help="list a model's parameters (--set and --config keys) with their defaults",
+    )
+    params.add_argument(
+        "--model",
+        choices=["gnocchi", "latent-gnocchi", "lfads", "ppca", "cebra"],
+        default=None,
+        help="one model (default: every model)",
+    )
+    params.add_argument(
+        "--markdown",
+        action="store_true",
+        help="a Markdown table per model with the reason for each default (docs/parameters.md)",
+    )
+    params.set_defaults(handler=_params)
+
+
+def _params(args) -> None:
+    from neurognocchi.estimators.parameters import markdown_table, text_listing
+    from neurognocchi.runs.registry import MODELS, PARAMETERS
+
+    names = [args.model] if args.model else list(PARAMETERS)
+    for i, name in enumerate(names):
+        title = f"{MODELS[name].__name__} (--model {name})"
+        if args.markdown:
+            print(f"{'' if i == 0 else chr(10)}## {title}\n\n{markdown_table(PARAMETERS[name])}")
+        else:
+            print(f"{'' if i == 0 else chr(10)}{title}\n{text_listing(PARAMETERS[name])}")

@@ -5,7 +5,7 @@ Nothing here imports a network; a model enters only as the ``model_fn`` given to
 
 from neurognocchi.diffusion.config import PREDICTIONS, SchedulerConfig
 from neurognocchi.diffusion.outputs import Prediction, StepOutput
-from neurognocchi.diffusion.sampling import METHODS, sample
+from neurognocchi.diffusion.sampling import DEFAULT_SAMPLER, METHODS, SamplerDefaults, sample
 from neurognocchi.diffusion.scheduler import Scheduler
 from neurognocchi.diffusion.schedules import (
     SCHEDULES,
@@ -16,10 +16,12 @@ from neurognocchi.diffusion.schedules import (
 )
 
 __all__ = [
+    "DEFAULT_SAMPLER",
     "METHODS",
     "PREDICTIONS",
     "SCHEDULES",
     "Prediction",
+    "SamplerDefaults",
     "Scheduler",
     "SchedulerConfig",
     "StepOutput",

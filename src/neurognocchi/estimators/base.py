@@ -23,58 +23,17 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from neurognocchi import threads
-from neurognocchi._checks import (
-    check_finite_array,
-    check_fraction,
-    check_random_state,
-    resolve_device,
-)
+from neurognocchi._checks import check_finite_array, check_random_state, resolve_device
 from neurognocchi._lock import run_dir_lock
+from neurognocchi._params import Parameter
 from neurognocchi._saving import read_model_dir, write_model_dir
 from neurognocchi.data._lazy import is_memory_mapped, split_rows
 from neurognocchi.data.stats import neuron_statistics, warn_constant_neurons
 from neurognocchi.data.trials import Trials
+from neurognocchi.estimators.parameters import TRAINING, legacy_values
 from neurognocchi.training import TrainConfig, distributed, train
 
-__all__ = ["PARAMETERS_DOC", "TRAINING_DOC", "TRAIN_CONFIG_PARAMS", "TrialEstimator", "as_activity"]
-
-TRAIN_CONFIG_PARAMS = (
-    "max_epochs",
-    "batch_size",
-    "learning_rate",
-    "weight_decay",
-    "warmup_steps",
-    "grad_clip",
-    "ema_decay",
-    "patience",
-    "precision",
-    "compile",
-)
-"""Constructor arguments of every estimator passed unchanged to :class:`TrainConfig`."""
-
-PARAMETERS_DOC = """\
-max_epochs, batch_size, learning_rate : int, int, float
-        Optimisation budget (AdamW, warm-up + cosine decay).
-    random_state : int or None
-        Seed of initialisation, batching, training noise (diffusion noise or dropout masks),
-        sampling and validation split; None draws one.
-    device : {"auto", "cpu", "cuda"}
-    verbose : bool
-        Progress bars on long work."""
-"""Docstring entries of the run parameters shared by the estimators (after ``code_dim``)."""
-
-TRAINING_DOC = """\
-weight_decay, ema_decay, grad_clip, warmup_steps : training settings (see TrainConfig).
-    valid_fraction : float
-        Fraction of the fitted trials held back (stratified by condition) for the validation
-        loss, early stopping and the choice of kept weights; 0 disables validation.
-    patience : int or None
-        Stop after this many epochs without a better validation loss.
-    precision : {"fp32", "bf16"}
-        Training arithmetic: ``"bf16"`` runs forward passes under bf16 autocast (CUDA only).
-    compile : bool
-        Run the training loss through ``torch.compile`` (see ``benchmarks/`` for when it pays)."""
-"""Docstring entries of the training settings shared by the estimators (listed last)."""
+__all__ = ["TrialEstimator", "as_activity"]
 
 
 def as_activity(X, *, name: str = "X") -> np.ndarray:
@@ -111,24 +70,38 @@ def _read_lazily(data):
 
 
 class FittedInputChecks:
-    """The checks a fitted estimator makes of what it is given, shared by every estimator
-    (the training-loop ones and PPCA): fitted or not, the shape of trials, the shape of codes;
-    and ``transform``, :meth:`encode` under scikit-learn's name.
+    """The parameters and input checks shared by every estimator (the training-loop ones,
+    PPCA and CEBRA): the constructor's arguments stored as given and checked against their
+    definitions; fitted or not, the shape of trials, the shape of codes; and ``transform``,
+    :meth:`encode` under scikit-learn's name.
 
-    A subclass names the attribute that ``fit`` sets (``_fitted_attribute``) and says what
-    shape of trial and code its fitted model takes (``_trial_shape``, ``_code_dim``).
-    ``_legacy_params`` holds the settings whose default has changed, with the value that a
-    file saved without them was made with (:meth:`recorded_params`).
+    A subclass names its parameters' definitions (``_parameters``, a table of
+    :mod:`neurognocchi.estimators.parameters`), the attribute that ``fit`` sets
+    (``_fitted_attribute``) and says what shape of trial and code its fitted model takes
+    (``_trial_shape``, ``_code_dim``).
     """
 
     _fitted_attribute = "model_"
-    _legacy_params: Mapping[str, object] = MappingProxyType({})
+    _parameters: Mapping[str, Parameter] = MappingProxyType({})
+
+    def _store_params(self, arguments: Mapping[str, object]) -> None:
+        """Store the constructor's ``arguments`` (its ``locals()``) as given: scikit-learn's
+        rule, no checks in ``__init__``."""
+        for name in self._parameters:
+            setattr(self, name, arguments[name])
+
+    def check_params(self) -> None:
+        """Raise :class:`~neurognocchi._checks.InvalidArgumentError` naming the first invalid
+        parameter, by each parameter's own check (then, in a subclass, the checks that
+        relate two parameters). Called by ``fit`` before any data is read."""
+        for name, parameter in self._parameters.items():
+            parameter.validate(getattr(self, name))
 
     @classmethod
     def recorded_params(cls, params: Mapping[str, object]) -> dict:
         """``params`` as a saved model or a run record of any release holds them, completed:
         a setting whose default has changed since is read as the value it had then."""
-        return dict(cls._legacy_params) | dict(params)
+        return legacy_values(cls._parameters) | dict(params)
 
     def _trial_shape(self) -> tuple[int, int]:
         raise NotImplementedError
@@ -169,7 +142,8 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
     loading.
 
     Subclasses set ``_model_class`` and ``_config_class`` (the model and its config),
-    ``_model_params`` (constructor arguments copied into the model config by name), and may
+    ``_model_params`` (the parameters that are fields of the model config, copied into it by
+    name), and may
     override the hooks ``_start_fit`` (inspect the data before anything else), ``_data_settings``
     (model settings read from the data), ``_as_trials`` and ``_model_input`` (which array of a
     `Trials` the model sees; default ``activity``), ``_finish_fit`` and ``_restore_fitted``.
@@ -177,21 +151,8 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
 
     _model_class: type  # a torch.nn.Module implementing models.base.TrialModel
     _config_class: type  # its configuration dataclass
-    _model_params: tuple[str, ...] = ()
+    _model_params: tuple[Parameter, ...] = ()
     _stages: tuple[str, ...] = ()  # earlier training stages whose <stage>_history_ is saved
-
-    def check_params(self) -> None:
-        """Raise ValueError/TypeError naming the first invalid hyper-parameter.
-
-        Called by :meth:`fit` before any data is read. The model and training configurations
-        are built for a made-up shape (2 time bins, 1 neuron; settings that the data decide
-        keep their defaults), so every check they make runs without data.
-        """
-        check_fraction(self.valid_fraction, "valid_fraction")
-        check_random_state(self.random_state)
-        resolve_device(self.device)
-        self._train_config(0)
-        self._config_class.from_dict(self._model_config(n_time=2, n_neurons=1))
 
     def _trial_shape(self) -> tuple[int, int]:
         return (self.model_.n_time, self.model_.n_neurons)
@@ -227,13 +188,13 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
 
     # ------------------------------------------------------------------ configurations
     def _train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(seed=seed, **{name: getattr(self, name) for name in TRAIN_CONFIG_PARAMS})
+        return TrainConfig(seed=seed, **{name: getattr(self, name) for name in TRAINING})
 
     def _model_config(self, n_time: int, n_neurons: int, **from_data) -> dict:
         """The model's config for trials of ``(n_time, n_neurons)``: the constructor's model
         parameters plus ``from_data``, the settings read from the data (``_data_settings``);
         fields left out keep the config class's defaults."""
-        params = {name: getattr(self, name) for name in self._model_params}
+        params = {p.field or p.name: getattr(self, p.name) for p in self._model_params}
         return {"n_neurons": n_neurons, "n_time": n_time, **params, **from_data}
 
     def _build_model(self, config: dict):

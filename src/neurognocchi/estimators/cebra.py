@@ -44,23 +44,19 @@ from sklearn.base import BaseEstimator
 
 from neurognocchi._checks import (
     InvalidArgumentError,
-    check_bool,
-    check_choice,
     check_positive_int,
     check_random_state,
-    check_real,
     resolve_device,
 )
 from neurognocchi._saving import read_model_dir, write_model_dir
 from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.estimators import cebra_windows
 from neurognocchi.estimators.base import FittedInputChecks, as_activity
+from neurognocchi.estimators.parameters import CEBRA_PARAMETERS, docstring_section
 from neurognocchi.nn.scaler import NeuronScaler
 
 __all__ = ["CEBRA", "import_cebra"]
 
-CONDITIONALS = ("time", "time_delta")  # CEBRA-Time, CEBRA-Behavior (supervised)
-DISTANCES = ("cosine", "euclidean")
 N_HISTORY = 50  # rows of history_ (mean loss over each 1/50 of the iterations)
 
 
@@ -79,45 +75,12 @@ def import_cebra():
 
 
 class CEBRA(FittedInputChecks, BaseEstimator):
-    """CEBRA-Time (default) or CEBRA-Behavior embeddings, averaged into one code per trial.
+    __doc__ = f"""CEBRA-Time (default) or CEBRA-Behavior embeddings, averaged into one code per
+    trial.
 
     Parameters
     ----------
-    code_dim : int
-        Size of each trial's code, ``time_windows * output_dimension`` (see the module doc).
-    conditional : {"time", "time_delta"}
-        ``"time"``: CEBRA-Time, self-supervised. ``"time_delta"``: CEBRA-Behavior, supervised
-        by the behaviour of the training trials (``fit`` needs it).
-    behavior_names : tuple of str or None
-        Behaviour channels of CEBRA-Behavior; None: all of ``trials.behavior``.
-    time_windows : int
-        Stretches of the trial whose mean embeddings are concatenated; must divide code_dim.
-    model_architecture : str
-        A convolutional ``cebra.models`` network. Default ``"offset10-model"``: 200 ms of
-        context at 20 ms bins, the network of CEBRA's own reaching analyses.
-    num_hidden_units : int
-        Width of the network (default 32, CEBRA's).
-    time_offsets : int
-        Bins between a reference and its positive (default 10 = 200 ms at 20 ms bins, of the
-        order of a reach; CEBRA's reaching demo uses 10). Trials need ``n_time >=`` receptive
-        field + time_offsets.
-    distance : {"cosine", "euclidean"}
-        InfoNCE similarity; "cosine" goes with the normalised networks ("offset10-model"),
-        "euclidean" with the "-mse" ones.
-    temperature : float
-        InfoNCE temperature (default 1, CEBRA's).
-    batch_size : int
-        Reference, positive and negative windows per step (default 512, CEBRA's advice).
-    learning_rate : float
-        Adam step (default 3e-4, CEBRA's).
-    max_iterations : int
-        Training steps (default 2000: the loss on reaching trials levels off by then; about
-        2.5 min on one busy CPU thread, whatever the number of trials; see docs/guide.md).
-    random_state : int or None
-        Seed of the initial weights and of every sampled batch; None draws one.
-    device : {"auto", "cpu", "cuda"}
-    verbose : bool
-        A progress bar over the iterations.
+    {docstring_section(CEBRA_PARAMETERS)}
 
     Attributes
     ----------
@@ -143,6 +106,7 @@ class CEBRA(FittedInputChecks, BaseEstimator):
     """
 
     output_kind = "codes"  # it encodes, it cannot generate (see evaluation.generation)
+    _parameters = CEBRA_PARAMETERS
 
     def __init__(
         self,
@@ -163,21 +127,7 @@ class CEBRA(FittedInputChecks, BaseEstimator):
         device: str = "auto",
         verbose: bool = False,
     ):
-        self.code_dim = code_dim
-        self.conditional = conditional
-        self.behavior_names = behavior_names
-        self.time_windows = time_windows
-        self.model_architecture = model_architecture
-        self.num_hidden_units = num_hidden_units
-        self.time_offsets = time_offsets
-        self.distance = distance
-        self.temperature = temperature
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.max_iterations = max_iterations
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        self._store_params(locals())
 
     _fitted_attribute = "model_"
 
@@ -188,25 +138,17 @@ class CEBRA(FittedInputChecks, BaseEstimator):
         return self.code_dim
 
     def check_params(self) -> None:
-        """Raise ValueError/TypeError naming the first invalid parameter (called by ``fit``;
-        the architecture is checked last, with ``cebra`` imported)."""
-        check_positive_int(self.code_dim, "code_dim")
-        check_choice(self.conditional, "conditional", CONDITIONALS)
+        """Raise :class:`~neurognocchi._checks.InvalidArgumentError` naming the first invalid
+        parameter (called by ``fit``; the architecture is checked last, with ``cebra``
+        imported)."""
+        super().check_params()
         cebra_windows.check_behavior_names(self.behavior_names, self.conditional)
-        stretches = check_positive_int(self.time_windows, "time_windows")
+        stretches = self.time_windows
         if self.code_dim % stretches:
             raise InvalidArgumentError(
                 f"time_windows={stretches} must divide code_dim={self.code_dim} "
                 "(code_dim = time_windows * output_dimension)"
             )
-        for name in ("num_hidden_units", "time_offsets", "batch_size", "max_iterations"):
-            check_positive_int(getattr(self, name), name)
-        check_choice(self.distance, "distance", DISTANCES)
-        check_real(self.temperature, "temperature", low=0.0, low_open=True)
-        check_real(self.learning_rate, "learning_rate", low=0.0, low_open=True)
-        check_random_state(self.random_state)
-        resolve_device(self.device)
-        check_bool(self.verbose, "verbose")
         self._new_network(n_neurons=1)  # an unknown or non-convolutional architecture
 
     def _new_network(self, n_neurons: int, seed: int = 0) -> torch.nn.Module:

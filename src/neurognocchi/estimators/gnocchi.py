@@ -17,13 +17,17 @@ from neurognocchi._checks import (
     check_int,
     check_positive_int,
     check_random_state,
-    check_real,
 )
 from neurognocchi.data.trials import Trials
 from neurognocchi.diffusion import METHODS
-from neurognocchi.estimators.base import PARAMETERS_DOC, TRAINING_DOC, TrialEstimator
-from neurognocchi.estimators.joint import JOINT_DOC, JointBehavior
+from neurognocchi.estimators.base import TrialEstimator
+from neurognocchi.estimators.joint import JointBehavior
 from neurognocchi.estimators.outputs import check_sample_output, samples_as_output
+from neurognocchi.estimators.parameters import (
+    GNOCCHI_MODEL,
+    GNOCCHI_PARAMETERS,
+    docstring_section,
+)
 from neurognocchi.estimators.sampling import denoise_codes
 from neurognocchi.models.gnocchi import GnocchiConfig, GnocchiModel
 
@@ -52,58 +56,7 @@ class GNOCCHI(JointBehavior, TrialEstimator):
 
     Parameters
     ----------
-    code_dim : int
-        Size of each trial's code.
-    {PARAMETERS_DOC}
-    channels, channel_mults, n_res_blocks : int, tuple, int
-        Width and depth of the 1-D U-Net denoiser.
-    encoder : {{"conv", "gru"}}
-        The auxiliary encoder: a 1-D conv stack with time-aware pooling, or a bidirectional GRU.
-    encoder_dim, encoder_layers : int
-        Width of the encoder (per GRU direction for "gru") and depth of the conv encoder.
-    dropout : float
-        Dropout in the denoiser's residual blocks.
-    schedule : {{"cosine", "linear"}}
-        Noise schedule over ``n_train_steps`` steps.
-    rec_weight, mmd_weight : float
-        Weights of the reconstruction and MMD terms of the loss. The MMD pulls the codes
-        towards N(0, I); on the toy data a weight of 1 bent the code -> variable map enough to
-        cost 0.02-0.07 of linear R² (0.876 mean over the four variables vs 0.917 at 0.01, seed
-        0), so it is light by default and ``whiten_codes`` supplies the prior's moments.
-    mmd_bandwidth : {{"code_dim", "code_dim_squared"}}
-        The MMD kernel's width: ``exp(-d² / 2L)`` or InfoDiffusion's ``exp(-d² / L²)``.
-    encoder_pooling : {{"flatten", "mean_max"}}
-        Head of the conv encoder: every time bin flattened (InfoDiffusion; the default since
-        0.3, chosen by the reaching study, see docs/results.md), or mean and max over time
-        (the default before; models saved without this setting load with it).
-    code_noise : float
-        Training only: Gaussian noise added to the codes the denoiser sees, with s.d.
-        ``code_noise`` times the batch's code s.d. (0: none).
-    code_dropout : float
-        Training only: the probability that a trial's code is replaced by a learned null
-        code, so that the model can also sample without a code; needed by
-        ``guidance_scale``.
-    time_channels : int
-        Even number of relative-time channels appended to the denoiser's input (0: none).
-    {JOINT_DOC}
-    guidance_scale : float
-        Classifier-free guidance of ``generate``: ``v_null + w (v_code - v_null)``; 1 is
-        plain conditioning (needs ``code_dropout > 0`` otherwise).
-    whiten_codes : bool
-        After fitting, make codes zero-mean with identity covariance over the training trials
-        (an affine map stored in the model; ``generate`` inverts it), so that codes drawn from
-        N(0, I) by ``sample_prior`` match the training codes' first two moments whatever
-        ``mmd_weight`` is. Least-squares read-outs of the codes are unchanged by it.
-    sampler : {"unipc", "ddim", "ddpm", "dpm-solver++"}
-        Default ``method`` of ``generate`` and ``sample_prior`` (models saved before this
-        setting existed load with "ddim", what they sampled with). UniPC with 10 steps, the
-        default since 0.2 (DDIM with 50 before), is within 2 % of the converged deterministic
-        sampler on every sample statistic at a fifth of DDIM-50's cost; no few-step setting
-        reproduces 1000-step DDPM within 2 % (``benchmarks/bench_sampling.py``,
-        docs/results.md).
-    n_sample_steps : int
-        Default number of denoising steps (model calls) of ``generate`` and ``sample_prior``.
-    {TRAINING_DOC}
+    {docstring_section(GNOCCHI_PARAMETERS)}
 
     Attributes
     ----------
@@ -124,38 +77,13 @@ class GNOCCHI(JointBehavior, TrialEstimator):
 
     _model_class = GnocchiModel
     _config_class = GnocchiConfig
-    # Settings whose default changed: the value a record saved without them was made with.
-    _legacy_params = MappingProxyType({"encoder_pooling": "mean_max", "sampler": "ddim"})
-    _model_params = (
-        "code_dim",
-        "channels",
-        "channel_mults",
-        "n_res_blocks",
-        "encoder",
-        "encoder_dim",
-        "encoder_layers",
-        "dropout",
-        "schedule",
-        "n_train_steps",
-        "rec_weight",
-        "mmd_weight",
-        "mmd_bandwidth",
-        "encoder_pooling",
-        "code_noise",
-        "code_dropout",
-        "time_channels",
-    )
+    _parameters = GNOCCHI_PARAMETERS
+    _model_params = GNOCCHI_MODEL
 
     def __init__(
         self,
         code_dim: int = 16,
         *,
-        max_epochs: int = 300,
-        batch_size: int = 64,
-        learning_rate: float = 1e-3,
-        random_state: int | None = None,
-        device: str = "auto",
-        verbose: bool = True,
         channels: int = 64,
         channel_mults: tuple[int, ...] = (1, 2, 2),
         n_res_blocks: int = 1,
@@ -175,53 +103,24 @@ class GNOCCHI(JointBehavior, TrialEstimator):
         joint_behavior: bool = False,
         guidance_scale: float = 1.0,
         whiten_codes: bool = True,
-        weight_decay: float = 1e-4,
-        ema_decay: float | None = 0.995,
-        grad_clip: float = 1.0,
-        warmup_steps: int = 200,
-        valid_fraction: float = 0.1,
-        patience: int | None = None,
         sampler: str = "unipc",
         n_sample_steps: int = 10,
+        random_state: int | None = None,
+        device: str = "auto",
+        verbose: bool = True,
+        valid_fraction: float = 0.1,
+        max_epochs: int = 300,
+        batch_size: int = 64,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-4,
+        warmup_steps: int = 200,
+        grad_clip: float = 1.0,
+        ema_decay: float | None = 0.995,
+        patience: int | None = None,
         precision: str = "fp32",
         compile: bool = False,
     ):
-        self.code_dim = code_dim
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
-        self.channels = channels
-        self.channel_mults = channel_mults
-        self.n_res_blocks = n_res_blocks
-        self.encoder = encoder
-        self.encoder_dim = encoder_dim
-        self.encoder_layers = encoder_layers
-        self.dropout = dropout
-        self.schedule = schedule
-        self.n_train_steps = n_train_steps
-        self.rec_weight = rec_weight
-        self.mmd_weight = mmd_weight
-        self.mmd_bandwidth = mmd_bandwidth
-        self.encoder_pooling = encoder_pooling
-        self.code_noise = code_noise
-        self.code_dropout = code_dropout
-        self.time_channels = time_channels
-        self.joint_behavior = joint_behavior
-        self.guidance_scale = guidance_scale
-        self.whiten_codes = whiten_codes
-        self.weight_decay = weight_decay
-        self.ema_decay = ema_decay
-        self.grad_clip = grad_clip
-        self.warmup_steps = warmup_steps
-        self.valid_fraction = valid_fraction
-        self.patience = patience
-        self.sampler = sampler
-        self.n_sample_steps = n_sample_steps
-        self.precision = precision
-        self.compile = compile
+        self._store_params(locals())
 
     @classmethod
     def from_preset(cls, preset: str, **params) -> GNOCCHI:
@@ -232,21 +131,18 @@ class GNOCCHI(JointBehavior, TrialEstimator):
 
     def check_params(self) -> None:
         super().check_params()
-        check_bool(self.whiten_codes, "whiten_codes")
-        check_bool(self.joint_behavior, "joint_behavior")
-        guidance = check_real(self.guidance_scale, "guidance_scale", low=0.0)
+        guidance = self.guidance_scale
         if guidance != 1.0 and not self.code_dropout:
             raise ValueError(
                 f"guidance_scale={guidance} needs code_dropout > 0 (the null code it guides "
                 "against is learned only then)"
             )
-        n_sample_steps = check_int(self.n_sample_steps, "n_sample_steps")
+        n_sample_steps = self.n_sample_steps
         if not 1 <= n_sample_steps <= self.n_train_steps:
             raise ValueError(
                 f"n_sample_steps must be in [1, n_train_steps={self.n_train_steps}]; "
                 f"got {n_sample_steps}"
             )
-        check_choice(self.sampler, "sampler", METHODS)
         if self.sampler == "ddpm" and n_sample_steps != self.n_train_steps:
             raise ValueError(
                 f"sampler='ddpm' walks every training step: n_sample_steps must equal "

@@ -11,17 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurognocchi._checks import check_choice, check_fraction, check_random_state
+from neurognocchi._checks import check_choice, check_random_state
 from neurognocchi.models.heldout import choose_heldout_neurons
 
-__all__ = ["HELDOUT_DOC", "RECONSTRUCT_OUTPUTS", "HeldoutNeurons"]
-
-HELDOUT_DOC = """\
-heldout_neurons : float
-        Share of neurons (0 to <1) never shown to the encoder, for co-smoothing (NLB): they are
-        drawn from ``random_state`` (an int: the same neurons for every model with that seed;
-        listed in ``heldout_neurons_`` after fitting), still predicted and scored in training,
-        and ``reconstruct`` predicts them from the others."""
+__all__ = ["RECONSTRUCT_OUTPUTS", "HeldoutNeurons"]
 
 #: What ``reconstruct(..., output=)`` can return: data units or expected counts per bin.
 RECONSTRUCT_OUTPUTS = ("activity", "rates")
@@ -31,9 +24,6 @@ class HeldoutNeurons:
     """Mixin of an estimator with a ``heldout_neurons`` parameter (see the module docstring)."""
 
     heldout_neurons: float
-
-    def _check_heldout_fraction(self) -> None:
-        check_fraction(self.heldout_neurons, "heldout_neurons")
 
     def _heldout_indices(self, n_neurons: int) -> list[int]:
         """The neurons to hide from the encoder for data of ``n_neurons`` (JSON-able)."""

@@ -15,13 +15,7 @@ import numpy as np
 
 from neurognocchi.data.trials import Trials
 
-__all__ = ["JOINT_DOC", "JointBehavior"]
-
-JOINT_DOC = """\
-joint_behavior : bool
-        Generate ``trials.behavior`` with the activity (fit on `Trials` with behaviour):
-        ``generate(..., return_behavior=True)`` returns ``(activity, behavior)``; the encoder
-        still reads the activity alone."""
+__all__ = ["JointBehavior"]
 
 
 class JointBehavior:

@@ -12,31 +12,28 @@ from pathlib import Path
 
 import numpy as np
 
-from neurognocchi._checks import check_positive_int, check_random_state, check_real
+from neurognocchi._checks import check_random_state
 from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.data.trials import Trials
 from neurognocchi.estimators.base import as_activity
 from neurognocchi.estimators.gnocchi import GNOCCHI
 from neurognocchi.estimators.heldout import HeldoutNeurons
 from neurognocchi.estimators.outputs import check_output, poisson_spikes, spike_seed
+from neurognocchi.estimators.parameters import (
+    LATENT_AUTOENCODER,
+    LATENT_PARAMETERS,
+    docstring_section,
+)
 from neurognocchi.models.latent import LatentGnocchiConfig, LatentGnocchiModel
 from neurognocchi.training import TrainConfig, train
 
 __all__ = ["LatentGNOCCHI"]
 
 AUTOENCODER_DIR = "autoencoder"  # the first stage's run directory, inside the fit's
-# Constructor arguments of the autoencoder, by their names in PoissonAutoencoderConfig.
-_AE_PARAMS = {
-    "latent_dim": "latent_dim",
-    "ae_channels": "channels",
-    "ae_layers": "n_layers",
-    "ae_coordinated_dropout": "coordinated_dropout",
-    "ae_smooth_weight": "smooth_weight",
-}
 
 
 class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
-    __doc__ = """GNOCCHI on the latents of a Poisson autoencoder: fitted on spike counts, it
+    __doc__ = f"""GNOCCHI on the latents of a Poisson autoencoder: fitted on spike counts, it
     generates spike trains (LDNS's two stages, Kapoor et al. 2024, with GNOCCHI's codes).
 
     ``fit`` trains the autoencoder on ``trials.spikes`` for ``ae_epochs`` (Poisson likelihood,
@@ -47,30 +44,12 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
 
     Parameters
     ----------
-    code_dim : int
-        Size of each trial's code.
-    latent_dim : int
-        Latents per time bin (what the diffusion model generates).
-    ae_epochs, ae_learning_rate : int, float
-        The autoencoder's budget (the diffusion's are ``max_epochs``, ``learning_rate``).
-    ae_channels, ae_layers : int
-        Width and number of residual blocks of the autoencoder's convolutional encoder.
-    ae_coordinated_dropout : float
-        Share of count entries hidden from the autoencoder's encoder and scored.
-    ae_smooth_weight : float
-        Weight of the latents' mean squared step between bins.
-    heldout_neurons : float
-        Share of neurons (0 to <1) never shown to the autoencoder's encoder, for co-smoothing
-        (NLB): drawn from ``random_state`` (``heldout_neurons_`` after fitting), still scored
-        by its Poisson loss, and predicted from the others by ``reconstruct``. The codes and
-        the latents then come from the other neurons alone.
-    Others
-        As :class:`~neurognocchi.estimators.GNOCCHI`, for the diffusion model of the latents
-        (but no ``joint_behavior``: behaviour is not generated with the latents).
+    {docstring_section(LATENT_PARAMETERS)}
     """
 
     _model_class = LatentGnocchiModel
     _config_class = LatentGnocchiConfig
+    _parameters = LATENT_PARAMETERS
     joint_behavior = False  # behaviour is not generated with the latents (not a parameter here)
     _stages = ("autoencoder",)  # autoencoder_history_ is saved with the model
 
@@ -79,19 +58,13 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
         code_dim: int = 16,
         *,
         latent_dim: int = 16,
-        ae_epochs: int = 200,
-        ae_learning_rate: float = 2e-3,
         ae_channels: int = 64,
         ae_layers: int = 3,
         ae_coordinated_dropout: float = 0.3,
         ae_smooth_weight: float = 0.1,
+        ae_epochs: int = 200,
+        ae_learning_rate: float = 2e-3,
         heldout_neurons: float = 0.0,
-        max_epochs: int = 300,
-        batch_size: int = 64,
-        learning_rate: float = 1e-3,
-        random_state: int | None = None,
-        device: str = "auto",
-        verbose: bool = True,
         channels: int = 64,
         channel_mults: tuple[int, ...] = (1, 2, 2),
         n_res_blocks: int = 1,
@@ -110,34 +83,30 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
         time_channels: int = 0,
         guidance_scale: float = 1.0,
         whiten_codes: bool = True,
-        weight_decay: float = 1e-4,
-        ema_decay: float | None = 0.995,
-        grad_clip: float = 1.0,
-        warmup_steps: int = 200,
-        valid_fraction: float = 0.1,
-        patience: int | None = None,
         sampler: str = "unipc",
         n_sample_steps: int = 10,
+        random_state: int | None = None,
+        device: str = "auto",
+        verbose: bool = True,
+        valid_fraction: float = 0.1,
+        max_epochs: int = 300,
+        batch_size: int = 64,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-4,
+        warmup_steps: int = 200,
+        grad_clip: float = 1.0,
+        ema_decay: float | None = 0.995,
+        patience: int | None = None,
         precision: str = "fp32",
         compile: bool = False,
     ):
-        params = dict(locals())
-        for name in ("self", "__class__"):
-            params.pop(name, None)
-        for name, value in params.items():  # stored as given (scikit-learn's rule)
-            setattr(self, name, value)
+        self._store_params(locals())
 
     # ------------------------------------------------------------------ configurations
-    def check_params(self) -> None:
-        super().check_params()
-        check_positive_int(self.ae_epochs, "ae_epochs")
-        check_real(self.ae_learning_rate, "ae_learning_rate", low=0.0, low_open=True)
-        self._check_heldout_fraction()
-
     def _model_config(self, n_time: int, n_neurons: int, **from_data) -> dict:
-        ae = {field: getattr(self, name) for name, field in _AE_PARAMS.items()}
+        ae = {p.field or p.name: getattr(self, p.name) for p in LATENT_AUTOENCODER}
         ae["heldout_neurons"] = self._heldout_indices(n_neurons)
-        diffusion = {name: getattr(self, name) for name in self._model_params}
+        diffusion = {p.name: getattr(self, p.name) for p in self._model_params}
         return {
             "autoencoder": {"n_neurons": n_neurons, "n_time": n_time, **ae},
             "diffusion": {"n_neurons": self.latent_dim, "n_time": n_time, **diffusion},

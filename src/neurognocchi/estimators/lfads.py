@@ -11,20 +11,15 @@ import torch
 
 from neurognocchi._checks import (
     check_bool,
-    check_choice,
     check_positive_int,
     check_random_state,
 )
 from neurognocchi.data.trials import Trials
-from neurognocchi.estimators.base import (
-    PARAMETERS_DOC,
-    TRAINING_DOC,
-    TrialEstimator,
-    as_activity,
-)
-from neurognocchi.estimators.heldout import HELDOUT_DOC, HeldoutNeurons
+from neurognocchi.estimators.base import TrialEstimator, as_activity
+from neurognocchi.estimators.heldout import HeldoutNeurons
 from neurognocchi.estimators.outputs import check_output, poisson_spikes, spike_seed
-from neurognocchi.models.lfads import LIKELIHOODS, LfadsConfig, LfadsModel
+from neurognocchi.estimators.parameters import LFADS_MODEL, LFADS_PARAMETERS, docstring_section
+from neurognocchi.models.lfads import LfadsConfig, LfadsModel
 
 __all__ = ["LFADS"]
 
@@ -42,75 +37,25 @@ class LFADS(HeldoutNeurons, TrialEstimator):
 
     Parameters
     ----------
-    code_dim : int
-        Size of ``g0``, the code (the generator's state is a linear map of it).
-    {PARAMETERS_DOC}
-    encoder_dim, generator_dim, factor_dim : int
-        Width of each direction of the encoder GRUs, of the generator GRU, number of factors.
-    use_controller : bool
-        Infer inputs to the generator with a controller (off by default: then the generator is
-        autonomous and the code ``g0`` alone determines a trial's rates).
-    controller_dim, inferred_input_dim : int
-        Controller GRU width and number of inferred inputs (used with ``use_controller``).
-    kl_weight, l2_weight : float
-        Weights of the KL terms and of the L2 penalty on recurrent weights (loss per entry).
-    kl_warmup_steps, l2_warmup_steps : int
-        Optimiser steps over which each weight ramps linearly from 0 (0: no warm-up).
-    coordinated_dropout : float
-        Probability that an input entry is hidden from the encoders and scored (training only).
-    dropout : float
-        Dropout on the encoders' outputs and on the generator states read by the factors.
-    clip_hidden : float
-        Bound on the generator's and controller's hidden states.
-    likelihood : {{"auto", "poisson", "gaussian"}}
-        ``"auto"``: Poisson on ``trials.spikes`` when present, else Gaussian on activity; a raw
-        array is continuous activity unless ``"poisson"`` (then it must hold counts).
-    {HELDOUT_DOC}
-    {TRAINING_DOC}
+    {docstring_section(LFADS_PARAMETERS)}
 
     Notes
     -----
-    Defaults: ``code_dim=16`` as GNOCCHI's, for equal-size codes in comparisons; encoder and
-    generator widths 64 and 16 factors, enough for low-dimensional population dynamics while
-    fitting in minutes on a CPU; learning rate 1e-2 with batches of 32 (on the toy data,
-    2e-2 was worse and batches of 32 reached a given quality sooner than 64); dropout 0.05
-    and coordinated dropout 0.3 (0.1 gave clearly worse rates on the toy data); KL and L2
-    warm-ups over 1000 steps; hidden states clipped at 5; no EMA and no weight decay (the L2
-    term regularises the recurrent weights). On a CPU these small recurrent networks run
-    fastest with one torch thread (``torch.set_num_threads(1)``).
+    On a CPU these small recurrent networks run fastest with one torch thread
+    (``torch.set_num_threads(1)``).
     """
 
     output_kind = "rates"  # generate returns noise-free rates (see evaluation.generation)
 
     _model_class = LfadsModel
     _config_class = LfadsConfig
-    _model_params = (
-        "code_dim",
-        "encoder_dim",
-        "generator_dim",
-        "factor_dim",
-        "use_controller",
-        "controller_dim",
-        "inferred_input_dim",
-        "kl_weight",
-        "l2_weight",
-        "kl_warmup_steps",
-        "l2_warmup_steps",
-        "coordinated_dropout",
-        "dropout",
-        "clip_hidden",
-    )
+    _parameters = LFADS_PARAMETERS
+    _model_params = LFADS_MODEL
 
     def __init__(
         self,
         code_dim: int = 16,
         *,
-        max_epochs: int = 300,
-        batch_size: int = 32,
-        learning_rate: float = 1e-2,
-        random_state: int | None = None,
-        device: str = "auto",
-        verbose: bool = True,
         encoder_dim: int = 64,
         generator_dim: int = 64,
         factor_dim: int = 16,
@@ -126,50 +71,22 @@ class LFADS(HeldoutNeurons, TrialEstimator):
         clip_hidden: float = 5.0,
         likelihood: str = "auto",
         heldout_neurons: float = 0.0,
-        weight_decay: float = 0.0,
-        ema_decay: float | None = None,
-        grad_clip: float = 1.0,
-        warmup_steps: int = 100,
+        random_state: int | None = None,
+        device: str = "auto",
+        verbose: bool = True,
         valid_fraction: float = 0.1,
+        max_epochs: int = 300,
+        batch_size: int = 32,
+        learning_rate: float = 1e-2,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 100,
+        grad_clip: float = 1.0,
+        ema_decay: float | None = None,
         patience: int | None = None,
         precision: str = "fp32",
         compile: bool = False,
     ):
-        self.code_dim = code_dim
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
-        self.encoder_dim = encoder_dim
-        self.generator_dim = generator_dim
-        self.factor_dim = factor_dim
-        self.use_controller = use_controller
-        self.controller_dim = controller_dim
-        self.inferred_input_dim = inferred_input_dim
-        self.kl_weight = kl_weight
-        self.l2_weight = l2_weight
-        self.kl_warmup_steps = kl_warmup_steps
-        self.l2_warmup_steps = l2_warmup_steps
-        self.coordinated_dropout = coordinated_dropout
-        self.dropout = dropout
-        self.clip_hidden = clip_hidden
-        self.likelihood = likelihood
-        self.heldout_neurons = heldout_neurons
-        self.weight_decay = weight_decay
-        self.ema_decay = ema_decay
-        self.grad_clip = grad_clip
-        self.warmup_steps = warmup_steps
-        self.valid_fraction = valid_fraction
-        self.patience = patience
-        self.precision = precision
-        self.compile = compile
-
-    def check_params(self) -> None:
-        check_choice(self.likelihood, "likelihood", ("auto", *LIKELIHOODS))
-        self._check_heldout_fraction()
-        super().check_params()
+        self._store_params(locals())
 
     def _model_config(self, n_time: int, n_neurons: int, **from_data) -> dict:
         config = super()._model_config(n_time, n_neurons, **from_data)

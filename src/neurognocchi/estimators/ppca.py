@@ -39,6 +39,7 @@ from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.data.trials import Trials
 from neurognocchi.estimators.base import FittedInputChecks, as_activity
 from neurognocchi.estimators.outputs import check_sample_output, samples_as_output
+from neurognocchi.estimators.parameters import PPCA_PARAMETERS, docstring_section
 from neurognocchi.nn.scaler import NeuronScaler
 
 __all__ = ["PPCA"]
@@ -52,19 +53,11 @@ _SAVED_ARRAYS = {
 
 
 class PPCA(FittedInputChecks, BaseEstimator):
-    """Probabilistic PCA of the flattened, per-neuron z-scored trial (closed-form fit).
+    __doc__ = f"""Probabilistic PCA of the flattened, per-neuron z-scored trial (closed-form fit).
 
     Parameters
     ----------
-    code_dim : int
-        Size of each trial's code (the latent dimension ``q``); must be smaller than the rank
-        of the centred training data (at most ``n_trials - 1``).
-    random_state : int or None
-        Unused by ``fit`` (an SVD, deterministic); accepted, checked and saved so that PPCA
-        takes the constructor arguments every estimator shares. ``generate`` and
-        ``sample_prior`` take their own ``random_state``.
-    verbose : bool
-        Accepted for the same reason; PPCA prints nothing.
+    {docstring_section(PPCA_PARAMETERS)}
 
     Attributes
     ----------
@@ -101,12 +94,12 @@ class PPCA(FittedInputChecks, BaseEstimator):
 
     output_kind = "samples"  # generate returns activity-like samples (see evaluation.generation)
 
+    _parameters = PPCA_PARAMETERS
+
     def __init__(
         self, code_dim: int = 16, *, random_state: int | None = None, verbose: bool = False
     ):
-        self.code_dim = code_dim
-        self.random_state = random_state
-        self.verbose = verbose
+        self._store_params(locals())
 
     _fitted_attribute = "components_"
 
@@ -115,12 +108,6 @@ class PPCA(FittedInputChecks, BaseEstimator):
 
     def _code_dim(self) -> int:
         return self.components_.shape[1]
-
-    def check_params(self) -> None:
-        """Raise ValueError/TypeError naming the first invalid parameter (called by ``fit``)."""
-        check_positive_int(self.code_dim, "code_dim")
-        check_random_state(self.random_state)
-        check_bool(self.verbose, "verbose")
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, *, run_dir=None, resume: bool = False):

@@ -2,27 +2,34 @@
 
 Frozen dataclasses saved as JSON next to the weights (:class:`~neurognocchi._config.JsonConfig`),
 read by :class:`~neurognocchi.models.GnocchiModel` and :class:`~neurognocchi.models.LfadsModel`.
-Each field's comment gives the default's recorded reason (the estimators' documentation, the
-CHANGELOG, docs/DESIGN.md); where none was recorded it says only what the field is.
+Each field is declared with :func:`~neurognocchi._params.param`: its description, the recorded
+reason for its default (the estimators' documentation, the CHANGELOG, docs/DESIGN.md; where none
+was recorded, none is given) and its check, which runs when a config is built and, through
+:mod:`neurognocchi.estimators.parameters`, in the estimators' ``check_params``.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
+from functools import partial
 from typing import Any
 
 from neurognocchi._checks import (
-    check_choice,
+    InvalidArgumentError,
+    check_bool,
     check_dropout,
     check_int,
     check_positive_int,
     check_real,
 )
 from neurognocchi._config import JsonConfig
+from neurognocchi._params import check_fields, legacy_defaults, optional, param, unless_inf
+from neurognocchi.diffusion.schedules import SCHEDULES
 from neurognocchi.models.heldout import check_heldout_neurons
+from neurognocchi.models.priors import MMD_BANDWIDTHS
 
 __all__ = [
+    "ENCODERS",
     "LIKELIHOODS",
     "RENAMED_FIELDS",
     "GnocchiConfig",
@@ -37,39 +44,118 @@ LIKELIHOODS = ("poisson", "gaussian")
 #: Config keys of earlier releases and their current names (read by ``from_dict``).
 RENAMED_FIELDS = {"encoder_channels": "encoder_dim"}
 
+#: GNOCCHI's auxiliary encoders (:mod:`neurognocchi.models.gnocchi`).
+ENCODERS = ("conv", "gru")
+
+_POSITIVE = check_positive_int
+_NON_NEGATIVE = partial(check_real, low=0.0)
+_POSITIVE_REAL = partial(check_real, low=0.0, low_open=True)
+_NON_NEGATIVE_INT = partial(check_int, minimum=0)
+
+
+def _check_time_channels(value, name: str) -> int:
+    if check_int(value, name, minimum=0) % 2:
+        raise InvalidArgumentError(f"{name} must be an even int >= 0; got {value}")
+    return value
+
+
+def _check_names(value, name: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+        raise InvalidArgumentError(f"{name} must be channel names; got {value!r}")
+    return tuple(value)
+
+
+def _check_odd(value, name: str) -> int:
+    if check_positive_int(value, name) % 2 == 0:
+        raise InvalidArgumentError(f"{name} must be odd; got {value}")
+    return value
+
 
 @dataclass(frozen=True)
 class GnocchiConfig(JsonConfig):
     """Architecture and loss settings of a GNOCCHI model (saved as JSON next to the weights).
 
-    ``rec_weight`` and ``mmd_weight`` weigh the reconstruction and MMD terms against the noise
-    MSE (the score term). ``encoder_dim`` was ``encoder_channels`` until 0.2: ``from_dict``
-    maps the old key, so configs saved by earlier releases load.
+    Each field is defined once here, with its default's reason
+    (:func:`~neurognocchi._params.param`); the estimators take these definitions
+    (:mod:`neurognocchi.estimators.parameters`). ``encoder_dim`` was ``encoder_channels``
+    until 0.2: ``from_dict`` maps the old key, and fills a setting that a config of an
+    earlier release lacks with the value it was made with.
     """
 
-    n_neurons: int  # N, from the data
-    n_time: int  # T, from the data
-    code_dim: int = 16  # L, the code length
-    channels: int = 64  # width of the U-Net's first level
-    channel_mults: tuple[int, ...] = (1, 2, 2)  # width per level; T halves between levels
-    n_res_blocks: int = 1  # residual blocks per level, in each path
-    encoder: str = "conv"  # the auxiliary encoder: "conv" or "gru"
-    encoder_dim: int = 64  # encoder width (per direction for "gru")
-    encoder_layers: int = 3  # depth of the conv encoder
-    dropout: float = 0.0  # dropout in the denoiser's residual blocks
-    schedule: str = "cosine"  # noise schedule, "cosine" or "linear" (DESIGN §5)
-    n_train_steps: int = 1000  # DESIGN §5: 1000 training steps
-    rec_weight: float = 4.0  # weight of the x0 MSE; raised from 1 (reason not recorded)
-    mmd_weight: float = 0.01  # light: at 1 it bent the code map (toy R² 0.876 vs 0.917 at 0.01)
-    mmd_bandwidth: str = "code_dim"  # the MMD kernel's width (models.priors.MMD_BANDWIDTHS)
-    encoder_pooling: str = "mean_max"  # conv encoder head: "mean_max" or "flatten" (InfoDiffusion)
-    code_noise: float = 0.0  # training: codes + N(0, (code_noise * batch code s.d.)²); 0: off
-    code_dropout: float = 0.0  # training: P(code -> learned null code), for guidance; 0: off
-    time_channels: int = 0  # relative-time input channels of the denoiser (even); 0: none
+    n_neurons: int = param(MISSING, "N, from the data.", check=_POSITIVE)
+    n_time: int = param(MISSING, "T, from the data.", check=_POSITIVE)
+    code_dim: int = param(16, "Size of each trial's code.", check=_POSITIVE)
+    channels: int = param(64, "Width of the 1-D U-Net denoiser's first level.", check=_POSITIVE)
+    channel_mults: tuple[int, ...] = param(
+        (1, 2, 2),
+        "Width of each U-Net level, in multiples of ``channels``; T halves between levels.",
+    )
+    n_res_blocks: int = param(1, "Residual blocks per U-Net level, in each path.", check=_POSITIVE)
+    encoder: str = param(
+        "conv",
+        "The auxiliary encoder: a 1-D conv stack with time-aware pooling, or a bidirectional GRU.",
+        choices=ENCODERS,
+    )
+    encoder_dim: int = param(
+        64, 'Width of the encoder (per GRU direction for "gru").', check=_POSITIVE
+    )
+    encoder_layers: int = param(3, "Depth of the conv encoder.", check=_POSITIVE)
+    dropout: float = param(0.0, "Dropout in the denoiser's residual blocks.", check=check_dropout)
+    schedule: str = param(
+        "cosine", "Noise schedule over ``n_train_steps`` steps.", choices=SCHEDULES
+    )
+    n_train_steps: int = param(
+        1000, "Diffusion steps of training.", reason="As DDPM (DESIGN §5).", check=_POSITIVE
+    )
+    rec_weight: float = param(
+        4.0,
+        "Weight of the reconstruction (x0 MSE) term of the loss, against the noise MSE.",
+        reason="Raised from 1 (the reason was not recorded).",
+        check=_NON_NEGATIVE,
+    )
+    mmd_weight: float = param(
+        0.01,
+        "Weight of the MMD term, which pulls the codes towards N(0, I).",
+        reason="Light: on the toy data a weight of 1 bent the code -> variable map enough to "
+        "cost 0.02-0.07 of linear R² (0.876 mean over the four variables vs 0.917 at 0.01, "
+        "seed 0); ``whiten_codes`` supplies the prior's moments instead.",
+        check=_NON_NEGATIVE,
+    )
+    mmd_bandwidth: str = param(
+        "code_dim",
+        "The MMD kernel's width: ``exp(-d² / 2L)`` or InfoDiffusion's ``exp(-d² / L²)``.",
+        choices=MMD_BANDWIDTHS,
+    )
+    encoder_pooling: str = param(
+        "flatten",
+        "Head of the conv encoder: every time bin flattened (InfoDiffusion), or mean and max "
+        "over time.",
+        reason="Since 0.3, chosen by the reaching study (docs/results.md); models "
+        'saved without this setting load with "mean_max", the default before.',
+        choices=("mean_max", "flatten"),
+        legacy="mean_max",
+    )
+    code_noise: float = param(
+        0.0,
+        "Training only: Gaussian noise added to the codes the denoiser sees, with s.d. "
+        "``code_noise`` times the batch's code s.d. (0: none).",
+        check=_NON_NEGATIVE,
+    )
+    code_dropout: float = param(
+        0.0,
+        "Training only: the probability that a trial's code is replaced by a learned null "
+        "code, so that the model can also sample without a code; needed by ``guidance_scale``.",
+        check=check_dropout,
+    )
+    time_channels: int = param(
+        0,
+        "Even number of relative-time channels appended to the denoiser's input (0: none).",
+        check=_check_time_channels,
+    )
     # bin width of the fitted activity, None when unknown: rates and spikes need it
-    bin_size_s: float | None = None
+    bin_size_s: float | None = param(None, "From the data.", check=optional(_POSITIVE_REAL))
     # behaviour channels generated with the activity (after its N channels); never encoded
-    behavior_names: tuple[str, ...] = ()
+    behavior_names: tuple[str, ...] = param((), "From the data.", check=_check_names)
 
     @property
     def n_behavior(self) -> int:
@@ -77,22 +163,8 @@ class GnocchiConfig(JsonConfig):
         return len(self.behavior_names)
 
     def __post_init__(self):
-        for name in ("n_neurons", "n_time", "code_dim", "n_train_steps"):
-            check_positive_int(getattr(self, name), name)
-        if isinstance(self.behavior_names, str) or not all(
-            isinstance(name, str) for name in self.behavior_names
-        ):
-            raise ValueError(f"behavior_names must be channel names; got {self.behavior_names!r}")
+        check_fields(self)
         object.__setattr__(self, "behavior_names", tuple(self.behavior_names))
-        for name in ("rec_weight", "mmd_weight", "dropout", "code_noise"):
-            check_real(getattr(self, name), name, low=0.0)
-        check_dropout(self.code_dropout, "code_dropout")
-        if check_int(self.time_channels, "time_channels", minimum=0) % 2:
-            raise ValueError(f"time_channels must be an even int >= 0; got {self.time_channels}")
-        check_choice(self.mmd_bandwidth, "mmd_bandwidth", ("code_dim", "code_dim_squared"))
-        check_choice(self.encoder_pooling, "encoder_pooling", ("mean_max", "flatten"))
-        if self.bin_size_s is not None:
-            check_real(self.bin_size_s, "bin_size_s", low=0.0, low_open=True)
         object.__setattr__(self, "channel_mults", tuple(int(m) for m in self.channel_mults))
 
     @classmethod
@@ -101,6 +173,7 @@ class GnocchiConfig(JsonConfig):
         (:data:`RENAMED_FIELDS`) are read under their current names."""
         if isinstance(data, dict):
             data = {RENAMED_FIELDS.get(key, key): value for key, value in data.items()}
+            data = legacy_defaults(cls) | data
         return super().from_dict(data)
 
 
@@ -119,46 +192,85 @@ class LfadsConfig(JsonConfig):
     See :mod:`neurognocchi.models.lfads` for what each part is.
     """
 
-    n_neurons: int  # N, from the data
-    n_time: int  # T, from the data
-    code_dim: int = 16  # as GNOCCHI's, for equal-size codes in comparisons
-    encoder_dim: int = 64  # enough for low-dimensional dynamics, fits in minutes on a CPU
-    generator_dim: int = 64  # as encoder_dim
-    factor_dim: int = 16  # as encoder_dim
-    use_controller: bool = False  # autonomous generator: g0 alone determines a trial's rates
-    controller_dim: int = 32  # controller GRU width (with use_controller)
-    inferred_input_dim: int = 2  # number of inferred inputs (with use_controller)
-    likelihood: str = "poisson"  # "poisson" (counts) or "gaussian"; the estimator picks
-    kl_weight: float = 1.0  # with no L2 the loss is then the negative ELBO per entry
-    l2_weight: float = 1e-4  # L2 penalty on the recurrent weights
-    kl_warmup_steps: int = 1000  # optimiser steps of the KL weight's linear warm-up
-    l2_warmup_steps: int = 1000  # optimiser steps of the L2 weight's linear warm-up
-    coordinated_dropout: float = 0.3  # 0.1 gave clearly worse rates on the toy data
-    dropout: float = 0.05  # on the encoders' outputs and the states the factors read
-    clip_hidden: float = 5.0  # bound on the generator's and controller's states
-    ic_prior_var: float = 0.1  # variance of g0's prior N(0, ic_prior_var I)
-    ic_post_var_min: float = 1e-4  # floor of g0's posterior variance
-    bin_size_s: float | None = None  # None when unknown: Poisson rates stay per bin
-    heldout_neurons: tuple[int, ...] = ()  # never seen by the encoders (co-smoothing)
+    n_neurons: int = param(MISSING, "N, from the data.", check=_POSITIVE)
+    n_time: int = param(MISSING, "T, from the data.", check=_POSITIVE)
+    code_dim: int = param(
+        16,
+        "Size of ``g0``, the code (the generator's state is a linear map of it).",
+        reason="As GNOCCHI's, for equal-size codes in comparisons.",
+        check=_POSITIVE,
+    )
+    encoder_dim: int = param(
+        64,
+        "Width of each direction of the encoder GRUs.",
+        reason="Enough for low-dimensional population dynamics while fitting in minutes on a CPU.",
+        check=_POSITIVE,
+    )
+    generator_dim: int = param(64, "Width of the generator GRU.", check=_POSITIVE)
+    factor_dim: int = param(16, "Number of factors.", check=_POSITIVE)
+    use_controller: bool = param(
+        False,
+        "Infer inputs to the generator with a controller.",
+        reason="Off: the generator is then autonomous and the code ``g0`` alone determines a "
+        "trial's rates.",
+        check=check_bool,
+    )
+    controller_dim: int = param(
+        32, "Controller GRU width (with ``use_controller``).", check=_POSITIVE
+    )
+    inferred_input_dim: int = param(
+        2, "Number of inferred inputs (with ``use_controller``).", check=_POSITIVE
+    )
+    likelihood: str = param(
+        "poisson", "Observation model, chosen by the estimator from the data.", choices=LIKELIHOODS
+    )
+    kl_weight: float = param(
+        1.0,
+        "Weight of the KL terms (loss per entry).",
+        reason="With no L2 the loss is then the negative ELBO per entry.",
+        check=_NON_NEGATIVE,
+    )
+    l2_weight: float = param(
+        1e-4, "Weight of the L2 penalty on the recurrent weights.", check=_NON_NEGATIVE
+    )
+    kl_warmup_steps: int = param(
+        1000,
+        "Optimiser steps over which the KL weight ramps linearly from 0 (0: no warm-up).",
+        check=_NON_NEGATIVE_INT,
+    )
+    l2_warmup_steps: int = param(
+        1000,
+        "Optimiser steps over which the L2 weight ramps linearly from 0 (0: no warm-up).",
+        check=_NON_NEGATIVE_INT,
+    )
+    coordinated_dropout: float = param(
+        0.3,
+        "Probability that an input entry is hidden from the encoders and scored (training only).",
+        reason="0.1 gave clearly worse rates on the toy data.",
+        check=check_dropout,
+    )
+    dropout: float = param(
+        0.05,
+        "Dropout on the encoders' outputs and on the generator states read by the factors.",
+        check=check_dropout,
+    )
+    clip_hidden: float = param(
+        5.0,
+        "Bound on the generator's and controller's hidden states (``math.inf``: none).",
+        check=unless_inf(_POSITIVE_REAL),
+    )
+    ic_prior_var: float = param(
+        0.1, "Variance of g0's prior N(0, ic_prior_var I).", check=_POSITIVE_REAL
+    )
+    ic_post_var_min: float = param(1e-4, "Floor of g0's posterior variance.", check=_POSITIVE_REAL)
+    bin_size_s: float | None = param(
+        None, "From the data (None: Poisson rates stay per bin).", check=optional(_POSITIVE_REAL)
+    )
+    heldout_neurons: tuple[int, ...] = param((), "Neurons never seen by the encoders.")
 
     def __post_init__(self):
         _set_heldout_neurons(self)
-        sizes = ("n_neurons", "n_time", "code_dim", "encoder_dim", "generator_dim", "factor_dim")
-        for name in (*sizes, "controller_dim", "inferred_input_dim"):
-            check_positive_int(getattr(self, name), name)
-        for name in ("kl_warmup_steps", "l2_warmup_steps"):
-            check_int(getattr(self, name), name, minimum=0)
-        check_choice(self.likelihood, "likelihood", LIKELIHOODS)
-        for name in ("coordinated_dropout", "dropout"):
-            check_dropout(getattr(self, name), name)
-        for name in ("kl_weight", "l2_weight"):
-            check_real(getattr(self, name), name, low=0.0)
-        if self.clip_hidden != math.inf:  # inf (no clipping) is the one value check_real refuses
-            check_real(self.clip_hidden, "clip_hidden", low=0.0, low_open=True)
-        for name in ("ic_prior_var", "ic_post_var_min"):
-            check_real(getattr(self, name), name, low=0.0, low_open=True)
-        if self.bin_size_s is not None:
-            check_real(self.bin_size_s, "bin_size_s", low=0.0, low_open=True)
+        check_fields(self)
         object.__setattr__(self, "use_controller", bool(self.use_controller))
 
 
@@ -168,24 +280,36 @@ class PoissonAutoencoderConfig(JsonConfig):
     latents -> rates), after LDNS (Kapoor et al. 2024); see :mod:`neurognocchi.models.poisson_ae`.
     """
 
-    n_neurons: int  # N, from the data
-    n_time: int  # T, from the data
-    latent_dim: int = 16  # D, latents per time bin: LDNS's size for ~100-200 neurons
-    channels: int = 64  # width of the convolutional encoder
-    n_layers: int = 3  # residual conv blocks, dilations 1, 2, 4, ...: ~2^n_layers bins of context
-    kernel_size: int = 5  # odd: centred ("same") convolutions
-    coordinated_dropout: float = 0.3  # as LFADS's: score only the entries hidden from the encoder
-    smooth_weight: float = 0.1  # weight of the mean squared step of the latents between bins
-    heldout_neurons: tuple[int, ...] = ()  # never seen by the encoder (co-smoothing)
+    n_neurons: int = param(MISSING, "N, from the data.", check=_POSITIVE)
+    n_time: int = param(MISSING, "T, from the data.", check=_POSITIVE)
+    latent_dim: int = param(
+        16,
+        "Latents per time bin (what the diffusion model generates).",
+        reason="LDNS's size for ~100-200 neurons.",
+        check=_POSITIVE,
+    )
+    channels: int = param(64, "Width of the autoencoder's convolutional encoder.", check=_POSITIVE)
+    n_layers: int = param(
+        3,
+        "Residual conv blocks of the autoencoder's encoder, dilations 1, 2, 4, ...: about "
+        "2^n_layers bins of context.",
+        check=_POSITIVE,
+    )
+    kernel_size: int = param(5, 'Odd: centred ("same") convolutions.', check=_check_odd)
+    coordinated_dropout: float = param(
+        0.3,
+        "Share of count entries hidden from the autoencoder's encoder and scored.",
+        reason="As LFADS's.",
+        check=check_dropout,
+    )
+    smooth_weight: float = param(
+        0.1, "Weight of the latents' mean squared step between bins.", check=_NON_NEGATIVE
+    )
+    heldout_neurons: tuple[int, ...] = param((), "Neurons never seen by the encoder.")
 
     def __post_init__(self):
         _set_heldout_neurons(self)
-        for name in ("n_neurons", "n_time", "latent_dim", "channels", "n_layers", "kernel_size"):
-            check_positive_int(getattr(self, name), name)
-        if self.kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd; got {self.kernel_size}")
-        check_dropout(self.coordinated_dropout, "coordinated_dropout")
-        check_real(self.smooth_weight, "smooth_weight", low=0.0)
+        check_fields(self)
 
 
 @dataclass(frozen=True)

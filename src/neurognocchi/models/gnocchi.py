@@ -215,8 +215,8 @@ class GnocchiModel(ConfiguredModel):
         self,
         code: torch.Tensor,
         *,
-        n_steps: int = 50,
-        method: str = "ddim",
+        n_steps: int | None = None,
+        method: str | None = None,
         eta: float = 0.0,
         generator: torch.Generator | None = None,
         progress: bool = False,
@@ -231,11 +231,11 @@ class GnocchiModel(ConfiguredModel):
 
         ``method`` is one of :data:`~neurognocchi.diffusion.METHODS` ("ddim", "ddpm",
         "dpm-solver++", "unipc"), with ``n_steps`` and ``eta`` as
-        :func:`~neurognocchi.diffusion.sample` takes them. At each step the clean-data
-        prediction is clipped to ``+-x0_bound`` (1.5 times the largest normalised training
-        value) before the sampler uses it, a guard against rare excursions of an imperfect
-        model. ``noise_index`` (B,) and ``n_noise`` share noise between rows as
-        :func:`~neurognocchi.diffusion.sample` describes.
+        :func:`~neurognocchi.diffusion.sample` takes them (and with its defaults). At each
+        step the clean-data prediction is clipped to ``+-x0_bound`` (1.5 times the largest
+        normalised training value) before the sampler uses it, a guard against rare
+        excursions of an imperfect model. ``noise_index`` (B,) and ``n_noise`` share noise
+        between rows as :func:`~neurognocchi.diffusion.sample` describes.
         """
         shape = (code.shape[0], self.config.n_time, self.config.n_neurons + self.config.n_behavior)
         raw = code @ self.code_coloring.T + self.code_mean  # (B, L): the denoiser reads raw codes

@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from neurognocchi._checks import check_choice
 from neurognocchi.estimators import CEBRA, GNOCCHI, LFADS, PPCA, LatentGNOCCHI
+from neurognocchi.estimators.parameters import (
+    CEBRA_PARAMETERS,
+    GNOCCHI_PARAMETERS,
+    LATENT_PARAMETERS,
+    LFADS_PARAMETERS,
+    PPCA_PARAMETERS,
+)
 
-__all__ = ["MODELS", "build_estimator"]
+__all__ = ["MODELS", "PARAMETERS", "build_estimator"]
 
 MODELS = {
     "gnocchi": GNOCCHI,
@@ -17,6 +24,15 @@ MODELS = {
     "ppca": PPCA,
     "cebra": CEBRA,
 }  # --model choices
+
+#: Each model's parameter definitions (:mod:`neurognocchi.estimators.parameters`), by its name.
+PARAMETERS = {
+    "gnocchi": GNOCCHI_PARAMETERS,
+    "latent-gnocchi": LATENT_PARAMETERS,
+    "lfads": LFADS_PARAMETERS,
+    "ppca": PPCA_PARAMETERS,
+    "cebra": CEBRA_PARAMETERS,
+}
 
 
 def build_estimator(model: str, params: dict):

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 from neurognocchi._checks import (
     check_bool,
-    check_choice,
     check_fraction,
     check_int,
     check_positive_int,
     check_real,
 )
 from neurognocchi._config import JsonConfig
+from neurognocchi._params import check_fields, optional, param, unless_inf
 
 __all__ = ["PRECISIONS", "TrainConfig", "learning_rate_at"]
 
@@ -30,7 +31,9 @@ PRECISIONS = ("fp32", "bf16")
 class TrainConfig(JsonConfig):
     """Optimisation settings shared by all models.
 
-    Every field is checked when the config is built; a bad value raises
+    Each field is defined once here (:func:`~neurognocchi._params.param`; the estimators take
+    these definitions, with defaults of their own where they say why). Every field is checked
+    when the config is built; a bad value raises
     :class:`~neurognocchi._checks.InvalidArgumentError` (a ``ValueError`` and a ``TypeError``)
     naming the field.
 
@@ -41,34 +44,68 @@ class TrainConfig(JsonConfig):
     True
     """
 
-    max_epochs: int = 300  # an upper bound: early stopping (``patience``) may end sooner
-    batch_size: int = 64  # trials per optimiser step, summed over all processes
-    learning_rate: float = 1e-3  # AdamW peak, reached at the end of warm-up
-    weight_decay: float = 1e-4  # AdamW's decoupled weight decay
-    warmup_steps: int = 200  # linear warm-up, so early large gradients do not derail Adam
-    grad_clip: float = 1.0  # max global gradient norm; ``math.inf`` turns clipping off
-    ema_decay: float | None = 0.995  # the kept weights are this EMA of the live ones; None: off
-    patience: int | None = None  # epochs without a better validation loss before stopping
-    checkpoint_every: int = 10  # epochs between checkpoints (the last epoch is always written)
-    seed: int = 0  # orders the batches and draws the models' noise (internal; see random_state)
-    precision: str = "fp32"  # "bf16" autocasts the forward pass (CUDA only)
-    compile: bool = False  # run the loss through torch.compile (pays a compile up front)
+    max_epochs: int = param(
+        300,
+        "Training epochs.",
+        reason="An upper bound: early stopping (``patience``) may end sooner.",
+        check=check_positive_int,
+    )
+    batch_size: int = param(
+        64, "Trials per optimiser step, summed over all processes.", check=check_positive_int
+    )
+    learning_rate: float = param(
+        1e-3,
+        "AdamW's peak learning rate, reached at the end of warm-up (then cosine decay).",
+        check=partial(check_real, low=0.0, low_open=True),
+    )
+    weight_decay: float = param(
+        1e-4, "AdamW's decoupled weight decay.", check=partial(check_real, low=0.0)
+    )
+    warmup_steps: int = param(
+        200,
+        "Optimiser steps of the learning rate's linear warm-up.",
+        reason="So that early large gradients do not derail Adam.",
+        check=partial(check_int, minimum=0),
+    )
+    grad_clip: float = param(
+        1.0,
+        "Largest global gradient norm (``math.inf``: no clipping).",
+        check=unless_inf(partial(check_real, low=0.0, low_open=True)),
+    )
+    ema_decay: float | None = param(
+        0.995,
+        "The kept weights are this exponential moving average of the live ones (None: off).",
+        check=optional(check_fraction),
+    )
+    patience: int | None = param(
+        None,
+        "Stop after this many epochs without a better validation loss (None: never).",
+        check=optional(check_positive_int),
+    )
+    checkpoint_every: int = param(
+        10,
+        "Epochs between checkpoints (the last epoch is always written).",
+        check=check_positive_int,
+    )
+    seed: int = param(
+        0,
+        "Orders the batches and draws the models' noise (internal; see ``random_state``).",
+        check=check_int,
+    )
+    precision: str = param(
+        "fp32",
+        'Training arithmetic: ``"bf16"`` runs forward passes under bf16 autocast (CUDA only).',
+        choices=PRECISIONS,
+    )
+    compile: bool = param(
+        False,
+        "Run the training loss through ``torch.compile`` (``benchmarks/`` says when it pays).",
+        reason="Off: compiling takes minutes on a CPU.",
+        check=check_bool,
+    )
 
     def __post_init__(self):
-        for name in ("max_epochs", "batch_size", "checkpoint_every"):
-            check_positive_int(getattr(self, name), name)
-        check_real(self.learning_rate, "learning_rate", low=0.0, low_open=True)
-        check_real(self.weight_decay, "weight_decay", low=0.0)
-        check_int(self.warmup_steps, "warmup_steps", minimum=0)
-        if self.grad_clip != math.inf:  # inf is allowed: it turns clipping off
-            check_real(self.grad_clip, "grad_clip", low=0.0, low_open=True)
-        if self.ema_decay is not None:
-            check_fraction(self.ema_decay, "ema_decay")
-        if self.patience is not None:
-            check_positive_int(self.patience, "patience")
-        check_int(self.seed, "seed")
-        check_choice(self.precision, "precision", PRECISIONS)
-        check_bool(self.compile, "compile")
+        check_fields(self)
 
 
 def learning_rate_at(step: int, *, total_steps: int, config: TrainConfig) -> float:
