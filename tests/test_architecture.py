@@ -216,3 +216,60 @@ def test_design_doc_lists_every_module():
         if path.name != "__init__.py" and path.name not in layout
     ]
     assert missing == []
+
+
+def _protocol_members() -> set[str]:
+    from neurognocchi.models import base
+
+    members = set()
+    for protocol in (
+        base.TrialModel,
+        base.DiffusionTrialModel,
+        base.LatentDiffusionTrialModel,
+        base.SequentialVAETrialModel,
+    ):
+        for klass in protocol.__mro__:
+            members |= set(vars(klass)) | set(getattr(klass, "__annotations__", {}))
+    return {name for name in members if not name.startswith("_")}
+
+
+def test_estimators_reach_their_models_only_through_the_protocols():
+    # `model_.x` in an estimator must be a member of a models.base protocol, or one of the
+    # torch.nn.Module methods the protocol's docstring names (never `model_.config`).
+    allowed = _protocol_members() | {"eval", "to", "state_dict", "load_state_dict"}
+    used = {}
+    for name, path in MODULES.items():
+        if not name.startswith("neurognocchi.estimators."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "model_"
+            ):
+                used.setdefault(node.attr, set()).add(name)
+    assert "config" not in used
+    assert {attr: sorted(where) for attr, where in used.items() if attr not in allowed} == {}
+    assert {"encode", "generate", "autoencoder", "heldout_neurons"} <= set(used)
+
+
+def test_the_models_implement_their_protocols():
+    from neurognocchi.models import base
+    from neurognocchi.models.config import (
+        GnocchiConfig,
+        LatentGnocchiConfig,
+        LfadsConfig,
+        PoissonAutoencoderConfig,
+    )
+    from neurognocchi.models.gnocchi import GnocchiModel
+    from neurognocchi.models.latent import LatentGnocchiModel
+    from neurognocchi.models.lfads import LfadsModel
+
+    latent = LatentGnocchiConfig(
+        autoencoder=PoissonAutoencoderConfig(n_neurons=3, n_time=8, latent_dim=2),
+        diffusion=GnocchiConfig(n_neurons=2, n_time=8, code_dim=2, channels=8),
+    )
+    assert isinstance(LatentGnocchiModel(latent), base.LatentDiffusionTrialModel)
+    assert isinstance(GnocchiModel(GnocchiConfig(n_neurons=3, n_time=8)), base.DiffusionTrialModel)
+    assert isinstance(LfadsModel(LfadsConfig(n_neurons=3, n_time=8)), base.SequentialVAETrialModel)
+    assert not isinstance(LfadsModel(LfadsConfig(n_neurons=3, n_time=8)), base.DiffusionTrialModel)

@@ -177,7 +177,7 @@ class CEBRA(FittedInputChecks, BaseEstimator):
         return network
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, *, run_dir=None, resume: bool = False):
+    def fit(self, X, y=None):
         """Train on trials (every window inside one trial).
 
         Parameters
@@ -186,15 +186,11 @@ class CEBRA(FittedInputChecks, BaseEstimator):
         y : array (n_trials, n_time, n_behavior), optional
             CEBRA-Behavior's labels when X is an array (a `Trials` gives its ``behavior``);
             ignored by CEBRA-Time.
-        run_dir, resume : ignored
-            Accepted so that the command line fits CEBRA like the other estimators; there are
-            no checkpoints (a resumed fit fits again).
 
         Returns
         -------
         self
         """
-        del run_dir, resume
         self.check_params()
         start = time.perf_counter()
         seed = check_random_state(self.random_state)

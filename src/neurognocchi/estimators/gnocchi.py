@@ -21,7 +21,7 @@ from neurognocchi._checks import (
 from neurognocchi.data.trials import Trials
 from neurognocchi.diffusion import METHODS
 from neurognocchi.estimators.base import TrialEstimator
-from neurognocchi.estimators.joint import JointBehavior
+from neurognocchi.estimators.joint import BehaviorChannels
 from neurognocchi.estimators.outputs import check_sample_output, samples_as_output
 from neurognocchi.estimators.parameters import (
     GNOCCHI_MODEL,
@@ -51,7 +51,7 @@ PRESETS = MappingProxyType(
 )
 
 
-class GNOCCHI(JointBehavior, TrialEstimator):
+class GNOCCHI(TrialEstimator):
     __doc__ = f"""GNOCCHI: a diffusion model of trials conditioned on a learned per-trial code.
 
     Parameters
@@ -149,10 +149,21 @@ class GNOCCHI(JointBehavior, TrialEstimator):
                 f"n_train_steps={self.n_train_steps}; got {n_sample_steps}"
             )
 
+    @property
+    def variant(self) -> str:
+        """The model's name in tables: the class name, "+ behaviour" for a joint model."""
+        joint = bool(getattr(self, "behavior_names_", ()))
+        return f"{type(self).__name__} + behaviour" if joint else type(self).__name__
+
     def _start_fit(self, X) -> None:
         """Read ``bin_size_s_`` (None for a raw array) and ``behavior_names_`` from the data."""
         self.bin_size_s_ = X.bin_size_s if isinstance(X, Trials) else None
-        self._start_joint(X)
+        self.behavior_names_ = BehaviorChannels.read(X, self.joint_behavior).names
+
+    def _fit_input(self, trials: Trials, name: str) -> np.ndarray:
+        """The training array: activity, then the behaviour channels of a joint model."""
+        activity = self._model_input(trials, name)
+        return BehaviorChannels(self.behavior_names_).appended(activity, trials, name)
 
     def _data_settings(self) -> dict:
         return {"bin_size_s": self.bin_size_s_, "behavior_names": list(self.behavior_names_)}
@@ -164,7 +175,7 @@ class GNOCCHI(JointBehavior, TrialEstimator):
 
     def _restore_fitted(self) -> None:
         self.bin_size_s_ = self.model_.bin_size_s
-        self.behavior_names_ = tuple(self.model_.config.behavior_names)
+        self.behavior_names_ = tuple(self.model_.behavior_names)
 
     def _finish_fit(self, train_data) -> None:
         if self.whiten_codes:
@@ -260,7 +271,7 @@ class GNOCCHI(JointBehavior, TrialEstimator):
         check_bool(common_noise, "common_noise")
         seed = check_random_state(random_state)
         check_bool(return_behavior, "return_behavior")
-        self._check_return_behavior(return_behavior)  # before any denoising
+        BehaviorChannels(self.behavior_names_).check_return(return_behavior)  # before denoising
         self.model_.eval()
         options = {
             "n_steps": n_steps,
@@ -279,7 +290,7 @@ class GNOCCHI(JointBehavior, TrialEstimator):
             options=options,
         )
         out = out.reshape(len(code), n_samples, *out.shape[1:])  # (n_codes, K, T, N + B)
-        activity, behavior = self._split_behavior(out)
+        activity, behavior = BehaviorChannels.split(out, self.model_.n_neurons)
         activity = samples_as_output(
             activity, output, bin_size_s=self.bin_size_s_, seed=seed, common_noise=common_noise
         )

@@ -9,37 +9,22 @@ predicts their rates from the other neurons' counts (scored by `evaluate` in bit
 
 from __future__ import annotations
 
-import numpy as np
-
 from neurognocchi._checks import check_choice, check_random_state
 from neurognocchi.models.heldout import choose_heldout_neurons
 
-__all__ = ["RECONSTRUCT_OUTPUTS", "HeldoutNeurons"]
+__all__ = ["RECONSTRUCT_OUTPUTS", "check_reconstruct_output", "heldout_indices"]
 
 #: What ``reconstruct(..., output=)`` can return: data units or expected counts per bin.
 RECONSTRUCT_OUTPUTS = ("activity", "rates")
 
 
-class HeldoutNeurons:
-    """Mixin of an estimator with a ``heldout_neurons`` parameter (see the module docstring)."""
+def heldout_indices(n_neurons: int, fraction: float, random_state) -> list[int]:
+    """The neurons to hide from the encoder for data of ``n_neurons``: a share ``fraction``
+    drawn from ``random_state`` (JSON-able, for the model's config)."""
+    seed = check_random_state(random_state)
+    return list(choose_heldout_neurons(n_neurons, fraction, seed))
 
-    heldout_neurons: float
 
-    def _heldout_indices(self, n_neurons: int) -> list[int]:
-        """The neurons to hide from the encoder for data of ``n_neurons`` (JSON-able)."""
-        seed = check_random_state(self.random_state)
-        return list(choose_heldout_neurons(n_neurons, self.heldout_neurons, seed))
-
-    @property
-    def heldout_neurons_(self) -> np.ndarray:
-        """Indices of the neurons the fitted encoder never sees (empty: none)."""
-        self._check_fitted()
-        return np.asarray(self._heldout_config().heldout_neurons, dtype=np.intp)
-
-    def _heldout_config(self):
-        """The fitted model's config that holds ``heldout_neurons``."""
-        return self.model_.config
-
-    @staticmethod
-    def _check_reconstruct_output(output) -> str:
-        return check_choice(output, "output", RECONSTRUCT_OUTPUTS)
+def check_reconstruct_output(output) -> str:
+    """``output`` of ``reconstruct``, checked: one of :data:`RECONSTRUCT_OUTPUTS`."""
+    return check_choice(output, "output", RECONSTRUCT_OUTPUTS)

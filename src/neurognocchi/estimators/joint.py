@@ -11,60 +11,60 @@ activity channels only (:meth:`GnocchiModel.raw_code
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from neurognocchi._checks import InvalidArgumentError
 from neurognocchi.data.trials import Trials
 
-__all__ = ["JointBehavior"]
+__all__ = ["BehaviorChannels"]
 
 
-class JointBehavior:
-    """Mixin of :class:`~neurognocchi.estimators.GNOCCHI` for ``joint_behavior``."""
+@dataclass(frozen=True)
+class BehaviorChannels:
+    """The behaviour channels a GNOCCHI generates with the activity (``names``; empty: none):
+    a part of :class:`~neurognocchi.estimators.GNOCCHI`, built from its fitted
+    ``behavior_names_``."""
 
-    joint_behavior: bool
+    names: tuple[str, ...] = ()
 
-    @property
-    def variant(self) -> str:
-        """The model's name in tables: the class name, "+ behaviour" for a joint model."""
-        joint = bool(getattr(self, "behavior_names_", ()))
-        return f"{type(self).__name__} + behaviour" if joint else type(self).__name__
-
-    def _start_joint(self, X) -> None:
-        """Read the behaviour channels to generate (``behavior_names_``; empty when off)."""
-        self.behavior_names_ = ()
-        if not self.joint_behavior:
-            return
+    @classmethod
+    def read(cls, X, joint_behavior: bool) -> BehaviorChannels:
+        """The channels to generate with the training data ``X``: its behaviour's with
+        ``joint_behavior``, none without."""
+        if not joint_behavior:
+            return cls()
         if not isinstance(X, Trials) or X.behavior is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "joint_behavior=True generates the trials' behaviour: X must be a Trials with "
                 "behavior (n_trials, n_time, n_channels)"
             )
-        self.behavior_names_ = tuple(str(name) for name in X.behavior_names)
+        return cls(tuple(str(name) for name in X.behavior_names))
 
-    def _fit_input(self, trials: Trials, name: str) -> np.ndarray:
-        """The training array: activity, then the behaviour channels of a joint model."""
-        activity = self._model_input(trials, name)
-        if not self.behavior_names_:
+    def appended(self, activity: np.ndarray, trials: Trials, name: str) -> np.ndarray:
+        """The training array of ``trials`` named ``name``: ``activity``, then these behaviour
+        channels (``activity`` unchanged when there are none)."""
+        if not self.names:
             return activity
-        if trials.behavior is None or list(trials.behavior_names) != list(self.behavior_names_):
-            raise ValueError(
-                f"{name} must have the behaviour channels {list(self.behavior_names_)} "
-                "(joint_behavior=True)"
+        if trials.behavior is None or list(trials.behavior_names) != list(self.names):
+            raise InvalidArgumentError(
+                f"{name} must have the behaviour channels {list(self.names)} (joint_behavior=True)"
             )
         return np.concatenate(
             [np.asarray(activity, dtype=np.float32), np.asarray(trials.behavior, dtype=np.float32)],
             axis=-1,
         )
 
-    def _check_return_behavior(self, return_behavior: bool) -> None:
+    def check_return(self, return_behavior: bool) -> None:
         """An error naming ``return_behavior`` when asked of a model without behaviour."""
-        if return_behavior and not self.behavior_names_:
-            raise ValueError(
+        if return_behavior and not self.names:
+            raise InvalidArgumentError(
                 "return_behavior=True needs a model fitted with joint_behavior=True; this one "
                 "generates activity only"
             )
 
-    def _split_behavior(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    @staticmethod
+    def split(out: np.ndarray, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
         """Generated channels (..., N + B) as (activity (..., N), behaviour (..., B))."""
-        n_neurons = self.model_.n_neurons
         return out[..., :n_neurons], out[..., n_neurons:]

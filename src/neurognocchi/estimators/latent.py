@@ -17,7 +17,7 @@ from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.data.trials import Trials
 from neurognocchi.estimators.base import as_activity
 from neurognocchi.estimators.gnocchi import GNOCCHI
-from neurognocchi.estimators.heldout import HeldoutNeurons
+from neurognocchi.estimators.heldout import check_reconstruct_output, heldout_indices
 from neurognocchi.estimators.outputs import check_output, poisson_spikes, spike_seed
 from neurognocchi.estimators.parameters import (
     LATENT_AUTOENCODER,
@@ -32,7 +32,7 @@ __all__ = ["LatentGNOCCHI"]
 AUTOENCODER_DIR = "autoencoder"  # the first stage's run directory, inside the fit's
 
 
-class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
+class LatentGNOCCHI(GNOCCHI):
     __doc__ = f"""GNOCCHI on the latents of a Poisson autoencoder: fitted on spike counts, it
     generates spike trains (LDNS's two stages, Kapoor et al. 2024, with GNOCCHI's codes).
 
@@ -105,7 +105,7 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
     # ------------------------------------------------------------------ configurations
     def _model_config(self, n_time: int, n_neurons: int, **from_data) -> dict:
         ae = {p.field or p.name: getattr(self, p.name) for p in LATENT_AUTOENCODER}
-        ae["heldout_neurons"] = self._heldout_indices(n_neurons)
+        ae["heldout_neurons"] = heldout_indices(n_neurons, self.heldout_neurons, self.random_state)
         diffusion = {p.name: getattr(self, p.name) for p in self._model_params}
         return {
             "autoencoder": {"n_neurons": n_neurons, "n_time": n_time, **ae},
@@ -202,14 +202,17 @@ class LatentGNOCCHI(HeldoutNeurons, GNOCCHI):
         ``output``: "rates" (default), expected counts per bin; "activity", spikes/s (per bin
         when the fit had no bin size)."""
         self._check_fitted()
-        output = self._check_reconstruct_output(output)
+        output = check_reconstruct_output(output)
         data = self._input_of(X, "X")
         self._check_trials_shape(data, "X")
         rates = self._map_batches(self.model_.reconstruct, data, batch_size)
         return rates / (self.bin_size_s_ or 1.0) if output == "activity" else rates
 
-    def _heldout_config(self):
-        return self.model_.config.autoencoder
+    @property
+    def heldout_neurons_(self) -> np.ndarray:
+        """Indices of the neurons the fitted autoencoder's encoder never sees (empty: none)."""
+        self._check_fitted()
+        return np.asarray(self.model_.heldout_neurons, dtype=np.intp)
 
     def generate(
         self,

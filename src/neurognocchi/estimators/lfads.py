@@ -16,7 +16,7 @@ from neurognocchi._checks import (
 )
 from neurognocchi.data.trials import Trials
 from neurognocchi.estimators.base import TrialEstimator, as_activity
-from neurognocchi.estimators.heldout import HeldoutNeurons
+from neurognocchi.estimators.heldout import check_reconstruct_output, heldout_indices
 from neurognocchi.estimators.outputs import check_output, poisson_spikes, spike_seed
 from neurognocchi.estimators.parameters import LFADS_MODEL, LFADS_PARAMETERS, docstring_section
 from neurognocchi.models.lfads import LfadsConfig, LfadsModel
@@ -24,7 +24,7 @@ from neurognocchi.models.lfads import LfadsConfig, LfadsModel
 __all__ = ["LFADS"]
 
 
-class LFADS(HeldoutNeurons, TrialEstimator):
+class LFADS(TrialEstimator):
     __doc__ = f"""\
     LFADS (Sussillo et al. 2016; Pandarinath et al. 2018), the sequential-VAE baseline.
 
@@ -90,7 +90,14 @@ class LFADS(HeldoutNeurons, TrialEstimator):
 
     def _model_config(self, n_time: int, n_neurons: int, **from_data) -> dict:
         config = super()._model_config(n_time, n_neurons, **from_data)
-        return config | {"heldout_neurons": self._heldout_indices(n_neurons)}
+        heldout = heldout_indices(n_neurons, self.heldout_neurons, self.random_state)
+        return config | {"heldout_neurons": heldout}
+
+    @property
+    def heldout_neurons_(self) -> np.ndarray:
+        """Indices of the neurons the fitted encoders never see (empty: none)."""
+        self._check_fitted()
+        return np.asarray(self.model_.heldout_neurons, dtype=np.intp)
 
     # ------------------------------------------------------------------ data
     def _start_fit(self, X) -> None:
@@ -153,7 +160,7 @@ class LFADS(HeldoutNeurons, TrialEstimator):
         array, shape (n_trials, n_time, n_neurons)
         """
         self._check_fitted()
-        output = self._check_output(self._check_reconstruct_output(output))
+        output = self._check_output(check_reconstruct_output(output))
         data = self._input_of(X, "X")
         self._check_trials_shape(data, "X")
         out = self._map_batches(self.model_.reconstruct, data, batch_size)

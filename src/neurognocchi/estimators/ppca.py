@@ -110,22 +110,19 @@ class PPCA(FittedInputChecks, BaseEstimator):
         return self.components_.shape[1]
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, *, run_dir=None, resume: bool = False):
+    def fit(self, X, y=None):
         """Fit by the SVD of the centred, z-scored, flattened training trials.
 
         Parameters
         ----------
         X : Trials or array, shape (n_trials, n_time, n_neurons)
         y : ignored (scikit-learn convention)
-        run_dir, resume : ignored
-            Accepted so that the command line's run directories fit PPCA like the other
-            estimators; there are no checkpoints (a resumed fit fits again).
 
         Returns
         -------
         self
         """
-        del y, run_dir, resume
+        del y
         self.check_params()
         start = time.perf_counter()
         activity = as_activity(X, name="X")

@@ -6,8 +6,9 @@ new model plugs in by implementing them. Models are also ``torch.nn.Module`` obj
 estimator calls ``eval``, ``to``, ``state_dict`` and ``load_state_dict``; the training loop
 calls ``loss``).
 
-:class:`TrialModel` is what every model offers; :class:`DiffusionTrialModel` (GNOCCHI) and
-:class:`SequentialVAETrialModel` (LFADS) add what only one estimator uses. The protocols are
+:class:`TrialModel` is what every model offers; :class:`DiffusionTrialModel` (GNOCCHI),
+:class:`LatentDiffusionTrialModel` (latent GNOCCHI) and :class:`SequentialVAETrialModel` (LFADS)
+add what only one estimator uses. The protocols are
 ``runtime_checkable``, so ``isinstance(model, TrialModel)`` checks that the members exist.
 :class:`ConfiguredModel` is the shared base of the package's models: the members that only read
 the config.
@@ -22,7 +23,13 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-__all__ = ["ConfiguredModel", "DiffusionTrialModel", "SequentialVAETrialModel", "TrialModel"]
+__all__ = [
+    "ConfiguredModel",
+    "DiffusionTrialModel",
+    "LatentDiffusionTrialModel",
+    "SequentialVAETrialModel",
+    "TrialModel",
+]
 
 
 @runtime_checkable
@@ -78,6 +85,8 @@ class DiffusionTrialModel(TrialModel, Protocol):
     -------
     n_train_steps -- read-only int: diffusion steps of training, the most a sampler may use.
     bin_size_s -- read-only float or None: bin width of the fitted activity (None: unknown).
+    behavior_names -- read-only tuple of str: behaviour channels ``generate`` returns after
+        the activity's N (empty: activity only).
     raw_code(x) -> Tensor (B, code_dim) -- the encoder's output before code whitening.
     set_code_whitening(raw_codes) -- whiten ``encode``'s codes by raw codes (n, code_dim).
     """
@@ -87,6 +96,9 @@ class DiffusionTrialModel(TrialModel, Protocol):
 
     @property
     def bin_size_s(self) -> float | None: ...
+
+    @property
+    def behavior_names(self) -> tuple[str, ...]: ...
 
     def raw_code(self, x: torch.Tensor) -> torch.Tensor: ...
 
@@ -103,6 +115,7 @@ class SequentialVAETrialModel(TrialModel, Protocol):
     -------
     likelihood -- read-only str: "poisson" (fits spike counts) or "gaussian" (activity).
     bin_size_s -- read-only float or None: bin width turning rates per bin into spikes/s.
+    heldout_neurons -- read-only tuple of int: neurons the encoders never see (co-smoothing).
     reconstruct(x) -> Tensor (B, T, N) -- posterior-mean rates or activity of trials x.
     """
 
@@ -112,7 +125,45 @@ class SequentialVAETrialModel(TrialModel, Protocol):
     @property
     def bin_size_s(self) -> float | None: ...
 
+    @property
+    def heldout_neurons(self) -> tuple[int, ...]: ...
+
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class LatentDiffusionTrialModel(DiffusionTrialModel, Protocol):
+    """A :class:`DiffusionTrialModel` of spike counts through an autoencoder's latents
+    (latent GNOCCHI), trained in two stages: ``autoencoder`` on the counts, then ``diffusion``
+    on their latents.
+
+    It adds these members to those of :class:`DiffusionTrialModel`.
+
+    Members
+    -------
+    autoencoder -- the first stage, a module with ``loss(batch, *, generator, step)``.
+    diffusion -- the second stage, a :class:`DiffusionTrialModel` of the latents.
+    latents(x) -> Tensor (B, T, D) -- the autoencoder's latents of counts x.
+    set_latent_statistics(stats) -- ``neuron_statistics`` of the training trials' latents.
+    reconstruct(x) -> Tensor (B, T, N) -- rates per bin the autoencoder infers from counts x.
+    heldout_neurons -- read-only tuple of int: neurons the autoencoder's encoder never sees.
+    smooth_sigma_s -- read-only float: s.d. of the kernel that made the data's activity.
+    """
+
+    autoencoder: nn.Module
+    diffusion: DiffusionTrialModel
+
+    def latents(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def set_latent_statistics(self, stats: Mapping[str, Any]) -> None: ...
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    @property
+    def heldout_neurons(self) -> tuple[int, ...]: ...
+
+    @property
+    def smooth_sigma_s(self) -> float: ...
 
 
 class ConfiguredModel(nn.Module):

@@ -94,6 +94,11 @@ class GnocchiModel(ConfiguredModel):
         """Bin width in seconds of the fitted activity (None when unknown)."""
         return self.config.bin_size_s
 
+    @property
+    def behavior_names(self) -> tuple[str, ...]:
+        """Behaviour channels generated after the activity's (empty: activity only)."""
+        return self.config.behavior_names
+
     def prior_codes(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         """``n`` codes (n, code_dim) from N(0, I), the prior in the space :meth:`encode`
         returns (whitened codes), drawn on the CPU from ``generator``."""

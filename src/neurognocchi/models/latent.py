@@ -30,8 +30,8 @@ __all__ = ["LatentGnocchiConfig", "LatentGnocchiModel"]
 class LatentGnocchiModel(nn.Module):
     """A Poisson autoencoder and a GNOCCHI model of its latents.
 
-    Implements :class:`~neurognocchi.models.base.DiffusionTrialModel` on spike counts: ``x``
-    is (B, T, N) counts; ``generate`` returns rates in counts per bin.
+    Implements :class:`~neurognocchi.models.base.LatentDiffusionTrialModel`: ``x`` is
+    (B, T, N) spike counts; ``generate`` returns rates in counts per bin.
 
     Parameters
     ----------
@@ -79,6 +79,16 @@ class LatentGnocchiModel(nn.Module):
     def smooth_sigma_s(self) -> float:
         """S.d. in seconds of the Gaussian that made the data's activity from its counts."""
         return self.config.smooth_sigma_s
+
+    @property
+    def behavior_names(self) -> tuple[str, ...]:
+        """None: behaviour is not generated with the latents."""
+        return ()
+
+    @property
+    def heldout_neurons(self) -> tuple[int, ...]:
+        """Neurons the autoencoder's encoder never sees (co-smoothing; empty: none)."""
+        return self.config.autoencoder.heldout_neurons
 
     def config_dict(self) -> dict[str, Any]:
         """The config as a JSON-able dict (``LatentGnocchiConfig.from_dict`` rebuilds it)."""

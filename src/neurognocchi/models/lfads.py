@@ -162,6 +162,11 @@ class LfadsModel(ConfiguredModel):
         """Bin width in seconds (None when unknown: rates stay per bin)."""
         return self.config.bin_size_s
 
+    @property
+    def heldout_neurons(self) -> tuple[int, ...]:
+        """Neurons the encoders never see (co-smoothing; empty: none)."""
+        return self.config.heldout_neurons
+
     def prior_codes(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         """``n`` codes (n, code_dim) from the prior of g0, N(0, ic_prior_var I), drawn on the
         CPU from ``generator``."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -258,12 +259,21 @@ def _recorded_settings(run_dir: Path, model, params: dict, fit_on, mmap: bool):
     return record["model"], params, record["fit_on"], mmap or record.get("mmap", False)
 
 
+def _checkpoint_options(estimator, run_dir: Path, resume: bool) -> dict:
+    """``fit``'s checkpoint arguments for an estimator that writes checkpoints (its ``fit``
+    takes ``run_dir``); none for one fitted in one go (PPCA, CEBRA), which fits again when a
+    run is resumed."""
+    if "run_dir" not in inspect.signature(estimator.fit).parameters:
+        return {}
+    return {"run_dir": run_dir, "resume": resume}
+
+
 def _fit_in(run_dir: Path, estimator, trials: Trials, *, resume: bool, start: str) -> None:
     """Log ``start``, fit ``estimator`` with its checkpoints in ``run_dir``, save it there, and
     complete ``run.json`` and ``log.txt``."""
     try:
         _log(run_dir, start)
-        estimator.fit(trials, run_dir=run_dir, resume=resume)
+        estimator.fit(trials, **_checkpoint_options(estimator, run_dir, resume))
     except BaseException:
         # A fresh run that fails before its first checkpoint (bad parameters, no memory, no
         # disk space, ^C) has nothing worth resuming: leave the disk as it was.
