@@ -32,6 +32,7 @@ BAD_CALLS = {
     "as_trial_array": lambda: _checks.as_trial_array(np.zeros((2, 3)), "arg"),
     "as_counts": lambda: _checks.as_counts(-np.ones((1, 2, 3)), "arg"),
     "as_info_column": lambda: _checks.as_info_column([1, 2, 3], "arg", 2),
+    "as_finite": lambda: _checks.as_finite([[1.0, float("nan")]], "arg", 2),
     "as_behavior": lambda: _checks.as_behavior(None, names=["arg"], activity_shape=(1, 2, 3)),
     "resolve_device": lambda: _checks.resolve_device("nonsense", "arg"),
     "check_activity": lambda: _checks.check_activity(X, "arg", 5),

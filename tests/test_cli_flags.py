@@ -212,3 +212,28 @@ def test_preset_sets_gnocchi_parameters_under_config_and_set(workdir, tmp_path, 
     assert main(lfads) == 2
     assert "--preset applies to GNOCCHI only" in one_line_error(capsys, "fit")
     assert not (tmp_path / "l").exists()
+
+
+def test_written_out_choices_are_the_librarys():
+    from neurognocchi.cli import augment, models
+    from neurognocchi.diffusion import METHODS
+    from neurognocchi.estimators import outputs
+    from neurognocchi.experiments.decoders import DECODERS
+
+    assert sorted(models.SAMPLERS) == sorted(METHODS)
+    assert models.OUTPUTS == outputs.OUTPUTS
+    assert augment.DECODERS == DECODERS
+
+
+def test_help_and_parsing_load_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from neurognocchi.cli import build_parser; "
+        "build_parser().parse_args(['fit', 'x.npz', '--out', 'r']); "
+        "import neurognocchi, neurognocchi.data; "
+        "print(sorted(m for m in ('torch', 'sklearn', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

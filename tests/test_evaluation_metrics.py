@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from neurognocchi._checks import as_finite
 from neurognocchi.evaluation import (
     code_regression_r2,
     code_snr,
@@ -17,7 +18,7 @@ from neurognocchi.evaluation import (
     sample_statistics,
     target_prediction,
 )
-from neurognocchi.evaluation.metrics import as_finite, infer_grid_spacing, to_db
+from neurognocchi.evaluation.metrics import infer_grid_spacing, to_db
 
 TRUTH = np.array([[0.0, 0.0], [2.0, 4.0]])  # (samples, neurons)
 PRED = np.array([[1.0, 1.0], [1.0, 3.0]])
@@ -183,11 +184,11 @@ def test_sample_statistics_of_a_single_neuron():
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_as_finite_names_the_argument(bad):
     with pytest.raises(ValueError, match="codes must be finite"):
-        as_finite("codes", [[0.0, bad]], 2)
+        as_finite([[0.0, bad]], "codes", 2)
     with pytest.raises(ValueError, match="codes must have rank 2"):
-        as_finite("codes", [0.0, 1.0], 2)
+        as_finite([0.0, 1.0], "codes", 2)
     with pytest.raises(ValueError, match="codes is empty"):
-        as_finite("codes", np.zeros((0, 2)), 2)
+        as_finite(np.zeros((0, 2)), "codes", 2)
 
 
 # ---------------------------------------------------------------------- code SNR (§7.1)

@@ -1,4 +1,8 @@
-"""neurognocchi: GNOCCHI diffusion models of neural population activity (and an LFADS baseline)."""
+"""neurognocchi: GNOCCHI diffusion models of neural population activity (and an LFADS baseline).
+
+The estimators and `Trials` load on first use (:pep:`562`), so that ``import neurognocchi``
+and the command line's ``--help`` do not load torch.
+"""
 
 # isort: off
 # First, before anything loads torch: OpenMP reads its wait policy once, when torch loads it
@@ -8,8 +12,28 @@ from neurognocchi import threads
 threads.apply_at_import()
 # isort: on
 
-from neurognocchi.data.trials import Trials  # noqa: E402
-from neurognocchi.estimators import CEBRA, GNOCCHI, LFADS, PPCA, LatentGNOCCHI  # noqa: E402
+import importlib  # noqa: E402
 
 __all__ = ["CEBRA", "GNOCCHI", "LFADS", "PPCA", "LatentGNOCCHI", "Trials"]
 __version__ = "0.3.0.dev0"
+
+_HOMES = {
+    "CEBRA": "neurognocchi.estimators",
+    "GNOCCHI": "neurognocchi.estimators",
+    "LFADS": "neurognocchi.estimators",
+    "PPCA": "neurognocchi.estimators",
+    "LatentGNOCCHI": "neurognocchi.estimators",
+    "Trials": "neurognocchi.data.trials",
+}
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'neurognocchi' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

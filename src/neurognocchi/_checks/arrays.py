@@ -22,6 +22,27 @@ __all__ = [
 ]
 
 
+def as_finite(value: object, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
+    """``value`` as a float64 array of rank ``ndim`` (or one of them), non-empty and finite;
+    otherwise :class:`InvalidArgumentError` naming ``name``.
+
+    Examples
+    --------
+    >>> as_finite([[1, 2]], "codes", 2).dtype
+    dtype('float64')
+    """
+    array = np.asarray(value, dtype=np.float64)
+    ranks = (ndim,) if isinstance(ndim, int) else ndim
+    if array.ndim not in ranks:
+        allowed = " or ".join(map(str, ranks))
+        raise InvalidArgumentError(f"{name} must have rank {allowed}; got shape {array.shape}")
+    if array.size == 0:
+        raise InvalidArgumentError(f"{name} is empty; got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise InvalidArgumentError(f"{name} must be finite (found NaN or inf)")
+    return array
+
+
 def check_finite_array(value: object, name: str, *, ndim: int | None = None) -> np.ndarray:
     """Return ``value`` as a real numpy array with no NaN or infinite entry.
 

@@ -15,12 +15,13 @@ from pathlib import Path
 __all__ = ["add_parsers", "run"]
 
 OUTPUTS = ("augment.json", "augment.md")
+# Written out, so that parsing loads no torch (tests/test_cli_flags.py checks it against
+# experiments.decoders.DECODERS).
+DECODERS = ("ridge", "gru")
 
 
 def add_parsers(subparsers) -> None:
     """Register the ``augment`` sub-command with its handler (:func:`run`)."""
-    from neurognocchi.experiments.decoders import DECODERS
-
     augment = subparsers.add_parser(
         "augment",
         help="train behaviour decoders on real held-in trials plus trials each run synthesises "

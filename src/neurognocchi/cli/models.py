@@ -12,10 +12,13 @@ import numpy as np
 
 from neurognocchi._io import atomic_write
 from neurognocchi.cli.options import check_suffix, refuse_existing
-from neurognocchi.diffusion.sampling import METHODS
-from neurognocchi.estimators.outputs import OUTPUTS
 
 __all__ = ["add_parsers"]
+
+# Choices written out, so that parsing and --help load no torch; tests/test_cli_flags.py checks
+# them against diffusion.METHODS and estimators.outputs.OUTPUTS.
+SAMPLERS = ("ddim", "ddpm", "dpm-solver++", "unipc")
+OUTPUTS = ("activity", "rates", "spikes")
 
 
 def add_parsers(subparsers) -> None:
@@ -166,7 +169,7 @@ def _add_generate(subparsers) -> None:
     )
     generate.add_argument(
         "--method",
-        choices=METHODS,
+        choices=SAMPLERS,
         default=None,
         help="sampler (GNOCCHI; default: the model's `sampler`)",
     )

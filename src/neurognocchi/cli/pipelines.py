@@ -33,7 +33,9 @@ def _add_demo(subparsers) -> None:
 def _demo(args) -> None:
     from neurognocchi.runs.demo import run_demo
 
-    run_demo(args.out, quick=args.quick, random_state=args.seed, overwrite=args.overwrite)
+    run_demo(
+        args.out, quick=args.quick, random_state=args.seed, overwrite=args.overwrite, echo=print
+    )
 
 
 def _add_reference(subparsers) -> None:
@@ -53,7 +55,11 @@ def _reference(args) -> None:
     from neurognocchi.runs.demo import run_reference
 
     run_reference(
-        args.out, seeds=args.seeds, n_sampling_seeds=args.sampling_seeds, quick=args.quick
+        args.out,
+        seeds=args.seeds,
+        n_sampling_seeds=args.sampling_seeds,
+        quick=args.quick,
+        echo=print,
     )
 
 

@@ -7,16 +7,7 @@ fixture generator ``make_random_target_nwb`` of the tests and benchmarks is in
 :mod:`neurognocchi.data.nwb`.
 """
 
-from neurognocchi.data.files import load_trials
-from neurognocchi.data.grid import default_heldout_conditions, grid_targets
-from neurognocchi.data.mat import load_mat
-from neurognocchi.data.memmap import create_memmap, open_memmap, save_memmap
-from neurognocchi.data.nwb import load_mc_rtt, load_nwb, save_nwb
-from neurognocchi.data.preprocess import bin_spike_times, gaussian_kernel, gaussian_smooth, rebin
-from neurognocchi.data.reaching import make_reaching_dataset
-from neurognocchi.data.reaching.train_policy import train_policy  # noqa: F401 (not listed)
-from neurognocchi.data.toy import make_toy_dataset
-from neurognocchi.data.trials import Trials
+import importlib
 
 __all__ = [
     "Trials",
@@ -37,3 +28,38 @@ __all__ = [
     "save_memmap",
     "save_nwb",
 ]
+
+# Each name's module, imported on first use (PEP 562): the readers, the reaching simulator and
+# torch load only when needed.
+_HOMES = {
+    "Trials": "neurognocchi.data.trials",
+    "bin_spike_times": "neurognocchi.data.preprocess",
+    "create_memmap": "neurognocchi.data.memmap",
+    "default_heldout_conditions": "neurognocchi.data.grid",
+    "gaussian_kernel": "neurognocchi.data.preprocess",
+    "gaussian_smooth": "neurognocchi.data.preprocess",
+    "grid_targets": "neurognocchi.data.grid",
+    "load_mat": "neurognocchi.data.mat",
+    "load_mc_rtt": "neurognocchi.data.nwb",
+    "load_nwb": "neurognocchi.data.nwb",
+    "load_trials": "neurognocchi.data.files",
+    "make_reaching_dataset": "neurognocchi.data.reaching",
+    "make_toy_dataset": "neurognocchi.data.toy",
+    "open_memmap": "neurognocchi.data.memmap",
+    "rebin": "neurognocchi.data.preprocess",
+    "save_memmap": "neurognocchi.data.memmap",
+    "save_nwb": "neurognocchi.data.nwb",
+    "train_policy": "neurognocchi.data.reaching.train_policy",
+}
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'neurognocchi.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import RidgeCV
 
-from neurognocchi.evaluation.metrics import RIDGE_ALPHAS, as_finite, pooled_r2
+from neurognocchi._checks import as_finite
+from neurognocchi.evaluation.metrics import RIDGE_ALPHAS, pooled_r2
 
 # Position channel names searched, in order, when none are given.
 POSITION_NAME_CANDIDATES = (
@@ -51,7 +52,7 @@ class LinearDecoder:
 
     def decode(self, activity) -> np.ndarray:
         """Decoded behaviour, (n_trials, n_time, n_outputs), of activity (n_trials, n_time, N)."""
-        activity = as_finite("activity", activity, 3)
+        activity = as_finite(activity, "activity", 3)
         if activity.shape[2] != self.weights.shape[0]:
             raise ValueError(
                 f"activity has {activity.shape[2]} neurons; the decoder expects "
@@ -71,8 +72,8 @@ def fit_behavior_decoder(activity, behavior) -> LinearDecoder:
     activity : array (n_trials, n_time, n_neurons)
     behavior : array (n_trials, n_time, n_outputs)
     """
-    activity = as_finite("activity", activity, 3)
-    behavior = as_finite("behavior", behavior, 3)
+    activity = as_finite(activity, "activity", 3)
+    behavior = as_finite(behavior, "behavior", 3)
     if activity.shape[:2] != behavior.shape[:2]:
         raise ValueError(
             f"activity and behavior must share (n_trials, n_time); got {activity.shape[:2]}, "
@@ -113,6 +114,6 @@ def start_and_end(position, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
 
     ``position`` has shape (n_trials, n_time, n_outputs); ``n_bins`` is capped at n_time.
     """
-    position = as_finite("position", position, 3)
+    position = as_finite(position, "position", 3)
     n_bins = max(1, min(int(n_bins), position.shape[1]))
     return position[:, :n_bins].mean(axis=1), position[:, -n_bins:].mean(axis=1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import RidgeCV
 
+from neurognocchi._checks import as_finite
+
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 
 
@@ -127,23 +129,6 @@ def correlation_rmse(generated, real) -> float:
 
 
 # ---------------------------------------------------------------------- input checks
-def as_finite(name: str, value, ndim: int | tuple[int, ...]) -> np.ndarray:
-    """``value`` as a float64 array of rank ``ndim`` (or one of them), all finite.
-
-    Raises ValueError naming ``name`` on a wrong rank, an empty array or NaN/inf.
-    """
-    array = np.asarray(value, dtype=np.float64)
-    ranks = (ndim,) if isinstance(ndim, int) else ndim
-    if array.ndim not in ranks:
-        allowed = " or ".join(map(str, ranks))
-        raise ValueError(f"{name} must have rank {allowed}; got shape {array.shape}")
-    if array.size == 0:
-        raise ValueError(f"{name} is empty; got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite (found NaN or inf)")
-    return array
-
-
 def check_lengths(**arrays) -> None:
     """Raise ValueError unless every array (keyword name -> array) has one length per trial.
 
@@ -176,7 +161,7 @@ def condition_snr(projection, conditions) -> float:
     >>> condition_snr([0.0, 2.0, 10.0, 12.0], ["a", "a", "b", "b"])  # 25 / 1
     25.0
     """
-    projection = as_finite("projection", projection, 1)
+    projection = as_finite(projection, "projection", 1)
     conditions = np.asarray(conditions)
     check_lengths(projection=projection, conditions=conditions)
     labels, inverse = np.unique(conditions, return_inverse=True)
@@ -209,7 +194,7 @@ def code_snr(codes, values, conditions) -> float:
     values : array (n_trials,)
     conditions : array (n_trials,) of condition labels (e.g. grid targets)
     """
-    codes, values = as_finite("codes", codes, 2), as_finite("values", values, 1)
+    codes, values = as_finite(codes, "codes", 2), as_finite(values, "values", 1)
     check_lengths(codes=codes, values=values, conditions=np.asarray(conditions))
     weights = RidgeCV(alphas=RIDGE_ALPHAS).fit(codes, values).coef_
     norm = np.linalg.norm(weights)
@@ -255,10 +240,10 @@ def target_prediction(
     ``grid_spacing``), and ``r2`` = :func:`pooled_r2` of predicted vs true targets (NaN when
     the test targets are all equal, e.g. one held-out condition).
     """
-    train_codes = as_finite("train_codes", train_codes, 2)
-    test_codes = as_finite("test_codes", test_codes, 2)
-    train_targets = as_finite("train_targets", train_targets, 2)
-    test_targets = as_finite("test_targets", test_targets, 2)
+    train_codes = as_finite(train_codes, "train_codes", 2)
+    test_codes = as_finite(test_codes, "test_codes", 2)
+    train_targets = as_finite(train_targets, "train_targets", 2)
+    test_targets = as_finite(test_targets, "test_targets", 2)
     check_lengths(train_codes=train_codes, train_targets=train_targets)
     check_lengths(test_codes=test_codes, test_targets=test_targets)
     ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(train_codes, train_targets)
@@ -276,6 +261,6 @@ def target_prediction(
 # ---------------------------------------------------------------------- spikes (§7.7)
 def poisson_counts(rates, *, bin_size_s: float | None, random_state: int = 0) -> np.ndarray:
     """Poisson counts with mean ``max(rates, 0) * bin_size_s`` (rates per bin when None)."""
-    rates = as_finite("rates", rates, 3)
+    rates = as_finite(rates, "rates", 3)
     scale = 1.0 if bin_size_s is None else float(bin_size_s)
     return np.random.default_rng(random_state).poisson(np.clip(rates, 0, None) * scale)

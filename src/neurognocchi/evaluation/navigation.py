@@ -8,8 +8,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from neurognocchi._checks import InvalidArgumentError, check_finite_array, check_real
-from neurognocchi.evaluation.metrics import as_finite, check_lengths
+from neurognocchi._checks import InvalidArgumentError, as_finite, check_finite_array, check_real
+from neurognocchi.evaluation.metrics import check_lengths
 
 
 def navigation_directions(codes, variables) -> tuple[np.ndarray, np.ndarray]:
@@ -25,8 +25,8 @@ def navigation_directions(codes, variables) -> tuple[np.ndarray, np.ndarray]:
     directions : array (code_dim, n_variables); column ``j`` is the code direction of variable j
     offset : array (code_dim,)
     """
-    codes = as_finite("codes", codes, 2)
-    variables = as_finite("variables", variables, 2)
+    codes = as_finite(codes, "codes", 2)
+    variables = as_finite(variables, "variables", 2)
     check_lengths(codes=codes, variables=variables)
     design = np.column_stack([variables, np.ones(len(variables))])  # (n, V + 1)
     solution = np.linalg.lstsq(design, codes, rcond=None)[0]  # (V + 1, L)
@@ -44,7 +44,7 @@ def direction_cosines(directions) -> np.ndarray:
     array([[1.   , 0.707],
            [0.707, 1.   ]])
     """
-    directions = as_finite("directions", directions, 2)
+    directions = as_finite(directions, "directions", 2)
     norms = np.linalg.norm(directions, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         unit = directions / np.where(norms > 0, norms, np.nan)
@@ -54,8 +54,8 @@ def direction_cosines(directions) -> np.ndarray:
 def nearest_conditions(condition_targets, goal, *, rtol: float = 1e-6) -> np.ndarray:
     """Indices of the rows of ``condition_targets`` (n_conditions, 2) nearest to ``goal`` (2,),
     ties (within ``rtol`` of the smallest distance) included."""
-    condition_targets = as_finite("condition_targets", condition_targets, 2)
-    goal = as_finite("goal", goal, 1)
+    condition_targets = as_finite(condition_targets, "condition_targets", 2)
+    goal = as_finite(goal, "goal", 1)
     distance = np.linalg.norm(condition_targets - goal, axis=1)
     return np.flatnonzero(distance <= distance.min() * (1 + rtol) + 1e-12)
 
@@ -74,10 +74,10 @@ def navigated_codes(source_codes, source_variables, goal_variables, directions) 
     -------
     array (n_sources, code_dim)
     """
-    source_codes = as_finite("source_codes", source_codes, 2)
-    source_variables = as_finite("source_variables", source_variables, 2)
-    goal_variables = as_finite("goal_variables", goal_variables, 1)
-    directions = as_finite("directions", directions, 2)
+    source_codes = as_finite(source_codes, "source_codes", 2)
+    source_variables = as_finite(source_variables, "source_variables", 2)
+    goal_variables = as_finite(goal_variables, "goal_variables", 1)
+    directions = as_finite(directions, "directions", 2)
     check_lengths(source_codes=source_codes, source_variables=source_variables)
     return source_codes + (goal_variables - source_variables) @ directions.T
 
@@ -92,9 +92,9 @@ def traversal_codes(base_code, direction, steps) -> np.ndarray:
            [1., 1.],
            [1., 2.]])
     """
-    base_code = as_finite("base_code", base_code, 1)
-    direction = as_finite("direction", direction, 1)
-    steps = as_finite("steps", steps, 1)
+    base_code = as_finite(base_code, "base_code", 1)
+    direction = as_finite(direction, "direction", 1)
+    steps = as_finite(steps, "steps", 1)
     return base_code[None, :] + steps[:, None] * direction[None, :]
 
 
@@ -112,7 +112,7 @@ def unintended_movement(decoded, traversed: int) -> float:
     >>> unintended_movement(decoded, 0)  # (0.5 + 1.0) / 2
     0.75
     """
-    decoded = as_finite("decoded", decoded, 2)
+    decoded = as_finite(decoded, "decoded", 2)
     if decoded.shape[0] < 2:
         raise ValueError(f"decoded needs at least 2 steps; got shape {decoded.shape}")
     if not 0 <= traversed < decoded.shape[1]:

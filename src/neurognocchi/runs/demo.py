@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from neurognocchi._checks import check_seeds
@@ -87,6 +88,10 @@ def _prepare(out_dir: Path, overwrite: bool) -> None:
             path.unlink()
 
 
+def _silent(message: str) -> None:
+    del message
+
+
 def run_demo(
     out_dir: str | Path = "demo_output",
     *,
@@ -94,6 +99,7 @@ def run_demo(
     random_state: int = 0,
     overwrite: bool = False,
     verbose: bool = True,
+    echo: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the reference pipeline into ``out_dir``; return the ``compare`` result.
 
@@ -111,27 +117,31 @@ def run_demo(
     overwrite : bool
         Replace the demo's own earlier outputs (refused otherwise).
     verbose : bool
-        Progress bars while fitting.
+        Progress bars while fitting and evaluating.
+    echo : callable, optional
+        Where the pipeline's messages go, a line at a time (the data, each fit's time, the
+        table, the report's path); the command line passes ``print``. None: nowhere.
 
     Returns
     -------
     dict
         The :func:`~neurognocchi.evaluation.compare` result (also in ``metrics.json``).
     """
+    echo = echo or _silent
     settings = DEMO_SETTINGS["quick" if quick else "full"]
     out_dir = Path(out_dir)
     _prepare(out_dir, overwrite)
     start = time.perf_counter()
     trials = make_reaching_dataset(**settings["data"], random_state=random_state)
     data = trials.save(out_dir / "data.npz")
-    print(f"reaching data: {trials!r}\n -> {data}")
+    echo(f"reaching data: {trials!r}\n -> {data}")
     runs = []
     for model in MODELS:
         params = settings[model] | {"random_state": random_state, "verbose": verbose}
         estimator = fit_run(data, out_dir / model, model=model, params=params)
-        print(f"{type(estimator).__name__} fitted in {estimator.fit_seconds_:.0f} s")
+        echo(f"{type(estimator).__name__} fitted in {estimator.fit_seconds_:.0f} s")
         runs.append(out_dir / model)
-    print(
+    echo(
         f"evaluating (DESIGN §7, K = {settings['n_samples']}, "
         f"{settings['n_sampling_seeds']} sampling seeds) ..."
     )
@@ -142,8 +152,8 @@ def run_demo(
         n_samples=settings["n_samples"],
         n_sampling_seeds=settings["n_sampling_seeds"],
     )
-    print(comparison["markdown"])
-    print(f"done in {time.perf_counter() - start:.0f} s; report: {out_dir / 'report.html'}")
+    echo(comparison["markdown"])
+    echo(f"done in {time.perf_counter() - start:.0f} s; report: {out_dir / 'report.html'}")
     return comparison
 
 
@@ -162,6 +172,7 @@ def run_reference(
     n_sampling_seeds: int = 5,
     quick: bool = False,
     verbose: bool = True,
+    echo: Callable[[str], None] | None = None,
 ) -> dict:
     """The README's reference table: the demo pipeline once per seed (data, all models and
     the protocol's split drawn from that seed), then every number as mean ± s.d. over seeds.
@@ -181,7 +192,10 @@ def run_reference(
         The quick demo's data and models (for trying the pipeline).
     verbose : bool
         Progress bars while fitting.
+    echo : callable, optional
+        Where the messages go (each seed's evaluation, the table); None: nowhere.
     """
+    echo = echo or _silent
     settings = DEMO_SETTINGS["quick" if quick else "full"]
     out_dir = Path(out_dir)
     seeds = check_seeds(seeds)
@@ -197,7 +211,7 @@ def run_reference(
             for model in MODELS:
                 params = settings[model] | {"random_state": seed, "verbose": verbose}
                 _fit_or_reuse(data, seed_dir / model, model, params)
-            print(
+            echo(
                 f"seed {seed}: evaluating (K = {settings['n_samples']}, "
                 f"{n_sampling_seeds} sampling seeds) ..."
             )
@@ -219,5 +233,5 @@ def run_reference(
     atomic_write_text(out_dir / "reference.md", text)
     result = {"seeds": seeds, "table": table, "per_seed": [c["table"] for c in comparisons]}
     atomic_write_text(out_dir / "reference.json", json.dumps(result, indent=1))
-    print(text)
+    echo(text)
     return result
