@@ -219,10 +219,12 @@ def test_written_out_choices_are_the_librarys():
     from neurognocchi.diffusion import METHODS
     from neurognocchi.estimators import outputs
     from neurognocchi.experiments.decoders import DECODERS
+    from neurognocchi.runs.registry import MODELS
 
     assert sorted(models.SAMPLERS) == sorted(METHODS)
     assert models.OUTPUTS == outputs.OUTPUTS
     assert augment.DECODERS == DECODERS
+    assert models.MODEL_NAMES == tuple(MODELS)
 
 
 def test_help_and_parsing_load_no_torch():

@@ -12,7 +12,7 @@ from neurognocchi import threads
 threads.apply_at_import()
 # isort: on
 
-import importlib  # noqa: E402
+from neurognocchi._exports import lazy_exports  # noqa: E402
 
 __all__ = ["CEBRA", "GNOCCHI", "LFADS", "PPCA", "LatentGNOCCHI", "Trials"]
 __version__ = "0.3.0.dev0"
@@ -27,13 +27,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str):
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name]), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module 'neurognocchi' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOMES])
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

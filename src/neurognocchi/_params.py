@@ -20,7 +20,7 @@ from functools import partial
 from types import MappingProxyType
 from typing import Any
 
-from neurognocchi._checks import check_choice
+from neurognocchi._checks import InvalidArgumentError, check_choice
 
 __all__ = [
     "NO_LEGACY",
@@ -175,5 +175,5 @@ def table(*parameters: Parameter | Iterable[Parameter]) -> Mapping[str, Paramete
     names = [parameter.name for parameter in flat]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
-        raise ValueError(f"parameters defined twice: {twice}")
+        raise InvalidArgumentError(f"parameters defined twice: {twice}")
     return MappingProxyType({parameter.name: parameter for parameter in flat})

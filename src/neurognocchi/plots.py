@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.colors import hsv_to_rgb
 from matplotlib.figure import Figure
 
-from neurognocchi._checks import check_int
+from neurognocchi._checks import InvalidArgumentError, check_int
 from neurognocchi.data.trials import Trials
 
 __all__ = ["plot_reaching"]
@@ -69,7 +69,7 @@ def plot_reaching(
     matplotlib.figure.Figure
     """
     if trials.behavior is None:
-        raise ValueError("trials has no behavior; plot_reaching needs hand positions")
+        raise InvalidArgumentError("trials has no behavior; plot_reaching needs hand positions")
     n_units = check_int(n_units, "n_units", minimum=0)
     conditions, targets, heldout = _condition_table(trials)
     colours = _target_colours(targets)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from neurognocchi._checks import InvalidArgumentError
+
 __all__ = ["add_parsers", "run"]
 
 OUTPUTS = ("augment.json", "augment.md")
@@ -51,9 +53,11 @@ def add_parsers(subparsers) -> None:
 
 def _check_options(args) -> None:
     if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
-        raise ValueError(f"--seeds must be distinct non-negative ints; got {args.seeds}")
+        raise InvalidArgumentError(f"--seeds must be distinct non-negative ints; got {args.seeds}")
     if min(args.multiples) < 1 or len(set(args.multiples)) != len(args.multiples):
-        raise ValueError(f"--multiples must be distinct positive ints; got {args.multiples}")
+        raise InvalidArgumentError(
+            f"--multiples must be distinct positive ints; got {args.multiples}"
+        )
     for name in OUTPUTS:
         if (args.out / name).exists() and not args.overwrite:
             raise FileExistsError(f"{args.out / name} exists; pass --overwrite to replace it")
@@ -61,10 +65,10 @@ def _check_options(args) -> None:
 
 def _check_data(trials) -> None:
     if trials.behavior is None:
-        raise ValueError("--data: the trials have no behaviour to decode")
+        raise InvalidArgumentError("--data: the trials have no behaviour to decode")
     for key in ("heldout", "condition", "target_x", "target_y", "start_x", "start_y"):
         if key not in trials.trial_info:
-            raise ValueError(f"--data: trial_info has no {key!r} column")
+            raise InvalidArgumentError(f"--data: trial_info has no {key!r} column")
 
 
 def run(args) -> None:

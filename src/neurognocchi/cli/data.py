@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurognocchi._checks import InvalidArgumentError
 from neurognocchi.cli.options import add_output_args, add_size_args, check_suffix, refuse_existing
 
 __all__ = ["add_parsers"]
@@ -150,7 +151,7 @@ def _convert(args) -> None:
     check_suffix(args.out, ".npz")
     refuse_existing(args.out, args.overwrite)
     if args.out.resolve() == args.path.resolve():
-        raise ValueError("--out must differ from the input path")
+        raise InvalidArgumentError("--out must differ from the input path")
     trials = _read_recording(args)
     if args.heldout:
         numeric = trials.info(args.condition_key).dtype.kind != "U"
@@ -238,7 +239,7 @@ def _export(args) -> None:
     if not args.input.exists():
         raise FileNotFoundError(f"no such file: {str(args.input)!r}")
     if args.out.resolve() == args.input.resolve():
-        raise ValueError("--out must differ from the input path")
+        raise InvalidArgumentError("--out must differ from the input path")
     samples = _read_samples(args.input)
     if samples is not None:
         _export_samples(args, samples)
@@ -253,7 +254,9 @@ def _export_samples(args, arrays: dict) -> None:
     from neurognocchi.data.nwb import save_samples_nwb
 
     if args.bin_size is None:
-        raise ValueError("--bin-size is needed: a generated-samples .npz does not record it")
+        raise InvalidArgumentError(
+            "--bin-size is needed: a generated-samples .npz does not record it"
+        )
     samples = arrays["samples"]
     # The unit of what `generate --output` wrote (files written before it hold activity).
     unit = _SAMPLE_UNITS.get(str(arrays.get("output", "activity")), "Hz")
@@ -267,14 +270,18 @@ def _export_trials(args) -> None:
     from neurognocchi.data import load_trials, save_nwb
 
     if args.unit is not None:
-        raise ValueError("--unit applies to generated samples; trials are written as spikes")
+        raise InvalidArgumentError(
+            "--unit applies to generated samples; trials are written as spikes"
+        )
     trials = load_trials(args.input, bin_size_s=args.bin_size)
     if trials.spikes is None:
-        raise ValueError(f"{str(args.input)!r} has no spike counts; export writes spike times")
+        raise InvalidArgumentError(
+            f"{str(args.input)!r} has no spike counts; export writes spike times"
+        )
     if trials.bin_size_s is None:
-        raise ValueError(f"--bin-size is needed: {str(args.input)!r} does not record it")
+        raise InvalidArgumentError(f"--bin-size is needed: {str(args.input)!r} does not record it")
     if args.bin_size is not None and not np.isclose(args.bin_size, trials.bin_size_s):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"--bin-size {args.bin_size:g} differs from the bin width of {str(args.input)!r}, "
             f"{trials.bin_size_s:g} s"
         )

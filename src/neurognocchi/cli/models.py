@@ -10,14 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
+from neurognocchi._checks import InvalidArgumentError
 from neurognocchi._io import atomic_write
 from neurognocchi.cli.options import check_suffix, refuse_existing
 
 __all__ = ["add_parsers"]
 
 # Choices written out, so that parsing and --help load no torch; tests/test_cli_flags.py checks
-# them against diffusion.METHODS and estimators.outputs.OUTPUTS.
+# them against diffusion.METHODS, estimators.outputs.OUTPUTS and runs.registry.MODELS.
 SAMPLERS = ("ddim", "ddpm", "dpm-solver++", "unipc")
+MODEL_NAMES = ("gnocchi", "latent-gnocchi", "lfads", "ppca", "cebra")  # runs.registry.MODELS
 OUTPUTS = ("activity", "rates", "spikes")
 
 
@@ -38,7 +40,7 @@ def _add_fit(subparsers) -> None:
     fit.add_argument("--out", required=True, type=Path, help="run directory to create")
     fit.add_argument(
         "--model",
-        choices=["gnocchi", "latent-gnocchi", "lfads", "ppca", "cebra"],
+        choices=MODEL_NAMES,
         default=None,
         help="model to fit (default gnocchi; latent-gnocchi fits the spike counts)",
     )
@@ -147,11 +149,13 @@ def _encode(args) -> None:
 
 def _read_codes(path: Path) -> np.ndarray:
     if path.suffix != ".npy" or not path.is_file():
-        raise ValueError(f"--codes must be an existing .npy file; got {str(path)!r}")
+        raise InvalidArgumentError(f"--codes must be an existing .npy file; got {str(path)!r}")
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"--codes: {str(path)!r} is not a readable .npy array ({error})") from None
+        raise InvalidArgumentError(
+            f"--codes: {str(path)!r} is not a readable .npy array ({error})"
+        ) from None
 
 
 def _add_generate(subparsers) -> None:
@@ -191,20 +195,26 @@ def _generate(args) -> None:
     refuse_existing(args.out, args.overwrite)
     model = load_model(args.run)
     if not callable(getattr(model, "generate", None)):
-        raise ValueError(f"{args.run} holds {type(model).__name__}, which cannot generate")
+        raise InvalidArgumentError(
+            f"{args.run} holds {type(model).__name__}, which cannot generate"
+        )
     options = {"random_state": args.seed, "output": args.output}
     if args.n_steps is not None:
         if not hasattr(model, "n_sample_steps"):
-            raise ValueError(f"--n-steps applies to GNOCCHI only; {args.run} is not GNOCCHI")
+            raise InvalidArgumentError(
+                f"--n-steps applies to GNOCCHI only; {args.run} is not GNOCCHI"
+            )
         options["n_steps"] = args.n_steps
     if args.method is not None:
         if not hasattr(model, "sampler"):
-            raise ValueError(f"--method applies to GNOCCHI only; {args.run} is not GNOCCHI")
+            raise InvalidArgumentError(
+                f"--method applies to GNOCCHI only; {args.run} is not GNOCCHI"
+            )
         options["method"] = args.method
     arrays = {}
     if args.prior is not None:
         if args.n_samples != 1:
-            raise ValueError("--n-samples applies to --codes; --prior N gives N samples")
+            raise InvalidArgumentError("--n-samples applies to --codes; --prior N gives N samples")
         samples = model.sample_prior(args.prior, **options)[:, None]
     else:
         arrays["codes"] = codes = _read_codes(args.codes)
@@ -225,7 +235,7 @@ def _add_params(subparsers) -> None:
     )
     params.add_argument(
         "--model",
-        choices=["gnocchi", "latent-gnocchi", "lfads", "ppca", "cebra"],
+        choices=MODEL_NAMES,
         default=None,
         help="one model (default: every model)",
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from neurognocchi._checks import InvalidArgumentError
+
 __all__ = ["add_output_args", "add_size_args", "check_suffix", "refuse_existing"]
 
 
@@ -26,4 +28,4 @@ def refuse_existing(path: Path, overwrite: bool) -> None:
 
 def check_suffix(path: Path, suffix: str) -> None:
     if path.suffix != suffix:
-        raise ValueError(f"--out must end in {suffix}; got {str(path)!r}")
+        raise InvalidArgumentError(f"--out must end in {suffix}; got {str(path)!r}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 
-from neurognocchi._checks import check_choice
+from neurognocchi._checks import InvalidArgumentError, check_choice
 from neurognocchi._config import read_json_object
 from neurognocchi.runs.registry import MODELS
 
@@ -27,7 +27,7 @@ def parse_overrides(pairs: list[str] | None) -> dict:
     for pair in pairs or []:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--set expects key=value; got {pair!r}")
+            raise InvalidArgumentError(f"--set expects key=value; got {pair!r}")
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
@@ -46,7 +46,7 @@ def preset_params(preset: str | None, model: str) -> dict:
     if preset is None:
         return {}
     if model != "gnocchi":
-        raise ValueError(f"--preset applies to GNOCCHI only; --model is {model!r}")
+        raise InvalidArgumentError(f"--preset applies to GNOCCHI only; --model is {model!r}")
     from neurognocchi.estimators.gnocchi import PRESETS
 
     check_choice(preset, "--preset", sorted(PRESETS))
@@ -64,12 +64,12 @@ def flag_params(model: str, flags: dict, params: dict) -> dict:
         having = [cls.__name__ for cls in MODELS.values() if name in cls().get_params()]
         if model in MODELS and MODELS[model].__name__ not in having:
             names = ", ".join(having[:-1]) + " and " + having[-1] if len(having) > 1 else having[0]
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"--{name} applies to {names} only; {MODELS[model].__name__} "
                 f"has no {name!r} parameter"
             )
         if params.get(name, value) != value:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"--{name} sets {name}={value!r}, but --config/--set give {params[name]!r}"
             )
         params[name] = value

@@ -7,7 +7,7 @@ fixture generator ``make_random_target_nwb`` of the tests and benchmarks is in
 :mod:`neurognocchi.data.nwb`.
 """
 
-import importlib
+from neurognocchi._exports import lazy_exports
 
 __all__ = [
     "Trials",
@@ -53,13 +53,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str):
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name]), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module 'neurognocchi.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOMES])
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

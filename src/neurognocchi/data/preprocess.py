@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from neurognocchi._checks import InvalidArgumentError
+
 __all__ = ["bin_spike_times", "gaussian_kernel", "gaussian_smooth", "rebin"]
 
 
@@ -42,13 +44,17 @@ def bin_spike_times(
     [1, 2]
     """
     if not np.isfinite(bin_size_s) or bin_size_s <= 0:
-        raise ValueError(f"bin_size_s must be a positive number of seconds; got {bin_size_s}")
+        raise InvalidArgumentError(
+            f"bin_size_s must be a positive number of seconds; got {bin_size_s}"
+        )
     if not t_stop > t_start:
-        raise ValueError(f"t_stop must be after t_start; got t_start={t_start}, t_stop={t_stop}")
+        raise InvalidArgumentError(
+            f"t_stop must be after t_start; got t_start={t_start}, t_stop={t_stop}"
+        )
     n_exact = (t_stop - t_start) / bin_size_s
     n_bins = round(n_exact)
     if abs(n_exact - n_bins) > 1e-6:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"the window {t_stop - t_start:g} s is not a whole number of bins of {bin_size_s:g} s"
         )
     counts = np.zeros((n_bins, len(spike_times)), dtype=np.int32)
@@ -72,10 +78,10 @@ def rebin(counts: np.ndarray, factor: int, *, axis: int = -2) -> np.ndarray:
     [3, 12]
     """
     if not isinstance(factor, (int, np.integer)) or factor < 1:
-        raise ValueError(f"factor must be a positive integer; got {factor!r}")
+        raise InvalidArgumentError(f"factor must be a positive integer; got {factor!r}")
     counts = np.moveaxis(np.asarray(counts), axis, 0)
     if counts.shape[0] % factor:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{counts.shape[0]} bins are not a multiple of factor={factor}; "
             f"trim {counts.shape[0] % factor} bins first"
         )
@@ -92,7 +98,7 @@ def gaussian_kernel(
     ``k - K`` (acausal) or ``k`` (causal, i.e. the value ``k`` bins in the past).
     """
     if not np.isfinite(sigma_bins) or sigma_bins <= 0:
-        raise ValueError(f"sigma must be positive; got {sigma_bins} bins")
+        raise InvalidArgumentError(f"sigma must be positive; got {sigma_bins} bins")
     half_width = int(np.ceil(truncate * sigma_bins))
     lags = np.arange(0 if causal else -half_width, half_width + 1)
     weights = np.exp(-0.5 * (lags / sigma_bins) ** 2)
@@ -131,9 +137,11 @@ def gaussian_smooth(
     [3.0, 3.0, 3.0, 3.0, 3.0]
     """
     if not np.isfinite(bin_size_s) or bin_size_s <= 0:
-        raise ValueError(f"bin_size_s must be a positive number of seconds; got {bin_size_s}")
+        raise InvalidArgumentError(
+            f"bin_size_s must be a positive number of seconds; got {bin_size_s}"
+        )
     if not np.isfinite(sigma_s) or sigma_s <= 0:
-        raise ValueError(f"sigma_s must be a positive number of seconds; got {sigma_s}")
+        raise InvalidArgumentError(f"sigma_s must be a positive number of seconds; got {sigma_s}")
     weights = gaussian_kernel(sigma_s / bin_size_s, causal=causal, truncate=truncate)
     lags = np.arange(len(weights)) if causal else np.arange(len(weights)) - len(weights) // 2
     x = np.moveaxis(np.asarray(x, dtype=np.float64), axis, 0)  # (T, ...)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from neurognocchi._checks import check_int, check_random_state
+from neurognocchi._checks import InvalidArgumentError, check_int, check_random_state
 
 __all__ = ["split_indices"]
 
@@ -14,9 +14,13 @@ __all__ = ["split_indices"]
 def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
     fractions = np.asarray(fractions, dtype=float)
     if fractions.ndim != 1 or len(fractions) < 2:
-        raise ValueError(f"fractions must list at least two parts; got {fractions.tolist()}")
+        raise InvalidArgumentError(
+            f"fractions must list at least two parts; got {fractions.tolist()}"
+        )
     if np.any(fractions <= 0) or not np.isclose(fractions.sum(), 1.0):
-        raise ValueError(f"fractions must be positive and sum to 1; got {fractions.tolist()}")
+        raise InvalidArgumentError(
+            f"fractions must be positive and sum to 1; got {fractions.tolist()}"
+        )
     return fractions
 
 
@@ -79,7 +83,7 @@ def split_indices(
     rng = np.random.default_rng(check_random_state(random_state))
     labels = np.zeros(n_trials, dtype=int) if labels is None else np.asarray(labels)
     if len(labels) != n_trials:
-        raise ValueError(f"labels has length {len(labels)}; expected {n_trials}")
+        raise InvalidArgumentError(f"labels has length {len(labels)}; expected {n_trials}")
     # Trials grouped by label, shuffled within each label and the labels in sorted order.
     order = rng.permutation(n_trials)
     order = order[np.argsort(labels[order], kind="stable")]
@@ -87,7 +91,7 @@ def split_indices(
     parts = [order[assignment == part] for part in range(len(fractions))]
     sizes = [len(part) for part in parts]
     if min(sizes) == 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"too few trials ({n_trials}) to split into fractions {fractions.tolist()}: "
             f"part sizes would be {sizes}"
         )

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from neurognocchi._checks import check_int, check_random_state, check_real
+from neurognocchi._checks import InvalidArgumentError, check_int, check_random_state, check_real
 from neurognocchi.data.grid import default_heldout_conditions, grid_targets
 from neurognocchi.data.preprocess import gaussian_smooth
 from neurognocchi.data.trials import Trials
@@ -119,7 +119,7 @@ def make_toy_dataset(
     for name, value in (("n_trials", n_trials), ("n_neurons", n_neurons), ("n_time", n_time)):
         check_int(value, name)
     if n_trials < 1 or n_neurons < 1 or n_time < 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"need n_trials >= 1, n_neurons >= 1, n_time >= 2; got {n_trials}, {n_neurons}, "
             f"{n_time}"
         )

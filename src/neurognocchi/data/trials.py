@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from neurognocchi._checks import (
+    InvalidArgumentError,
     as_behavior,
     as_bin_size,
     as_counts,
@@ -81,13 +82,13 @@ class Trials:
         n_trials, n_time, n_neurons = self.activity.shape
         for name, size in (("trials", n_trials), ("time bins", n_time), ("neurons", n_neurons)):
             if size == 0:
-                raise ValueError(f"activity has 0 {name}; shape {self.activity.shape}")
+                raise InvalidArgumentError(f"activity has 0 {name}; shape {self.activity.shape}")
         self.spikes = None if spikes is None else as_counts(spikes)
         self.truth = None if truth is None else as_trial_array(truth, "truth", dtype=np.float32)
         for name in ("spikes", "truth"):
             array = getattr(self, name)
             if array is not None and array.shape != self.activity.shape:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"{name} must have the shape of activity {self.activity.shape}; "
                     f"got {array.shape}"
                 )
@@ -100,7 +101,7 @@ class Trials:
         }
         self.bin_size_s = as_bin_size(bin_size_s)
         if not isinstance(align, str):
-            raise TypeError(f"align must be a str; got {type(align).__name__}")
+            raise InvalidArgumentError(f"align must be a str; got {type(align).__name__}")
         self.align = align
 
     # ------------------------------------------------------------------ shape and access
@@ -265,7 +266,7 @@ class Trials:
         else:
             mask = self._mask_of(key, heldout, f"heldout names unknown {key} value(s)")
         if mask.all() or not mask.any():
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"split_by_condition needs trials on both sides; {int(mask.sum())} of "
                 f"{self.n_trials} trials are held out"
             )
@@ -280,7 +281,7 @@ class Trials:
         if unknown:
             present = np.unique(column).tolist()
             more = f" (and {len(present) - 20} more)" if len(present) > 20 else ""
-            raise ValueError(f"{problem} {unknown}; present values: {present[:20]}{more}")
+            raise InvalidArgumentError(f"{problem} {unknown}; present values: {present[:20]}{more}")
         return np.isin(column, values)
 
     def mark_heldout(self, heldout, *, key: str = "condition") -> Trials:
@@ -289,7 +290,7 @@ class Trials:
         """
         mask = self._mask_of(key, heldout, f"heldout names unknown {key} value(s)")
         if mask.all():
-            raise ValueError(f"heldout would hold out all {self.n_trials} trials")
+            raise InvalidArgumentError(f"heldout would hold out all {self.n_trials} trials")
         return self.replace(trial_info={**self.trial_info, "heldout": mask})
 
     # ------------------------------------------------------------------ files
@@ -297,7 +298,7 @@ class Trials:
         """Write the trials to a ``.npz`` file atomically (lossless; no pickled objects)."""
         path = Path(path)
         if path.suffix != ".npz":
-            raise ValueError(f"path must end in .npz; got {str(path)!r}")
+            raise InvalidArgumentError(f"path must end in .npz; got {str(path)!r}")
         arrays = {name: getattr(self, name) for name in ARRAY_FIELDS}
         arrays = {name: value for name, value in arrays.items() if value is not None}
         arrays.update({f"info/{key}": column for key, column in self.trial_info.items()})
@@ -343,13 +344,13 @@ class Trials:
         """
         path = Path(path)
         if path.is_dir():
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{str(path)!r} is a directory; Trials.load reads .npz files written by "
                 "Trials.save. Open a directory written by save_memmap with "
                 "neurognocchi.data.load_trials(path, mmap=...) or neurognocchi.data.open_memmap"
             )
         if mmap:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"mmap=True needs a directory written by save_memmap; {str(path)!r} is not one "
                 "(.npz archives cannot be memory-mapped: convert with "
                 "neurognocchi.data.save_memmap(Trials.load(path), directory))"
@@ -382,7 +383,7 @@ def trials_from_saved_arrays(contents: dict, path: Path) -> Trials:
 def _npz_meta(contents: dict, path: Path) -> dict:
     """The metadata :meth:`Trials.save` wrote into ``contents`` (removed from it), checked."""
     if "meta" not in contents:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{str(path)!r} was not written by Trials.save (no 'meta' entry); "
             "wrap plain arrays with neurognocchi.data.load_trials"
         )
@@ -391,9 +392,9 @@ def _npz_meta(contents: dict, path: Path) -> dict:
     except ValueError:
         meta = None
     if not isinstance(meta, dict):
-        raise ValueError(f"{str(path)!r} has a 'meta' entry that is not Trials metadata")
+        raise InvalidArgumentError(f"{str(path)!r} has a 'meta' entry that is not Trials metadata")
     if meta.get("format") != "neurognocchi.Trials" or meta.get("version") != NPZ_FORMAT_VERSION:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{str(path)!r} has an unsupported format: {meta.get('format')} "
             f"version {meta.get('version')}"
         )

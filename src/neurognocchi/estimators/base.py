@@ -23,7 +23,12 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from neurognocchi import threads
-from neurognocchi._checks import check_finite_array, check_random_state, resolve_device
+from neurognocchi._checks import (
+    InvalidArgumentError,
+    check_finite_array,
+    check_random_state,
+    resolve_device,
+)
 from neurognocchi._lock import run_dir_lock
 from neurognocchi._params import Parameter
 from neurognocchi._saving import read_model_dir, write_model_dir
@@ -118,7 +123,7 @@ class FittedInputChecks:
     def _check_trials_shape(self, activity: np.ndarray, name: str) -> None:
         expected = self._trial_shape()
         if activity.shape[1:] != expected:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{name} has shape {activity.shape[1:]} per trial (n_time, n_neurons); "
                 f"the model was fitted on {expected}"
             )
@@ -128,7 +133,9 @@ class FittedInputChecks:
         codes = np.ascontiguousarray(codes, dtype=dtype)  # torch takes no negative strides
         code_dim = self._code_dim()
         if codes.ndim != 2 or codes.shape[1] != code_dim:
-            raise ValueError(f"codes must have shape (n_codes, {code_dim}); got {codes.shape}")
+            raise InvalidArgumentError(
+                f"codes must have shape (n_codes, {code_dim}); got {codes.shape}"
+            )
         return check_finite_array(codes, "codes")
 
     def transform(self, X) -> np.ndarray:
@@ -226,7 +233,7 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
         train_data, valid_data = (_read_lazily(d) for d in self._split(X, valid, seed))
         n_time, n_neurons = train_data.shape[1:]
         if n_time < 2:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"X has n_time={n_time}; {type(self).__name__} models activity over time and "
                 "needs at least 2 time bins per trial"
             )
@@ -277,7 +284,7 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
             train_data = self._fit_input(self._as_trials(X, "X"), "X")
             valid_data = self._fit_input(self._as_trials(valid, "valid"), "valid")
             if valid_data.shape[1:] != train_data.shape[1:]:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"valid has {valid_data.shape[1:]} (n_time, n_neurons) per trial; "
                     f"X has {train_data.shape[1:]}"
                 )
@@ -286,7 +293,7 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
         if self.valid_fraction == 0:
             return self._fit_input(trials, "X"), None
         if self.valid_fraction * trials.n_trials < 2:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"valid_fraction={self.valid_fraction} of {trials.n_trials} trials leaves fewer "
                 "than 2 validation trials; pass more trials, a larger valid_fraction, or 0"
             )

@@ -207,7 +207,7 @@ class CEBRA(FittedInputChecks, BaseEstimator):
         network = self._new_network(n_neurons, seed).to(device)
         offset = network.get_offset()
         if n_time < len(offset) + self.time_offsets:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"X has n_time={n_time}; {self.model_architecture!r} sees {len(offset)} bins "
                 f"and positives lie time_offsets={self.time_offsets} bins later in the same "
                 f"trial, so trials need at least {len(offset) + self.time_offsets} bins"

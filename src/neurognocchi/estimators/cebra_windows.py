@@ -40,35 +40,35 @@ def behaviour_labels(X, y, shape, behavior_names) -> tuple[np.ndarray, tuple[str
     an array ``X`` of shape ``shape``."""
     if isinstance(X, Trials):
         if X.behavior is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "conditional='time_delta' (CEBRA-Behavior) needs trials with "
                 "behavior; X.behavior is None"
             )
         names = tuple(behavior_names or X.behavior_names)
         missing = sorted(set(names) - set(X.behavior_names))
         if missing:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"behavior_names {missing} are not among the trials' "
                 f"behavior_names {list(X.behavior_names)}"
             )
         labels = X.behavior[..., [X.behavior_names.index(n) for n in names]]
     else:
         if y is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "conditional='time_delta' (CEBRA-Behavior) needs labels: "
                 "pass Trials with behavior, or y (n_trials, n_time, k)"
             )
         labels = np.asarray(y, dtype=np.float64)
         labels = labels[..., None] if labels.ndim == 2 else labels
         if labels.ndim != 3 or labels.shape[:2] != tuple(shape[:2]):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"y must have shape (n_trials, n_time, n_behavior) = "
                 f"{tuple(shape[:2])} + (k,); got {labels.shape}"
             )
         names = tuple(behavior_names or (f"y{i}" for i in range(labels.shape[2])))
     labels = np.asarray(labels, dtype=np.float64)
     if not np.all(np.isfinite(labels)):
-        raise ValueError("CEBRA-Behavior's labels must be finite")
+        raise InvalidArgumentError("CEBRA-Behavior's labels must be finite")
     return labels, names
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from neurognocchi._checks import (
+    InvalidArgumentError,
     check_bool,
     check_choice,
     check_int,
@@ -133,18 +134,18 @@ class GNOCCHI(TrialEstimator):
         super().check_params()
         guidance = self.guidance_scale
         if guidance != 1.0 and not self.code_dropout:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"guidance_scale={guidance} needs code_dropout > 0 (the null code it guides "
                 "against is learned only then)"
             )
         n_sample_steps = self.n_sample_steps
         if not 1 <= n_sample_steps <= self.n_train_steps:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"n_sample_steps must be in [1, n_train_steps={self.n_train_steps}]; "
                 f"got {n_sample_steps}"
             )
         if self.sampler == "ddpm" and n_sample_steps != self.n_train_steps:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"sampler='ddpm' walks every training step: n_sample_steps must equal "
                 f"n_train_steps={self.n_train_steps}; got {n_sample_steps}"
             )
@@ -185,7 +186,9 @@ class GNOCCHI(TrialEstimator):
     def _check_n_steps(self, n_steps) -> int:
         n_steps = check_int(self.n_sample_steps if n_steps is None else n_steps, "n_steps")
         if not 1 <= n_steps <= self.model_.n_train_steps:
-            raise ValueError(f"n_steps must be in [1, {self.model_.n_train_steps}]; got {n_steps}")
+            raise InvalidArgumentError(
+                f"n_steps must be in [1, {self.model_.n_train_steps}]; got {n_steps}"
+            )
         return n_steps
 
     def generate(

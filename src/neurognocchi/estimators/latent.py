@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurognocchi._checks import check_random_state
+from neurognocchi._checks import InvalidArgumentError, check_random_state
 from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.data.trials import Trials
 from neurognocchi.estimators.base import as_activity
@@ -130,7 +130,7 @@ class LatentGNOCCHI(GNOCCHI):
     def _start_fit(self, X) -> None:
         """Check that there are counts; read the bin size and the data's smoothing."""
         if isinstance(X, Trials) and X.spikes is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "LatentGNOCCHI fits spike counts; X is a Trials without spikes (use GNOCCHI "
                 "for continuous activity)"
             )
@@ -151,12 +151,14 @@ class LatentGNOCCHI(GNOCCHI):
             return X
         counts = as_activity(X, name=name)
         if np.any(counts < 0) or np.any(counts != np.round(counts)):
-            raise ValueError(f"{name} must hold non-negative whole spike counts for LatentGNOCCHI")
+            raise InvalidArgumentError(
+                f"{name} must hold non-negative whole spike counts for LatentGNOCCHI"
+            )
         return Trials(counts, spikes=counts)
 
     def _model_input(self, trials: Trials, name: str) -> np.ndarray:
         if trials.spikes is None:
-            raise ValueError(f"{name} has no spikes; LatentGNOCCHI reads spike counts")
+            raise InvalidArgumentError(f"{name} has no spikes; LatentGNOCCHI reads spike counts")
         return trials.spikes
 
     def _restore_fitted(self) -> None:

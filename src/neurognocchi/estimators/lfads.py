@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from neurognocchi._checks import (
+    InvalidArgumentError,
     check_bool,
     check_positive_int,
     check_random_state,
@@ -104,7 +105,7 @@ class LFADS(TrialEstimator):
         """Choose the likelihood (``likelihood_``) and read ``bin_size_s_`` from the data."""
         has_spikes = isinstance(X, Trials) and X.spikes is not None
         if self.likelihood == "poisson" and isinstance(X, Trials) and not has_spikes:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "likelihood='poisson' needs spike counts; X is a Trials without spikes"
             )
         if self.likelihood == "auto":
@@ -121,7 +122,7 @@ class LFADS(TrialEstimator):
             return super()._as_trials(X, name)
         counts = as_activity(X, name=name)
         if np.any(counts < 0) or np.any(counts != np.round(counts)):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{name} must hold non-negative whole spike counts for this Poisson LFADS"
             )
         return Trials(counts, spikes=counts)
@@ -130,7 +131,7 @@ class LFADS(TrialEstimator):
         if self.likelihood_ != "poisson":
             return trials.activity
         if trials.spikes is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{name} has no spikes; this LFADS fits spike counts (likelihood 'poisson'): "
                 "pass Trials with spikes or an array of counts"
             )
@@ -228,7 +229,7 @@ class LFADS(TrialEstimator):
     def _check_output(self, output) -> str:
         output = check_output(output)
         if output != "activity" and self.likelihood_ != "poisson":
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"output={output!r} needs a Poisson LFADS; this one models continuous activity "
                 "(likelihood 'gaussian') and has no rates or spikes; use output='activity'"
             )

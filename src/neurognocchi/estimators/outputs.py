@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurognocchi._checks import check_choice
+from neurognocchi._checks import InvalidArgumentError, check_choice
 from neurognocchi.evaluation.generation import poisson_inverse_cdf
 
 __all__ = [
@@ -77,9 +77,11 @@ def poisson_spikes(rates, *, random_state: int, common_noise: bool) -> np.ndarra
     """
     rates = np.asarray(rates, dtype=np.float64)
     if rates.ndim != 4:
-        raise ValueError(f"rates must have shape (n_codes, n_samples, T, N); got {rates.shape}")
+        raise InvalidArgumentError(
+            f"rates must have shape (n_codes, n_samples, T, N); got {rates.shape}"
+        )
     if not np.all(np.isfinite(rates)) or np.any(rates < 0):
-        raise ValueError("rates must be finite and non-negative expected counts per bin")
+        raise InvalidArgumentError("rates must be finite and non-negative expected counts per bin")
     rng = np.random.default_rng(random_state)
     if common_noise:
         uniforms = rng.random((1, *rates.shape[1:]))  # (1, K, T, N), shared by every code
@@ -110,7 +112,7 @@ def check_sample_output(output, *, bin_size_s: float | None, owner: str) -> str:
     of the fitted data (``owner``, e.g. "GNOCCHI", says whose)."""
     output = check_output(output)
     if output != "activity" and bin_size_s is None:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"output={output!r} needs the data's bin size, but this {owner} was fitted without "
             "one (on a raw array); fit it on Trials with bin_size_s, or use output='activity'"
         )

@@ -30,6 +30,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from neurognocchi._checks import (
+    InvalidArgumentError,
     check_bool,
     check_positive_int,
     check_random_state,
@@ -340,7 +341,9 @@ class PPCA(FittedInputChecks, BaseEstimator):
         saved = read_model_dir(path, estimator_name=cls.__name__)
         missing = {*_SAVED_ARRAYS, "noise_variance", "scaler.mean", "scaler.std"} - set(saved.state)
         if missing:
-            raise ValueError(f"{str(path)!r}: weights.pt lacks PPCA's tensors {sorted(missing)}")
+            raise InvalidArgumentError(
+                f"{str(path)!r}: weights.pt lacks PPCA's tensors {sorted(missing)}"
+            )
         model = cls(**saved.params)
         model.n_time_, model.n_neurons_ = saved.model["n_time"], saved.model["n_neurons"]
         model.bin_size_s_ = saved.model.get("bin_size_s")  # None: unknown or not saved
@@ -383,7 +386,7 @@ def _ml_parameters(
     tolerance = eigenvalues[0] * (max(n_trials, n_features) * np.finfo(float).eps) ** 2
     rank = int(np.sum(eigenvalues > tolerance))
     if code_dim >= rank:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"code_dim={code_dim} must be smaller than the rank {rank} of the centred training "
             f"data ({n_trials} trials of {n_features} features): PPCA's noise variance is the "
             "mean variance of the directions left out, which would be zero; pass a smaller "
@@ -392,7 +395,7 @@ def _ml_parameters(
     noise_variance = float(eigenvalues[code_dim:].sum() / (n_features - code_dim))
     signal = eigenvalues[:code_dim] - noise_variance  # (q,)
     if signal[-1] <= 1e-12 * eigenvalues[0]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"the {code_dim} largest variances do not rise above the noise variance "
             f"{noise_variance:.3g}: the data have no {code_dim}-dimensional signal; pass a "
             "smaller code_dim"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import RidgeCV
 
-from neurognocchi._checks import as_finite
+from neurognocchi._checks import InvalidArgumentError, as_finite
 from neurognocchi.evaluation.metrics import RIDGE_ALPHAS, pooled_r2
 
 # Position channel names searched, in order, when none are given.
@@ -39,7 +39,9 @@ def position_channels(names: Sequence[str], position_names: Sequence[str] | None
         if all(str(name).lower() in lowered for name in pair):
             return [lowered.index(str(name).lower()) for name in pair]
     wanted = "any of " + str(POSITION_NAME_CANDIDATES) if position_names is None else position_names
-    raise ValueError(f"position_names: behaviour channels {list(names)} do not include {wanted}")
+    raise InvalidArgumentError(
+        f"position_names: behaviour channels {list(names)} do not include {wanted}"
+    )
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class LinearDecoder:
         """Decoded behaviour, (n_trials, n_time, n_outputs), of activity (n_trials, n_time, N)."""
         activity = as_finite(activity, "activity", 3)
         if activity.shape[2] != self.weights.shape[0]:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"activity has {activity.shape[2]} neurons; the decoder expects "
                 f"{self.weights.shape[0]}"
             )
@@ -75,7 +77,7 @@ def fit_behavior_decoder(activity, behavior) -> LinearDecoder:
     activity = as_finite(activity, "activity", 3)
     behavior = as_finite(behavior, "behavior", 3)
     if activity.shape[:2] != behavior.shape[:2]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"activity and behavior must share (n_trials, n_time); got {activity.shape[:2]}, "
             f"{behavior.shape[:2]}"
         )
@@ -103,7 +105,7 @@ def window_bins(bin_size_s: float | None, window_s: float = 0.1) -> int:
     (5, 1)
     """
     if bin_size_s is None or not bin_size_s > 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"bin_size_s must be a positive number to average over {window_s} s; got {bin_size_s!r}"
         )
     return max(1, round(window_s / bin_size_s))

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from neurognocchi._checks import check_random_state
+from neurognocchi._checks import InvalidArgumentError, check_random_state
 from neurognocchi.evaluation.cosmoothing import TABLE_ROWS as COSMOOTHING_ROWS
 from neurognocchi.evaluation.joint import TABLE_ROWS as JOINT_ROWS
 from neurognocchi.evaluation.paired import paired_fraction
@@ -258,7 +258,9 @@ def compare(models: dict, trials, **options) -> dict:
     :func:`summary_table`) and ``markdown`` (the table as text).
     """
     if not isinstance(models, dict) or not models:
-        raise ValueError(f"models must be a non-empty dict of name -> model; got {models!r}")
+        raise InvalidArgumentError(
+            f"models must be a non-empty dict of name -> model; got {models!r}"
+        )
     # One seed for all models (None draws it once), so that every model sees the same split.
     options["random_state"] = check_random_state(options.get("random_state", 0))
     progress = options.pop("progress", False)
@@ -284,11 +286,13 @@ def seed_table(comparisons: list[dict]) -> dict:
     the others.
     """
     if not comparisons:
-        raise ValueError("comparisons must hold at least one compare() result")
+        raise InvalidArgumentError("comparisons must hold at least one compare() result")
     per_result = [_columns(comparison["models"]) for comparison in comparisons]
     names = list(per_result[0])
     if any(list(columns) != names for columns in per_result):
-        raise ValueError("every comparison must have the same models (and floors), in order")
+        raise InvalidArgumentError(
+            "every comparison must have the same models (and floors), in order"
+        )
     first = names[0]
     configs = {name: result.get("config", {}) for name, result in comparisons[0]["models"].items()}
     rows = model_rows(configs, names)

@@ -18,6 +18,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from neurognocchi._checks import InvalidArgumentError
 from neurognocchi._io import atomic_write
 
 __all__ = [
@@ -46,7 +47,7 @@ def float_array(name: str, value, ndim: int) -> np.ndarray:
     """
     array = np.asarray(value, dtype=np.float64)  # None -> NaN
     if array.ndim != ndim:
-        raise ValueError(f"{name} must have rank {ndim}; got shape {array.shape}")
+        raise InvalidArgumentError(f"{name} must have rank {ndim}; got shape {array.shape}")
     return array
 
 

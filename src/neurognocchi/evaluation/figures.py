@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from neurognocchi._checks import InvalidArgumentError
 from neurognocchi.evaluation.drawing import (
     ANGLE_CMAP,
     ANGLE_NORM,
@@ -130,7 +131,7 @@ def _pair(names, x_model, y_model) -> tuple[str, str]:
     y_model = names[0] if y_model is None else y_model
     for model in (x_model, y_model):
         if model not in names:
-            raise ValueError(f"model {model!r} is not among {names}")
+            raise InvalidArgumentError(f"model {model!r} is not among {names}")
     return x_model, y_model
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import RidgeCV
 
-from neurognocchi._checks import as_finite
+from neurognocchi._checks import InvalidArgumentError, as_finite
 
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 
@@ -13,11 +13,11 @@ RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 def _check_same_shape(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pred, truth = np.asarray(pred, dtype=np.float64), np.asarray(truth, dtype=np.float64)
     if pred.shape != truth.shape or pred.ndim < 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"pred and truth must have one shape (..., n_neurons); got {pred.shape}, {truth.shape}"
         )
     if not (np.all(np.isfinite(pred)) and np.all(np.isfinite(truth))):
-        raise ValueError("pred and truth must be finite (found NaN or inf)")
+        raise InvalidArgumentError("pred and truth must be finite (found NaN or inf)")
     return pred.reshape(-1, pred.shape[-1]), truth.reshape(-1, truth.shape[-1])
 
 
@@ -89,7 +89,7 @@ def sample_statistics(generated, real) -> dict[str, float]:
     generated = np.asarray(generated, dtype=np.float64)
     real = np.asarray(real, dtype=np.float64)
     if generated.ndim != 3 or real.ndim != 3 or generated.shape[2] != real.shape[2]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"generated and real must be (n_trials, n_time, n_neurons) with equal n_neurons; "
             f"got {generated.shape}, {real.shape}"
         )
@@ -130,19 +130,20 @@ def correlation_rmse(generated, real) -> float:
 
 # ---------------------------------------------------------------------- input checks
 def check_lengths(**arrays) -> None:
-    """Raise ValueError unless every array (keyword name -> array) has one length per trial.
+    """Raise InvalidArgumentError unless every array (keyword name -> array) has one length
+    per trial.
 
     Examples
     --------
     >>> check_lengths(codes=np.zeros((3, 2)), values=np.zeros(3))
-    >>> check_lengths(codes=np.zeros((3, 2)), values=np.zeros(4))
+    >>> check_lengths(codes=np.zeros((3, 2)), values=np.zeros(4))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: arrays must have one length per trial; got lengths {'codes': 3, 'values': 4}
+    neurognocchi._checks.errors.InvalidArgumentError: ... got lengths {'codes': 3, 'values': 4}
     """
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
-        raise ValueError(f"arrays must have one length per trial; got lengths {lengths}")
+        raise InvalidArgumentError(f"arrays must have one length per trial; got lengths {lengths}")
 
 
 # ---------------------------------------------------------------------- code SNR (§7.1)

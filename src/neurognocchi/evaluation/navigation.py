@@ -114,9 +114,9 @@ def unintended_movement(decoded, traversed: int) -> float:
     """
     decoded = as_finite(decoded, "decoded", 2)
     if decoded.shape[0] < 2:
-        raise ValueError(f"decoded needs at least 2 steps; got shape {decoded.shape}")
+        raise InvalidArgumentError(f"decoded needs at least 2 steps; got shape {decoded.shape}")
     if not 0 <= traversed < decoded.shape[1]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"traversed must index one of {decoded.shape[1]} variables; got {traversed}"
         )
     fixed = np.delete(np.arange(decoded.shape[1]), traversed)

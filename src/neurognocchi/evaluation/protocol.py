@@ -82,16 +82,18 @@ def protocol_split(
     True
     """
     if not isinstance(trials, Trials):
-        raise TypeError(f"trials must be a Trials; got {type(trials).__name__}")
+        raise InvalidArgumentError(f"trials must be a Trials; got {type(trials).__name__}")
     if "heldout" not in trials.trial_info:
-        raise ValueError("trials.trial_info has no 'heldout' column marking held-out trials")
+        raise InvalidArgumentError(
+            "trials.trial_info has no 'heldout' column marking held-out trials"
+        )
     valid_fraction = check_real(
         valid_fraction, "valid_fraction", low=0.0, high=1.0, low_open=True, high_open=True
     )
     mask = trials.trial_info["heldout"].astype(bool)
     heldin, heldout = np.flatnonzero(~mask), np.flatnonzero(mask)
     if heldout.size == 0 or heldin.size == 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"trials: need held-in and held-out trials; trial_info['heldout'] marks "
             f"{heldout.size} of {trials.n_trials} trials"
         )
@@ -138,38 +140,42 @@ class ProtocolData:
 
 def _check_trials(trials) -> None:
     if not isinstance(trials, Trials):
-        raise TypeError(f"trials must be a Trials; got {type(trials).__name__}")
+        raise InvalidArgumentError(f"trials must be a Trials; got {type(trials).__name__}")
     missing = [key for key in REQUIRED_INFO if key not in trials.trial_info]
     if missing:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"trials.trial_info lacks {missing}; the protocol needs {list(REQUIRED_INFO)}"
         )
     if trials.behavior is None:
-        raise ValueError("trials.behavior is None; the protocol decodes hand position from it")
+        raise InvalidArgumentError(
+            "trials.behavior is None; the protocol decodes hand position from it"
+        )
 
 
 def _check_split(split, n_trials: int) -> ProtocolSplit:
     parts = [np.asarray(part, dtype=np.intp).ravel() for part in split]
     if len(parts) != 3 or any(part.size == 0 for part in parts):
-        raise ValueError("split must hold three non-empty index arrays (train, valid, heldout)")
+        raise InvalidArgumentError(
+            "split must hold three non-empty index arrays (train, valid, heldout)"
+        )
     everything = np.concatenate(parts)
     if everything.min() < 0 or everything.max() >= n_trials:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"split indices must lie in [0, {n_trials}); got {everything.min()}..{everything.max()}"
         )
     if np.unique(everything).size != everything.size:
-        raise ValueError("split: train, valid and heldout must not share trials")
+        raise InvalidArgumentError("split: train, valid and heldout must not share trials")
     return ProtocolSplit(*(np.sort(part) for part in parts))
 
 
 def _encode(model, trials: Trials) -> np.ndarray:
     codes = np.asarray(model.encode(trials), dtype=np.float64)
     if codes.ndim != 2 or codes.shape[0] != trials.n_trials:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"model.encode returned shape {codes.shape}; expected ({trials.n_trials}, code_dim)"
         )
     if not np.all(np.isfinite(codes)):
-        raise ValueError("model.encode returned NaN or infinite codes")
+        raise InvalidArgumentError("model.encode returned NaN or infinite codes")
     return codes
 
 
@@ -194,7 +200,9 @@ def prepare(
     needed = ("encode",) if kind == "codes" else ("encode", "generate", "sample_prior")
     for method in needed:
         if not callable(getattr(model, method, None)):
-            raise TypeError(f"model must have a method {method}(); {type(model).__name__} lacks it")
+            raise InvalidArgumentError(
+                f"model must have a method {method}(); {type(model).__name__} lacks it"
+            )
     _check_trials(trials)
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     n_traversal_steps = check_int(
@@ -209,7 +217,7 @@ def prepare(
     channels = position_channels(trials.behavior_names, position_names)
     variables = np.stack([trials.info(name).astype(np.float64) for name in VARIABLES], axis=1)
     if not np.all(np.isfinite(variables)):
-        raise ValueError(f"trials.trial_info columns {list(VARIABLES)} must be finite")
+        raise InvalidArgumentError(f"trials.trial_info columns {list(VARIABLES)} must be finite")
     if grid_spacing is None:
         grid_spacing = infer_grid_spacing(variables[:, 0], variables[:, 1])
     code_variables = {name: variables[:, j] for j, name in enumerate(VARIABLES)}

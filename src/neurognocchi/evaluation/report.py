@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
+from neurognocchi._checks import InvalidArgumentError
 from neurognocchi._io import atomic_write_text
 from neurognocchi.evaluation.figures import (
     FIGURE_CAPTIONS,
@@ -319,9 +320,9 @@ def write_report(
     """
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
-        raise ValueError(f"path must end in .html; got {str(path)!r}")
+        raise InvalidArgumentError(f"path must end in .html; got {str(path)!r}")
     if not isinstance(comparison, Mapping) or "models" not in comparison:
-        raise ValueError("comparison must be the dict returned by compare()")
+        raise InvalidArgumentError("comparison must be the dict returned by compare()")
     figures_dir = None if embed_images else path.parent / f"{path.stem}_figures"
     text = report_html(
         comparison,

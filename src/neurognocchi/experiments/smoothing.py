@@ -13,7 +13,7 @@ import time
 import numpy as np
 from sklearn.linear_model import RidgeCV
 
-from neurognocchi._checks import check_choice
+from neurognocchi._checks import InvalidArgumentError, check_choice
 from neurognocchi.data.preprocess import gaussian_smooth
 from neurognocchi.data.trials import Trials
 from neurognocchi.estimators import GNOCCHI, LFADS
@@ -49,7 +49,7 @@ def smoothed_inputs(
     """
     check_choice(smooth, "smooth", SMOOTHERS)
     if trials.spikes is None or trials.bin_size_s is None:
-        raise ValueError("smoothed_inputs needs trials with spikes and bin_size_s")
+        raise InvalidArgumentError("smoothed_inputs needs trials with spikes and bin_size_s")
     if smooth == "gaussian":
         rates = gaussian_smooth(trials.spikes, sigma_s=sigma_s, bin_size_s=trials.bin_size_s)
         return trials.replace(activity=rates / trials.bin_size_s), None
@@ -111,7 +111,7 @@ def compare_smoothing(
     """
     heldout = trials.info("heldout").astype(bool)
     if heldout.all() or not heldout.any():
-        raise ValueError(
+        raise InvalidArgumentError(
             f"trials need held-in and held-out trials; {heldout.sum()} of "
             f"{len(heldout)} are held out"
         )

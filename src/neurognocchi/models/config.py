@@ -332,12 +332,12 @@ class LatentGnocchiConfig(JsonConfig):
         if isinstance(self.diffusion, dict):
             object.__setattr__(self, "diffusion", GnocchiConfig.from_dict(self.diffusion))
         if self.diffusion.n_neurons != self.autoencoder.latent_dim:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"the diffusion model's n_neurons ({self.diffusion.n_neurons}) must be the "
                 f"autoencoder's latent_dim ({self.autoencoder.latent_dim})"
             )
         if self.diffusion.n_time != self.autoencoder.n_time:
-            raise ValueError("the diffusion model and the autoencoder must share n_time")
+            raise InvalidArgumentError("the diffusion model and the autoencoder must share n_time")
         if self.bin_size_s is not None:
             check_real(self.bin_size_s, "bin_size_s", low=0.0, low_open=True)
         check_real(self.smooth_sigma_s, "smooth_sigma_s", low=0.0)

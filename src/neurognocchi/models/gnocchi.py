@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurognocchi._checks import check_choice
+from neurognocchi._checks import InvalidArgumentError, check_choice
 from neurognocchi.diffusion import Prediction, Scheduler, SchedulerConfig, sample
 from neurognocchi.models.base import ConfiguredModel
 from neurognocchi.models.config import GnocchiConfig
@@ -203,7 +203,7 @@ class GnocchiModel(ConfiguredModel):
         if guidance == 1.0:
             return lambda x_t, t: self.denoiser(x_t, t, raw)
         if not hasattr(self, "null_code"):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"guidance {guidance} needs a model fitted with code_dropout > 0 (it has none)"
             )
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from neurognocchi._checks import check_fraction
+from neurognocchi._checks import InvalidArgumentError, check_fraction
 
 __all__ = ["check_heldout_neurons", "choose_heldout_neurons", "input_keep"]
 
@@ -38,16 +38,20 @@ def check_heldout_neurons(indices: Sequence[int], n_neurons: int) -> tuple[int, 
     """``indices`` as a sorted tuple of distinct ints in ``[0, n_neurons)``, fewer than
     ``n_neurons`` (a config field; ValueError naming ``heldout_neurons`` otherwise)."""
     if isinstance(indices, str | bytes) or not isinstance(indices, Sequence | np.ndarray):
-        raise ValueError(f"heldout_neurons must be a sequence of neuron indices; got {indices!r}")
+        raise InvalidArgumentError(
+            f"heldout_neurons must be a sequence of neuron indices; got {indices!r}"
+        )
     if any(isinstance(i, bool | np.bool_) or not isinstance(i, int | np.integer) for i in indices):
-        raise ValueError(f"heldout_neurons must be whole neuron indices; got {indices!r}")
+        raise InvalidArgumentError(f"heldout_neurons must be whole neuron indices; got {indices!r}")
     values = [int(i) for i in indices]
     if len(set(values)) != len(values) or any(not 0 <= i < n_neurons for i in values):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"heldout_neurons must be distinct indices in [0, {n_neurons}); got {indices!r}"
         )
     if values and len(values) >= n_neurons:
-        raise ValueError(f"heldout_neurons holds out all {n_neurons} neurons; keep one held in")
+        raise InvalidArgumentError(
+            f"heldout_neurons holds out all {n_neurons} neurons; keep one held in"
+        )
     return tuple(sorted(values))
 
 

@@ -58,7 +58,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurognocchi._checks import check_activity
+from neurognocchi._checks import InvalidArgumentError, check_activity
 from neurognocchi.models.base import ConfiguredModel
 from neurognocchi.models.config import LIKELIHOODS, LfadsConfig
 from neurognocchi.models.heldout import input_keep
@@ -356,7 +356,7 @@ class LfadsModel(ConfiguredModel):
         """Rates or activity (B, T, N), data units, from ``g0 = code`` (B, code_dim), with the
         inferred inputs (if any) at their prior mean."""
         if code.ndim != 2 or code.shape[1] != self.config.code_dim:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"code must have shape (B, {self.config.code_dim}); got {tuple(code.shape)}"
             )
         return self._data_units(self._unroll(code)[0])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from neurognocchi._checks import InvalidArgumentError
+
 __all__ = ["MMD_BANDWIDTHS", "mmd_to_standard_normal", "rbf_kernel"]
 
 
@@ -40,9 +42,11 @@ def mmd_to_standard_normal(
     """
     n, dim = code.shape
     if n < 2:
-        raise ValueError(f"MMD needs at least 2 codes in the batch; got {n}")
+        raise InvalidArgumentError(f"MMD needs at least 2 codes in the batch; got {n}")
     if bandwidth not in MMD_BANDWIDTHS:
-        raise ValueError(f"bandwidth must be one of {sorted(MMD_BANDWIDTHS)}; got {bandwidth!r}")
+        raise InvalidArgumentError(
+            f"bandwidth must be one of {sorted(MMD_BANDWIDTHS)}; got {bandwidth!r}"
+        )
     prior = torch.randn((n, dim), generator=generator, device="cpu").to(code)
     bandwidth_sq = MMD_BANDWIDTHS[bandwidth](dim)
     off_diagonal = 1.0 - torch.eye(n, device=code.device, dtype=code.dtype)

@@ -232,21 +232,23 @@ class UNet1dDenoiser(nn.Module):
         check_activity(x_t, "x_t", self.n_neurons)
         n_batch = x_t.shape[0]
         if not isinstance(t, torch.Tensor):
-            raise TypeError(f"t must be a torch.Tensor of shape (B,); got {type(t).__name__}")
+            raise InvalidArgumentError(
+                f"t must be a torch.Tensor of shape (B,); got {type(t).__name__}"
+            )
         if t.ndim != 1 or t.shape[0] != n_batch:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"t must have shape (B,) = ({n_batch},) to match x_t; got shape {tuple(t.shape)}"
             )
         if not isinstance(code, torch.Tensor):
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"code must be a torch.Tensor of shape (B, code_dim); got {type(code).__name__}"
             )
         if code.ndim != 2 or code.shape[1] != self.code_dim:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"code must have shape (B, code_dim) with code_dim = {self.code_dim}; "
                 f"got shape {tuple(code.shape)}"
             )
         if code.shape[0] != n_batch:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"code must have one row per trial of x_t (B = {n_batch}); got {code.shape[0]} rows"
             )

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from neurognocchi._checks import check_positive_int, check_real
+from neurognocchi._checks import InvalidArgumentError, check_positive_int, check_real
 
 __all__ = ["StepEmbedding", "relative_time_channels", "sinusoidal_embedding"]
 
@@ -40,11 +40,13 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int, *, max_period: float = 10000
     [[0.0, 0.0, 1.0, 1.0]]
     """
     if not isinstance(t, torch.Tensor):
-        raise TypeError(f"t must be a torch.Tensor of shape (B,); got {type(t).__name__}")
+        raise InvalidArgumentError(
+            f"t must be a torch.Tensor of shape (B,); got {type(t).__name__}"
+        )
     if t.ndim != 1:
-        raise ValueError(f"t must have shape (B,); got shape {tuple(t.shape)}")
+        raise InvalidArgumentError(f"t must have shape (B,); got shape {tuple(t.shape)}")
     if t.dtype == torch.bool or t.is_complex():
-        raise TypeError(f"t must hold integer or real step indices; got dtype {t.dtype}")
+        raise InvalidArgumentError(f"t must hold integer or real step indices; got dtype {t.dtype}")
     check_positive_int(dim, "dim")
     check_real(max_period, "max_period", low=0.0, low_open=True)
 

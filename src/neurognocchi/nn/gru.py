@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from neurognocchi._checks import check_int, check_positive_int, check_real
+from neurognocchi._checks import InvalidArgumentError, check_int, check_positive_int, check_real
 
 __all__ = ["ClippedGRUCell"]
 
@@ -87,7 +87,7 @@ class ClippedGRUCell(nn.Module):
         torch.Tensor, shape (B, hidden_size)
         """
         if (x is None) != (self.input_weight is None):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"this cell has input_size={self.input_size}; "
                 f"got {'no input' if x is None else 'an input'}"
             )

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from neurognocchi._checks import check_seeds
+from neurognocchi._checks import InvalidArgumentError, check_seeds
 from neurognocchi._io import atomic_write_text
 from neurognocchi.data import make_reaching_dataset
 from neurognocchi.evaluation.comparison import seed_table, table_markdown
@@ -82,7 +82,9 @@ def _prepare(out_dir: Path, overwrite: bool) -> None:
         path = out_dir / name
         if path.is_dir():
             if not (path / RUN_FILE).is_file():
-                raise ValueError(f"{str(path)!r} is not a demo run; refusing to delete it")
+                raise InvalidArgumentError(
+                    f"{str(path)!r} is not a demo run; refusing to delete it"
+                )
             shutil.rmtree(path)
         else:
             path.unlink()

@@ -5,7 +5,7 @@ parameters read from a file, checked before anything is fitted or written.
 
 from __future__ import annotations
 
-from neurognocchi._checks import check_choice
+from neurognocchi._checks import InvalidArgumentError, check_choice
 from neurognocchi.estimators import CEBRA, GNOCCHI, LFADS, PPCA, LatentGNOCCHI
 from neurognocchi.estimators.parameters import (
     CEBRA_PARAMETERS,
@@ -44,7 +44,7 @@ def build_estimator(model: str, params: dict):
     known = cls().get_params()
     unknown = sorted(set(params) - set(known))
     if unknown:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"unknown {cls.__name__} parameter(s) {unknown}; known: {', '.join(sorted(known))}"
         )
     for name in ("channel_mults", "behavior_names"):  # JSON lists -> the tuples they stand for

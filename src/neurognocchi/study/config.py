@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neurognocchi._checks import check_choice, check_positive_int, check_seeds
+from neurognocchi._checks import InvalidArgumentError, check_choice, check_positive_int, check_seeds
 from neurognocchi._config import read_json_object
 from neurognocchi.data import make_reaching_dataset, make_toy_dataset
 from neurognocchi.runs.registry import MODELS, build_estimator
@@ -122,14 +122,14 @@ class StudyConfig:
 
 def _require_dict(value, name: str) -> dict:
     if not isinstance(value, dict):
-        raise ValueError(f"study config: {name} must be a JSON object; got {value!r}")
+        raise InvalidArgumentError(f"study config: {name} must be a JSON object; got {value!r}")
     return value
 
 
 def _refuse_unknown(given: dict, known, name: str) -> None:
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"study config: unknown key(s) {unknown} in {name}; known: {', '.join(known)}"
         )
 
@@ -140,7 +140,7 @@ def _check_data(data: dict, base_dir: Path) -> dict:
     if source == "file":
         _refuse_unknown(data, ("path",), "data (source file)")
         if "path" not in data:
-            raise ValueError("study config: data.source 'file' needs data.path")
+            raise InvalidArgumentError("study config: data.source 'file' needs data.path")
         path = Path(data["path"])
         path = path if path.is_absolute() else base_dir / path
         if not path.exists():
@@ -153,7 +153,7 @@ def _check_data(data: dict, base_dir: Path) -> dict:
 
 def _check_name(name, what: str) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"study config: {what} name {name!r} must be 1-100 characters of letters, digits "
             "and _ . , = + -"
         )
@@ -168,7 +168,7 @@ def _variant(name: str, spec: dict, base: dict) -> Variant:
     try:
         build_estimator(model, dict(params))
     except (TypeError, ValueError) as error:
-        raise ValueError(f"study config: variant {name!r}: {error}") from None
+        raise InvalidArgumentError(f"study config: variant {name!r}: {error}") from None
     fitted_on = check_input(spec.get("input"), name)
     return Variant(_check_name(name, "variant"), model, params, fitted_on)
 
@@ -179,7 +179,9 @@ def _grid_variants(grid: dict, base: dict) -> list[Variant]:
     params = _require_dict(grid.get("params", {}), "grid.params")
     for key, values in params.items():
         if not isinstance(values, list) or not values:
-            raise ValueError(f"study config: grid.params[{key!r}] must be a non-empty list")
+            raise InvalidArgumentError(
+                f"study config: grid.params[{key!r}] must be a non-empty list"
+            )
     variants = []
     for combination in itertools.product(*params.values()):
         setting = dict(zip(params, combination, strict=True))
@@ -223,7 +225,9 @@ def _objective(raw: dict) -> dict[str, str]:
 def _table(raw: dict) -> tuple[str, ...]:
     table = raw.get("table", [])
     if not isinstance(table, list):
-        raise ValueError(f"study config: table must be a list of metric names; got {table!r}")
+        raise InvalidArgumentError(
+            f"study config: table must be a list of metric names; got {table!r}"
+        )
     return tuple(check_choice(metric, "table", OBJECTIVE_METRICS) for metric in table)
 
 
@@ -242,14 +246,16 @@ def study_config_from_dict(raw: dict, *, base_dir: str | os.PathLike = ".") -> S
         variants += _grid_variants(raw["grid"], base)
     search = _check_search(raw["search"], base) if "search" in raw else None
     if not variants and search is None:
-        raise ValueError("study config: give at least one of variants, grid or search")
+        raise InvalidArgumentError("study config: give at least one of variants, grid or search")
     names = [variant.name for variant in variants]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ValueError(f"study config: variant names repeat: {repeated}")
+        raise InvalidArgumentError(f"study config: variant names repeat: {repeated}")
     storage = raw.get("storage")
     if storage is not None and not isinstance(storage, str):
-        raise ValueError(f"study config: storage must be a database URL string; got {storage!r}")
+        raise InvalidArgumentError(
+            f"study config: storage must be a database URL string; got {storage!r}"
+        )
     return StudyConfig(
         name=_check_name(raw.get("name", "study"), "study"),
         data=_check_data(raw.get("data", {}), Path(base_dir)),

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from neurognocchi._checks import InvalidArgumentError
 from neurognocchi._io import atomic_write_text
 from neurognocchi._lock import RunDirectoryLockedError
 from neurognocchi.study.claims import (
@@ -171,7 +172,7 @@ def _fitted_model(config: StudyConfig, variant: Variant, seed: int, data: Path, 
         record = json.loads(record_path.read_text())
         _check_same_variant(record, variant, params, run_dir)
         if Path(record["data"]).name != data.name:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"variant {variant.name!r} was fitted on {Path(record['data']).name} in "
                 f"{str(run_dir)!r}, not {data.name}; rename the variant or delete that folder"
             )
@@ -194,7 +195,7 @@ def _check_same_variant(record: dict, variant: Variant, params: dict, run_dir: P
         if k != "verbose" and json.dumps(recorded.get(k)) != json.dumps(v)
     )
     if record["model"] != variant.model or changed:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"variant {variant.name!r} has changed since {str(run_dir)!r} was fitted "
             f"(model or parameters {changed}); rename the variant or delete that folder"
         )

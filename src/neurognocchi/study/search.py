@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from neurognocchi._checks import InvalidArgumentError
+
 __all__ = ["SearchSpace", "check_space", "search_variant_name"]
 
 
@@ -58,36 +60,42 @@ class SearchSpace:
 def _check_range(name: str, spec: dict) -> dict:
     unknown = sorted(set(spec) - {"low", "high", "log", "step"})
     if unknown or "low" not in spec or "high" not in spec:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"study config: search.params[{name!r}] must be {{'low', 'high'[, 'log', 'step']}} "
             f"or {{'choices'}}; got {spec!r}"
         )
     low, high = spec["low"], spec["high"]
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
     if not numbers or not math.isfinite(low) or not math.isfinite(high) or low >= high:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"study config: search.params[{name!r}] needs finite numbers low < high; "
             f"got low={low!r}, high={high!r}"
         )
     if spec.get("log") and low <= 0:
-        raise ValueError(f"study config: search.params[{name!r}] on a log scale needs low > 0")
+        raise InvalidArgumentError(
+            f"study config: search.params[{name!r}] on a log scale needs low > 0"
+        )
     if spec.get("log") and spec.get("step") is not None:
-        raise ValueError(f"study config: search.params[{name!r}]: give log or step, not both")
+        raise InvalidArgumentError(
+            f"study config: search.params[{name!r}]: give log or step, not both"
+        )
     return dict(spec)
 
 
 def check_space(params: dict) -> SearchSpace:
     """Check the ``search.params`` block; raise ``ValueError`` naming the bad parameter."""
     if not params:
-        raise ValueError("study config: search.params must name at least one parameter")
+        raise InvalidArgumentError("study config: search.params must name at least one parameter")
     checked = {}
     for name, spec in params.items():
         if not isinstance(spec, dict):
-            raise ValueError(f"study config: search.params[{name!r}] must be a JSON object")
+            raise InvalidArgumentError(
+                f"study config: search.params[{name!r}] must be a JSON object"
+            )
         if "choices" in spec:
             choices = spec["choices"]
             if set(spec) != {"choices"} or not isinstance(choices, list) or not choices:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"study config: search.params[{name!r}].choices must be a non-empty list "
                     "(and alone)"
                 )

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from neurognocchi._checks import InvalidArgumentError
 from neurognocchi._io import WriteFailedError
 from neurognocchi.training import distributed
 from neurognocchi.training.batches import autocast, loss_sums, shuffled_batches, to_tensor
@@ -55,7 +56,7 @@ class TrainResult:
 
 def _check_precision(precision: str, device: torch.device) -> None:
     if precision == "bf16" and device.type != "cuda":
-        raise ValueError(
+        raise InvalidArgumentError(
             f"precision='bf16' needs a CUDA device (bf16 autocast is slower than fp32 on most "
             f"CPUs); got device {str(device)!r}. Use precision='fp32' on CPU."
         )
@@ -81,7 +82,7 @@ class _Trainer:
             self.noise_generator = torch.Generator()
         self.min_batch = 2 * self.context.world_size
         if config.batch_size < self.min_batch:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"batch_size must be at least 2 per process ({self.min_batch} for "
                 f"{self.context.world_size} processes); got {config.batch_size}"
             )
@@ -133,7 +134,7 @@ class _Trainer:
                 self.ema.n_updates = state["ema_updates"]
             self.optimizer.load_state_dict(state["optimizer"])
         except (KeyError, RuntimeError, ValueError, TypeError) as error:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"the checkpoint does not match this model or settings: {str(error)[:300]}"
             ) from None
         self.generator.set_state(state["generator"])
@@ -343,9 +344,9 @@ def train(
     """
     config = config or TrainConfig()
     if len(train_data) < 2:
-        raise ValueError(f"train_data must hold at least 2 trials; got {len(train_data)}")
+        raise InvalidArgumentError(f"train_data must hold at least 2 trials; got {len(train_data)}")
     if valid_data is not None and len(valid_data) < 2:
-        raise ValueError(f"valid_data must hold at least 2 trials; got {len(valid_data)}")
+        raise InvalidArgumentError(f"valid_data must hold at least 2 trials; got {len(valid_data)}")
     device = distributed.local_device(torch.device(device))
     _check_precision(config.precision, device)
     context = distributed.setup(device)

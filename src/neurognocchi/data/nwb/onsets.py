@@ -28,6 +28,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neurognocchi._checks import InvalidArgumentError
+
 __all__ = [
     "ONSET_NOTES",
     "Onsets",
@@ -106,7 +108,7 @@ def lowpass(values: np.ndarray, *, cutoff_hz: float, rate_hz: float) -> np.ndarr
     too short for the forward-backward filter's padding becomes NaN.
     """
     if not 0 < cutoff_hz < rate_hz / 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"speed_cutoff_hz must be in (0, {rate_hz / 2:g}) Hz, below the Nyquist frequency "
             f"of the {rate_hz:g} Hz finger trace; got {cutoff_hz!r}"
         )

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from neurognocchi._checks import check_int, check_positive_int, check_random_state, check_real
+from neurognocchi._checks import (
+    InvalidArgumentError,
+    check_int,
+    check_positive_int,
+    check_random_state,
+    check_real,
+)
 from neurognocchi.data.grid import grid_targets
 from neurognocchi.data.nwb.metadata import SYNTHETIC_SPECIES, UNKNOWN_AGE, merge_metadata
 from neurognocchi.data.nwb.read import import_pynwb
@@ -201,7 +207,7 @@ def _check_sensor(noise_mm, dropout_rate_hz, dropout_duration_s, jitter_s, sampl
     check_real(noise_mm, "position_noise_mm", low=0.0)
     check_real(dropout_rate_hz, "dropout_rate_hz", low=0.0)
     if len(dropout_duration_s) != 2 or not 0 < dropout_duration_s[0] <= dropout_duration_s[1]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"dropout_duration_s must be (low, high) with 0 < low <= high seconds; got "
             f"{dropout_duration_s!r}"
         )

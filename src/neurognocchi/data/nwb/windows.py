@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from neurognocchi._checks import InvalidArgumentError
 from neurognocchi.data.preprocess import bin_spike_times, gaussian_smooth
 
 __all__ = ["interpolate_series", "observed_window", "trialize"]
@@ -45,12 +46,16 @@ def interpolate_series(timestamps: np.ndarray, values: np.ndarray, times: np.nda
 def _check_window(window_s, bin_size_s: float) -> int:
     """Number of bins of ``window_s``; errors name the arguments."""
     if not np.isfinite(bin_size_s) or bin_size_s <= 0:
-        raise ValueError(f"bin_size_s must be a positive number of seconds; got {bin_size_s!r}")
+        raise InvalidArgumentError(
+            f"bin_size_s must be a positive number of seconds; got {bin_size_s!r}"
+        )
     if len(window_s) != 2 or not window_s[1] > window_s[0]:
-        raise ValueError(f"window_s must be (start, stop) with stop > start; got {window_s!r}")
+        raise InvalidArgumentError(
+            f"window_s must be (start, stop) with stop > start; got {window_s!r}"
+        )
     n_exact = (window_s[1] - window_s[0]) / bin_size_s
     if abs(n_exact - round(n_exact)) > 1e-6:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"window_s {tuple(window_s)} is not a whole number of bins of bin_size_s={bin_size_s}"
         )
     return round(n_exact)
@@ -140,7 +145,7 @@ def _report_dropped(dropped: dict, n_kept: int, window_s, intervals, align_times
     if dropped["outside the units' obs_intervals"]:
         reasons += _observed_window_hint(intervals, align_times)
     if n_kept == 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"no window of {tuple(window_s)} s around the {n} alignment times can be read: "
             f"{reasons or 'there are none'}"
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurognocchi._checks import check_real
+from neurognocchi._checks import InvalidArgumentError, check_real
 from neurognocchi.data.nwb.metadata import (
     SESSION_START,
     SYNTHETIC_SPECIES,
@@ -249,14 +249,16 @@ def save_nwb(
         When ``path`` exists and ``overwrite`` is False.
     """
     if not isinstance(trials, Trials):
-        raise TypeError(f"trials must be a Trials; got {type(trials).__name__}")
+        raise InvalidArgumentError(f"trials must be a Trials; got {type(trials).__name__}")
     if trials.spikes is None or trials.bin_size_s is None:
-        raise ValueError("save_nwb writes spike times: trials needs spikes and bin_size_s")
+        raise InvalidArgumentError(
+            "save_nwb writes spike times: trials needs spikes and bin_size_s"
+        )
     reserved = {"start_time", "stop_time", "id", "tags", "timeseries"}
     names = [*trials.trial_info, *trials.behavior_names]
     bad = [name for name in names if name in reserved or "/" in name]
     if bad:
-        raise ValueError(f"trial_info keys / behavior names {bad} cannot be NWB names")
+        raise InvalidArgumentError(f"trial_info keys / behavior names {bad} cannot be NWB names")
     check_real(iti_s, "iti_s", low=0.0)
     metadata = merge_metadata(
         _trials_metadata(trials, iti_s),

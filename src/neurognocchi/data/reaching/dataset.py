@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from neurognocchi._checks import check_positive_int, check_random_state
+from neurognocchi._checks import InvalidArgumentError, check_positive_int, check_random_state
 from neurognocchi.data.grid import default_heldout_conditions, grid_targets
 from neurognocchi.data.preprocess import gaussian_smooth, rebin
 from neurognocchi.data.reaching.arm import import_motornet, make_arm, rollout
@@ -63,23 +63,23 @@ def _check_arguments(
     half = (grid_size - 1) / 2 * grid_spacing_cm
     trained_half = (trained.grid_size - 1) / 2 * trained.grid_spacing_cm + trained.margin_cm
     if not 0 < half <= trained_half + 1e-9:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"grid_size={grid_size}, grid_spacing_cm={grid_spacing_cm} put targets up to {half:g} "
             f"cm from the centre; the policy was trained for targets within {trained_half:g} cm"
         )
     if not 0 <= start_radius_cm <= trained.start_radius_cm:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"start_radius_cm must be in [0, {trained.start_radius_cm:g}] (the trained range); "
             f"got {start_radius_cm}"
         )
     if target_onset_s < 0 or not 0 < delay_s[0] <= delay_s[1]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"need target_onset_s >= 0 and 0 < delay_s[0] <= delay_s[1]; got {target_onset_s}, "
             f"{delay_s}"
         )
     last_go = round((target_onset_s + delay_s[1]) / BIN_SIZE_S)
     if n_time < last_go + 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"n_time={n_time} bins end before the latest go cue (bin {last_go}) plus a reach; "
             f"use n_time >= {last_go + 2} (>= {last_go + 50} for complete reaches)"
         )
@@ -274,12 +274,12 @@ def _bin_factor(bin_size_s: float, n_time: int) -> int:
     """Number of 10 ms simulation steps per returned bin; errors name ``bin_size_s``."""
     factor = round(bin_size_s / BIN_SIZE_S) if np.isfinite(bin_size_s) else 0
     if factor < 1 or not np.isclose(factor * BIN_SIZE_S, bin_size_s):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"bin_size_s must be a positive multiple of the {BIN_SIZE_S:g} s simulation step; "
             f"got {bin_size_s!r}"
         )
     if n_time % factor:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"n_time={n_time} steps of {BIN_SIZE_S:g} s do not divide into bins of "
             f"{bin_size_s:g} s; choose n_time as a multiple of {factor}"
         )
