@@ -15,7 +15,7 @@ threads.apply_at_import()
 from neurognocchi._exports import lazy_exports  # noqa: E402
 
 __all__ = ["CEBRA", "GNOCCHI", "LFADS", "PPCA", "LatentGNOCCHI", "Trials"]
-__version__ = "0.3.0.dev0"
+__version__ = "0.3.0"
 
 _HOMES = {
     "CEBRA": "neurognocchi.estimators",

@@ -2,7 +2,7 @@
 
 A config dataclass declares each field with :func:`param`; an estimator's parameters are an
 ordered table of :class:`Parameter` (:mod:`neurognocchi.estimators.parameters`), each declared
-there once or taken from a config field by :func:`field_parameter`, so that a model parameter
+there once or taken from a config field by :func:`from_field`, so that a model parameter
 and its config field share one default, one description and one check. From the table come the
 estimator's ``check_params``, the Parameters section of its docstring, ``neurognocchi params``
 and docs/parameters.md; the estimator's explicit signature (scikit-learn reads its parameters
@@ -26,7 +26,9 @@ __all__ = [
     "NO_LEGACY",
     "Parameter",
     "check_fields",
-    "field_parameter",
+    "choice_check",
+    "choice_type",
+    "from_field",
     "legacy_defaults",
     "optional",
     "param",
@@ -95,15 +97,17 @@ def _unless_inf(value, name: str, *, check: Check):
     return value if value == math.inf else check(value, name)
 
 
-def _choice_check(choices: tuple) -> Check:
-    return partial(_check_choice, choices=choices)
+def choice_check(choices: Iterable) -> Check:
+    """A check that the value is one of ``choices``."""
+    return partial(_check_choice, choices=tuple(choices))
 
 
 def _check_choice(value, name: str, *, choices: tuple):
     return check_choice(value, name, choices)
 
 
-def _choice_type(choices: Iterable) -> str:
+def choice_type(choices: Iterable) -> str:
+    """``choices`` as numpydoc writes a choice's type: ``{"a", "b"}``."""
     return "{" + ", ".join(f'"{choice}"' for choice in choices) + "}"
 
 
@@ -118,11 +122,11 @@ def param(
     legacy=NO_LEGACY,
 ):
     """A dataclass field with its parameter's definition in its metadata (see
-    :func:`field_parameter`). ``choices`` sets both the check and the type."""
+    :func:`from_field`). ``choices`` sets both the check and the type."""
     if choices is not None:
         choices = tuple(choices)
-        check = _choice_check(choices)
-        type = _choice_type(choices)
+        check = choice_check(choices)
+        type = choice_type(choices)
     spec = {"doc": doc, "type": type, "reason": reason, "check": check, "legacy": legacy}
     return dataclasses.field(default=default, metadata=MappingProxyType({"param": spec}))
 
@@ -131,7 +135,7 @@ def _fields(cls) -> dict[str, dataclasses.Field]:
     return {field.name: field for field in dataclasses.fields(cls)}
 
 
-def field_parameter(cls, field: str, *, name: str | None = None, **changes) -> Parameter:
+def from_field(cls, field: str, *, name: str | None = None, **changes) -> Parameter:
     """The parameter defined by ``cls``'s dataclass field ``field`` (declared with
     :func:`param`), named ``name`` (default: the field's name); ``changes`` replace what the
     estimator defines differently (a ``default`` with its ``reason``)."""

@@ -150,10 +150,10 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
 
     Subclasses set ``_model_class`` and ``_config_class`` (the model and its config),
     ``_model_params`` (the parameters that are fields of the model config, copied into it by
-    name), and may
-    override the hooks ``_start_fit`` (inspect the data before anything else), ``_data_settings``
-    (model settings read from the data), ``_as_trials`` and ``_model_input`` (which array of a
-    `Trials` the model sees; default ``activity``), ``_finish_fit`` and ``_restore_fitted``.
+    name), and may override the hooks ``_start_fit`` (inspect the data before anything else),
+    ``_data_settings`` (model settings read from the data), ``_as_trials`` and ``_model_input``
+    (which array of a `Trials` the model sees; default ``activity``), ``_finish_fit`` and
+    ``_restore_fitted``.
     """
 
     _model_class: type  # a torch.nn.Module implementing models.base.TrialModel

@@ -1,25 +1,25 @@
 """The parameters of every estimator, each defined once, in signature order.
 
-A model or training parameter is its config field's definition (:func:`from_field`: the
-default, description, reason and check declared in :mod:`neurognocchi.models.config`,
-:mod:`neurognocchi.training.config` or :class:`~neurognocchi.diffusion.SamplerDefaults`), with a
-default of the estimator's own only where it says why (LFADS's optimiser settings, the latent
-autoencoder's budget). Parameters of the estimator alone (seeds, devices, validation, guidance,
-whitening) are defined here. Each estimator's signature is tested against its table
-(tests/test_parameters.py); ``check_params``, the Parameters section of its docstring,
-``neurognocchi params`` and docs/parameters.md are built from it.
+A model or training parameter is its config field's definition
+(:func:`~neurognocchi._params.from_field`: the default, description, reason and check declared
+in :mod:`neurognocchi.models.config`, :mod:`neurognocchi.training.config` or
+:class:`~neurognocchi.diffusion.SamplerDefaults`), with a default of the estimator's own only
+where it says why (LFADS's optimiser settings, the latent autoencoder's budget). Parameters of
+the estimator alone (seeds, devices, validation, guidance, whitening) are defined here. Each
+estimator's signature is tested against its table (tests/test_parameters.py); ``check_params``,
+the Parameters section of its docstring, ``neurognocchi params`` and docs/parameters.md are
+built from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from functools import partial
 
 from neurognocchi._checks import (
     check_bool,
-    check_choice,
     check_fraction,
     check_int,
     check_positive_int,
@@ -27,7 +27,14 @@ from neurognocchi._checks import (
     check_real,
     resolve_device,
 )
-from neurognocchi._params import NO_LEGACY, Parameter, field_parameter, table
+from neurognocchi._params import (
+    NO_LEGACY,
+    Parameter,
+    choice_check,
+    choice_type,
+    from_field,
+    table,
+)
 from neurognocchi.diffusion.sampling import SamplerDefaults
 from neurognocchi.models.config import (
     LIKELIHOODS,
@@ -58,24 +65,6 @@ __all__ = [
 
 def _check_device(value, name: str) -> None:
     resolve_device(value, name)
-
-
-def _check_choice(choices: tuple):
-    return partial(_choice, choices=choices)
-
-
-def _choice(value, name: str, *, choices: tuple):
-    return check_choice(value, name, choices)
-
-
-def _choice_type(choices: Iterable) -> str:
-    return "{" + ", ".join(f'"{choice}"' for choice in choices) + "}"
-
-
-def from_field(cls, field: str, **changes) -> Parameter:
-    """The estimator parameter defined by ``cls``'s field (see
-    :func:`~neurognocchi._params.field_parameter`)."""
-    return field_parameter(cls, field, **changes)
 
 
 # ---------------------------------------------------------------------- shared by the estimators
@@ -123,8 +112,7 @@ def _training(**changes: dict) -> list[Parameter]:
     return [from_field(TrainConfig, name, **changes.get(name, {})) for name in TRAINING]
 
 
-def _run() -> list[Parameter]:
-    return [RANDOM_STATE, DEVICE, VERBOSE]
+_RUN = (RANDOM_STATE, DEVICE, VERBOSE)
 
 
 HELDOUT_NEURONS = Parameter(
@@ -209,7 +197,7 @@ _SAMPLING = (
 )
 
 GNOCCHI_PARAMETERS = table(
-    GNOCCHI_MODEL, _JOINT, _GUIDANCE, _WHITEN, _SAMPLING, _run(), VALID_FRACTION, _training()
+    GNOCCHI_MODEL, _JOINT, _GUIDANCE, _WHITEN, _SAMPLING, _RUN, VALID_FRACTION, _training()
 )
 
 # ---------------------------------------------------------------------- latent GNOCCHI
@@ -258,7 +246,7 @@ LATENT_PARAMETERS = table(
     _GUIDANCE,
     _WHITEN,
     _SAMPLING,
-    _run(),
+    _RUN,
     VALID_FRACTION,
     _training(),
 )
@@ -289,8 +277,8 @@ _LIKELIHOOD = Parameter(
     "auto",
     '"auto": Poisson on ``trials.spikes`` when present, else Gaussian on activity; a raw array '
     'is continuous activity unless "poisson" (then it must hold counts).',
-    type=_choice_type(("auto", *LIKELIHOODS)),
-    check=_check_choice(("auto", *LIKELIHOODS)),
+    type=choice_type(("auto", *LIKELIHOODS)),
+    check=choice_check(("auto", *LIKELIHOODS)),
 )
 _NO_EMA = "No EMA and no weight decay for LFADS: its L2 term regularises the recurrent weights."
 
@@ -298,7 +286,7 @@ LFADS_PARAMETERS = table(
     LFADS_MODEL,
     _LIKELIHOOD,
     HELDOUT_NEURONS,
-    _run(),
+    _RUN,
     VALID_FRACTION,
     _training(
         batch_size={
@@ -368,8 +356,8 @@ CEBRA_PARAMETERS = table(
         "time",
         '"time": CEBRA-Time, self-supervised. "time_delta": CEBRA-Behavior, supervised by the '
         "behaviour of the training trials (``fit`` needs it).",
-        _choice_type(CONDITIONALS),
-        _check_choice(CONDITIONALS),
+        choice_type(CONDITIONALS),
+        choice_check(CONDITIONALS),
     ),
     _cebra(
         "behavior_names",
@@ -406,8 +394,8 @@ CEBRA_PARAMETERS = table(
         "cosine",
         'InfoNCE similarity; "cosine" goes with the normalised networks ("offset10-model"), '
         '"euclidean" with the "-mse" ones.',
-        _choice_type(DISTANCES),
-        _check_choice(DISTANCES),
+        choice_type(DISTANCES),
+        choice_check(DISTANCES),
     ),
     _cebra("temperature", 1.0, "InfoNCE temperature.", "float", _POSITIVE_REAL, "CEBRA's."),
     _cebra(
