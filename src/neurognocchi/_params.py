@@ -28,8 +28,9 @@ __all__ = [
     "check_fields",
     "choice_check",
     "choice_type",
+    "config_parameters",
     "from_field",
-    "legacy_defaults",
+    "legacy_values",
     "optional",
     "param",
     "table",
@@ -72,11 +73,6 @@ class Parameter:
         """Raise naming the parameter when ``value`` is not valid for it."""
         if self.check is not None:
             self.check(value, self.name)
-
-    def doc_entry(self) -> str:
-        """The parameter's numpydoc entry: ``name : type`` then its description and reason."""
-        text = self.doc + (f" {self.reason}" if self.reason else "")
-        return f"{self.name} : {self.type}\n    {text}"
 
 
 def optional(check: Check) -> Check:
@@ -162,13 +158,17 @@ def check_fields(config) -> None:
             check(getattr(config, field.name), field.name)
 
 
-def legacy_defaults(cls) -> dict[str, Any]:
-    """``{field: value}`` of the fields of ``cls`` that a file saved without them was made with."""
-    return {
-        name: field.metadata["param"]["legacy"]
-        for name, field in _fields(cls).items()
-        if "param" in field.metadata and field.metadata["param"]["legacy"] is not NO_LEGACY
-    }
+def config_parameters(cls) -> list[Parameter]:
+    """The parameters of the dataclass ``cls``'s fields declared with :func:`param`."""
+    return [
+        from_field(cls, name) for name, field in _fields(cls).items() if "param" in field.metadata
+    ]
+
+
+def legacy_values(parameters: Iterable[Parameter]) -> dict[str, Any]:
+    """``{name: value}`` of the parameters whose default changed: the value that a file saved
+    without them was made with."""
+    return {p.name: p.legacy for p in parameters if p.legacy is not NO_LEGACY}
 
 
 def table(*parameters: Parameter | Iterable[Parameter]) -> Mapping[str, Parameter]:

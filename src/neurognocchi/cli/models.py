@@ -252,9 +252,11 @@ def _params(args) -> None:
     from neurognocchi.runs.registry import MODELS, PARAMETERS
 
     names = [args.model] if args.model else list(PARAMETERS)
-    for i, name in enumerate(names):
+    blocks = []
+    for name in names:
         title = f"{MODELS[name].__name__} (--model {name})"
         if args.markdown:
-            print(f"{'' if i == 0 else chr(10)}## {title}\n\n{markdown_table(PARAMETERS[name])}")
+            blocks.append(f"## {title}\n\n{markdown_table(PARAMETERS[name])}")
         else:
-            print(f"{'' if i == 0 else chr(10)}{title}\n{text_listing(PARAMETERS[name])}")
+            blocks.append(f"{title}\n{text_listing(PARAMETERS[name])}")
+    print("\n\n".join(blocks))

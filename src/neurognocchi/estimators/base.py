@@ -30,12 +30,12 @@ from neurognocchi._checks import (
     resolve_device,
 )
 from neurognocchi._lock import run_dir_lock
-from neurognocchi._params import Parameter
+from neurognocchi._params import Parameter, legacy_values
 from neurognocchi._saving import read_model_dir, write_model_dir
 from neurognocchi.data._lazy import is_memory_mapped, split_rows
 from neurognocchi.data.stats import neuron_statistics, warn_constant_neurons
 from neurognocchi.data.trials import Trials
-from neurognocchi.estimators.parameters import TRAINING, legacy_values
+from neurognocchi.estimators.parameters import TRAINING
 from neurognocchi.training import TrainConfig, distributed, train
 
 __all__ = ["TrialEstimator", "as_activity"]
@@ -106,7 +106,7 @@ class FittedInputChecks:
     def recorded_params(cls, params: Mapping[str, object]) -> dict:
         """``params`` as a saved model or a run record of any release holds them, completed:
         a setting whose default has changed since is read as the value it had then."""
-        return legacy_values(cls._parameters) | dict(params)
+        return legacy_values(cls._parameters.values()) | dict(params)
 
     def _trial_shape(self) -> tuple[int, int]:
         raise NotImplementedError
@@ -201,8 +201,13 @@ class TrialEstimator(FittedInputChecks, BaseEstimator):
         """The model's config for trials of ``(n_time, n_neurons)``: the constructor's model
         parameters plus ``from_data``, the settings read from the data (``_data_settings``);
         fields left out keep the config class's defaults."""
-        params = {p.field or p.name: getattr(self, p.name) for p in self._model_params}
+        params = self._config_values(self._model_params)
         return {"n_neurons": n_neurons, "n_time": n_time, **params, **from_data}
+
+    def _config_values(self, parameters) -> dict:
+        """``{config field: value}`` of these constructor parameters (a parameter may set a
+        field of another name, e.g. ``ae_channels`` -> ``channels``)."""
+        return {p.field or p.name: getattr(self, p.name) for p in parameters}
 
     def _build_model(self, config: dict):
         return self._model_class(self._config_class.from_dict(config))

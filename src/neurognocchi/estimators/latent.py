@@ -104,9 +104,9 @@ class LatentGNOCCHI(GNOCCHI):
 
     # ------------------------------------------------------------------ configurations
     def _model_config(self, n_time: int, n_neurons: int, **from_data) -> dict:
-        ae = {p.field or p.name: getattr(self, p.name) for p in LATENT_AUTOENCODER}
+        ae = self._config_values(LATENT_AUTOENCODER)
         ae["heldout_neurons"] = heldout_indices(n_neurons, self.heldout_neurons, self.random_state)
-        diffusion = {p.name: getattr(self, p.name) for p in self._model_params}
+        diffusion = self._config_values(self._model_params)
         return {
             "autoencoder": {"n_neurons": n_neurons, "n_time": n_time, **ae},
             "diffusion": {"n_neurons": self.latent_dim, "n_time": n_time, **diffusion},

@@ -28,7 +28,6 @@ from neurognocchi._checks import (
     resolve_device,
 )
 from neurognocchi._params import (
-    NO_LEGACY,
     Parameter,
     choice_check,
     choice_type,
@@ -57,7 +56,6 @@ __all__ = [
     "PPCA_PARAMETERS",
     "TRAINING",
     "docstring_section",
-    "legacy_values",
     "markdown_table",
     "text_listing",
 ]
@@ -433,16 +431,6 @@ def docstring_section(parameters: Mapping[str, Parameter], *, indent: str = "   
         text += f" {parameter.reason}" if parameter.reason else ""
         lines.extend(textwrap.wrap(text, width=92, initial_indent="    ", subsequent_indent="    "))
     return textwrap.indent("\n".join(lines), indent).lstrip()
-
-
-def legacy_values(parameters: Mapping[str, Parameter]) -> dict:
-    """``{name: value}`` of the parameters whose default changed: the value that a file saved
-    without them was made with."""
-    return {
-        name: parameter.legacy
-        for name, parameter in parameters.items()
-        if parameter.legacy is not NO_LEGACY
-    }
 
 
 def _first_sentence(text: str) -> str:

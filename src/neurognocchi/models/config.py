@@ -23,7 +23,14 @@ from neurognocchi._checks import (
     check_real,
 )
 from neurognocchi._config import JsonConfig
-from neurognocchi._params import check_fields, legacy_defaults, optional, param, unless_inf
+from neurognocchi._params import (
+    check_fields,
+    config_parameters,
+    legacy_values,
+    optional,
+    param,
+    unless_inf,
+)
 from neurognocchi.diffusion.schedules import SCHEDULES
 from neurognocchi.models.heldout import check_heldout_neurons
 from neurognocchi.models.priors import MMD_BANDWIDTHS
@@ -173,7 +180,7 @@ class GnocchiConfig(JsonConfig):
         (:data:`RENAMED_FIELDS`) are read under their current names."""
         if isinstance(data, dict):
             data = {RENAMED_FIELDS.get(key, key): value for key, value in data.items()}
-            data = legacy_defaults(cls) | data
+            data = legacy_values(config_parameters(cls)) | data
         return super().from_dict(data)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurognocchi._checks import InvalidArgumentError, check_choice
+from neurognocchi._checks import InvalidArgumentError
 from neurognocchi.diffusion import Prediction, Scheduler, SchedulerConfig, sample
 from neurognocchi.models.base import ConfiguredModel
 from neurognocchi.models.config import GnocchiConfig
@@ -28,8 +28,8 @@ __all__ = ["GnocchiConfig", "GnocchiModel", "build_encoder"]
 
 def build_encoder(config: GnocchiConfig) -> nn.Module:
     """The auxiliary encoder named by ``config.encoder``: "conv" (``encoder_dim`` wide,
-    ``encoder_layers`` deep) or "gru" (bidirectional, ``encoder_dim`` per direction)."""
-    check_choice(config.encoder, "encoder", ("conv", "gru"))
+    ``encoder_layers`` deep) or "gru" (bidirectional, ``encoder_dim`` per direction); the
+    config checked ``encoder`` when it was built."""
     if config.encoder == "conv":
         return ConvTrialEncoder(
             config.n_neurons,
