@@ -145,7 +145,13 @@ def _numbers(tree, prefix=""):
     if isinstance(tree, dict):
         out = {}
         for key, value in tree.items():
-            if key not in ("config", "evaluate_seconds", "fit_seconds", "figure_data"):
+            if key not in (
+                "config",
+                "evaluate_seconds",
+                "fit_seconds",
+                "figure_data",
+                "step_seconds",
+            ):
                 out |= _numbers(value, f"{prefix}/{key}")
         return out
     if isinstance(tree, list) and tree and not isinstance(tree[0], str):

@@ -120,6 +120,17 @@ def test_evaluate_returns_strict_json_with_every_protocol_step(oracle_result):
     assert len(oracle_result["reconstruction"]["per_neuron_r2"]) == 20  # one per neuron
 
 
+def test_evaluate_times_each_step_of_its_progress_bar(oracle_result):
+    seconds = oracle_result["step_seconds"]
+    n_seeds = oracle_result["config"]["n_sampling_seeds"]
+    seeds = [f"sampling seed {s + 1}/{n_seeds}" for s in range(n_seeds)]
+    steps = ["prepare", "codes", *seeds, "spike statistics", "co-smoothing", "joint behaviour"]
+    assert list(seconds) == steps
+    assert all(value >= 0 for value in seconds.values())
+    total = oracle_result["summary"]["evaluate_seconds"]
+    assert sum(seconds.values()) == pytest.approx(total, rel=1e-6)
+
+
 def test_evaluate_is_deterministic(oracle, trials, oracle_result):
     again = evaluate(oracle, trials)
     expected = dict(oracle_result["summary"], evaluate_seconds=None)

@@ -230,8 +230,8 @@ class GNOCCHI(TrialEstimator):
             Common random numbers: sample ``k`` of every code starts from the same noise and
             gets the same noise at every stochastic step (DDPM, DDIM with ``eta > 0``; the
             solvers have none after the start), so that differences between codes come from
-            the codes alone. A code's samples are then bit-identical whatever other codes are
-            generated with it (for a given ``batch_size``). Default False: every sample of
+            the codes alone. A code's samples get the same noise whatever other codes are
+            generated with it (equal to float32 rounding). Default False: every sample of
             every code has its own noise. With ``output="spikes"`` the Poisson draws share
             their uniforms across codes too.
         batch_size : int
@@ -253,15 +253,13 @@ class GNOCCHI(TrialEstimator):
 
         Notes
         -----
-        With ``common_noise`` each code's samples are denoised as batches of their own (its
-        ``n_samples`` rows, ``batch_size`` at a time), since a network's float32 rounding
-        depends on the batch it runs in; every batch reseeds the generator from
-        ``random_state`` and each noise draw is a bank of ``n_samples`` rows, row ``k`` going
-        to sample ``k`` (see :func:`~neurognocchi.diffusion.sample`). Cost: one pass per code
-        (on 2 CPU cores and the demo's model, 32 rows cost 0.8 ms per trial against 1.4 ms
-        in batches of 256, but 8 rows cost 1.5 ms: a handful of samples per code is slower),
-        plus ``n_samples`` rows of noise drawn per batch and step. The samples differ from
-        those of ``common_noise=False`` with the same seed.
+        Rows (code, sample) are denoised ``batch_size`` at a time, several codes to a batch.
+        With ``common_noise`` every batch reseeds the generator from ``random_state`` and each
+        noise draw is a bank of ``n_samples`` rows, row ``k`` going to sample ``k`` of
+        whichever code (see :func:`~neurognocchi.diffusion.sample`), so a code's noise does
+        not depend on the batch it lands in; its float32 rounding does, slightly (the
+        network's arithmetic depends on the batch shape). The samples differ from those of
+        ``common_noise=False`` with the same seed.
         """
         self._check_fitted()
         output = check_sample_output(output, bin_size_s=self.bin_size_s_, owner="GNOCCHI")

@@ -23,38 +23,27 @@ def denoise_codes(
     options: dict,
 ) -> np.ndarray:
     """Samples ``(n_codes * n_samples, T, C)`` of ``model.generate`` for codes ``code``
-    (n_codes, L), ``batch_size`` rows at a time, the rows of a code consecutive.
+    (n_codes, L), the rows of a code consecutive, denoised ``batch_size`` rows at a time
+    whatever code they belong to (full batches are the cheapest per row).
 
     Without ``common_noise`` all rows draw from one generator seeded with ``seed``. With it
-    each code's samples are denoised apart (a network's float32 rounding depends on its batch)
-    and every batch reseeds the generator and draws a bank of ``n_samples`` noise rows, row
-    ``k`` going to sample ``k``, so that a code's samples do not depend on the other codes.
+    every batch reseeds the generator and each draw is a bank of ``n_samples`` noise rows,
+    row ``k`` going to sample ``k`` of whichever code: sample ``k`` of every code gets the
+    same noise however the rows are batched (its float32 rounding still depends on the
+    batch it runs in).
     """
     device = code.device
-    if not common_noise:
-        repeated = code.repeat_interleave(n_samples, dim=0)  # (n_codes * n_samples, L)
-        generator = torch.Generator(device=device).manual_seed(seed)
-        progress = verbose and len(repeated) > batch_size
-        options = options | {"progress": progress}
-        samples = [
-            model.generate(repeated[i : i + batch_size], generator=generator, **options)
-            for i in range(0, len(repeated), batch_size)
-        ]
-        return torch.cat(samples).cpu().numpy()
+    repeated = code.repeat_interleave(n_samples, dim=0)  # (n_codes * n_samples, L)
+    sample_of_row = torch.arange(n_samples).repeat(len(code))  # k of each row
+    starts = range(0, len(repeated), batch_size)
+    generator = torch.Generator(device=device).manual_seed(seed)
     samples = []
-    show = verbose and len(code) * n_samples > batch_size
-    for row in tqdm(code, desc="codes", disable=None if show else True):  # (L,)
-        for start in range(0, n_samples, batch_size):
-            index = torch.arange(start, min(start + batch_size, n_samples))  # sample ks
-            # The same seed for every batch: each draws the same bank of noise rows.
+    show = verbose and len(starts) > 1
+    for start in tqdm(starts, desc="denoising batches", disable=None if show else True):
+        rows = slice(start, start + batch_size)
+        shared = {}
+        if common_noise:  # the same seed for every batch: each draws the same bank of rows
             generator = torch.Generator(device=device).manual_seed(seed)
-            samples.append(
-                model.generate(
-                    row.repeat(len(index), 1),
-                    generator=generator,
-                    noise_index=index,
-                    n_noise=n_samples,
-                    **options,
-                )
-            )
+            shared = {"noise_index": sample_of_row[rows], "n_noise": n_samples}
+        samples.append(model.generate(repeated[rows], generator=generator, **options, **shared))
     return torch.cat(samples).cpu().numpy()

@@ -9,6 +9,7 @@ or held-out numbers.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -342,8 +343,10 @@ def evaluate(
     -------
     dict with ``summary`` (flat headline numbers, ``_sd`` over sampling seeds), ``floors``
     (the same numbers for K-matched real trials and noise-free references), one entry per
-    protocol step, ``figure_data`` and ``config``; non-finite numbers are None. Every number
-    is invariant to an invertible affine map of the model's codes.
+    protocol step, ``figure_data``, ``config`` and ``step_seconds`` (wall time of each step
+    of the progress bar: "prepare" (checks and encoding), "codes", each "sampling seed",
+    "spike statistics", "co-smoothing", "joint behaviour"); non-finite numbers are None.
+    Every number is invariant to an invertible affine map of the model's codes.
 
     Notes
     -----
@@ -382,6 +385,7 @@ def evaluate(
         smooth_sigma_s=smooth_sigma_s,
     )
     label = progress if isinstance(progress, str) else type(model).__name__
+    starts = [("prepare", start)]  # (step, when it started)
     with tqdm(
         total=sections.n_steps(data),
         desc=f"evaluating {label}",
@@ -391,12 +395,17 @@ def evaluate(
     ) as bar:
 
         def step(name: str) -> None:
+            starts.append((name, time.perf_counter()))
             bar.set_postfix_str(name, refresh=False)
             bar.update(1)
 
         results = sections.run_all(model, data, step)
+    starts.append(("", time.perf_counter()))
     results["config"] = sections.config(model, data)
-    results["summary"] = sections.summary(results, model, time.perf_counter() - start)
+    results["summary"] = sections.summary(results, model, starts[-1][1] - start)
+    results["step_seconds"] = {
+        name: end - began for (name, began), (_, end) in itertools.pairwise(starts)
+    }
     results["floor_summaries"] = sections.floor_summaries(results)
     results["flags"] = sections.flags(results)
     return jsonable(results)
