@@ -39,7 +39,7 @@ import torch
 from neurognocchi.data import make_reaching_dataset
 from neurognocchi.evaluation import evaluate
 from neurognocchi.runs.demo import DEMO_SETTINGS
-from neurognocchi.runs.directory import fit_run, load_model, scorable_runs
+from neurognocchi.runs.directory import fit_run, scorable_runs
 
 MODELS = ("gnocchi", "lfads")
 
@@ -94,18 +94,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.runs or fitted_runs(args, Path(scratch))
         runs = [folder / model for model in MODELS]
-        trials, split, seed, _ = scorable_runs(runs, folder / "data.npz")
+        trials, split, seed, models = scorable_runs(runs, folder / "data.npz", device=str(device))
         options = dict(
             split=split, random_state=seed, n_samples=n_samples, n_sampling_seeds=n_seeds
         )
-        rows, totals, gnocchi = [], {}, None
-        for model_name in MODELS:
-            model = load_model(folder / model_name, device=str(device))
-            variants = samplers(args.samplers) if model_name == "gnocchi" else [("-", 0)]
+        rows, totals, gnocchi = [], {}, models["GNOCCHI"]
+        for model in models.values():
+            variants = samplers(args.samplers) if model is gnocchi else [("-", 0)]
             for method, steps in variants:
-                if model_name == "gnocchi":
+                if model is gnocchi:
                     model.set_params(sampler=method, n_sample_steps=steps)
-                    gnocchi = model
                 result = evaluate(model, trials, **options)
                 seconds = result["step_seconds"]
                 sampling = sum(v for k, v in seconds.items() if k.startswith("sampling seed"))

@@ -375,17 +375,20 @@ def evaluate_runs(
     return comparison
 
 
-def scorable_runs(run_dirs, data: str | os.PathLike):
+def scorable_runs(run_dirs, data: str | os.PathLike, *, device: str | None = None):
     """(trials, protocol split, its seed, {name: model}) of fitted runs and their data file,
     after checking that they share one seed and were fitted on that split's training trials
-    of this very file (a run that saw validation or held-out trials is refused)."""
+    of this very file (a run that saw validation or held-out trials is refused); the models
+    are loaded onto ``device`` (as :func:`load_model`)."""
     from neurognocchi.evaluation import protocol_split
 
     trials = load_trials(data)
     records = [_read_record(Path(run)) for run in run_dirs]
     seed = _common_seed(records)
     split = protocol_split(trials, random_state=seed)
-    models = _scorable_models(run_dirs, records, train=split.train, digest=_sha256(data))
+    models = _scorable_models(
+        run_dirs, records, train=split.train, digest=_sha256(data), device=device
+    )
     return trials, split, seed, models
 
 
@@ -400,7 +403,7 @@ def _common_seed(records: list[dict]) -> int:
     return seeds.pop()
 
 
-def _scorable_models(run_dirs, records: list[dict], *, train, digest: str) -> dict:
+def _scorable_models(run_dirs, records: list[dict], *, train, digest: str, device) -> dict:
     """The fitted model of each run, by name, after checking it was fitted on the data file
     with SHA-256 ``digest`` and on the protocol's training trials ``train`` only."""
     train, models = set(train.tolist()), {}
@@ -415,7 +418,7 @@ def _scorable_models(run_dirs, records: list[dict], *, train, digest: str) -> di
                 f"{str(run)!r} was fitted on validation or held-out trials (--fit-on "
                 f"{record['fit_on']}); evaluate scores only runs fitted with --fit-on train"
             )
-        model = load_model(run)
+        model = load_model(run, device=device)
         name = getattr(model, "variant", type(model).__name__)  # CEBRA: -Time or -Behavior
         models[name if name not in models else f"{name} ({Path(run).name})"] = model
     return models
