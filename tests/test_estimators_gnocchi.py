@@ -99,6 +99,14 @@ def test_fit_on_trials_sets_fitted_attributes(fitted):
     assert "valid_loss" in fitted.history_[-1]
 
 
+def test_select_on_mmd_keeps_the_epoch_of_the_lowest_validation_code_mmd(trials):
+    model = GNOCCHI(**(TINY | {"max_epochs": 4, "select_on": "mmd"})).fit(trials)
+    mmd = [row["valid_mmd"] for row in model.history_]
+    assert model.best_epoch_ == int(np.argmin(mmd)) + 1
+    with pytest.raises(ValueError, match="select_on"):
+        GNOCCHI(**(TINY | {"select_on": "score"})).fit(trials)
+
+
 def test_fit_on_raw_array(trials):
     model = GNOCCHI(**(TINY | {"max_epochs": 1})).fit(trials.activity.astype(np.float64))
     codes = model.encode(trials.activity)

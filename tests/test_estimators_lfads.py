@@ -186,6 +186,14 @@ def test_explicit_validation_trials_and_no_validation(toy):
     assert "valid_loss" in model.history_[-1]
 
 
+def test_select_on_reconstruction_keeps_the_lowest_validation_nll(toy):
+    model = make_lfads(max_epochs=3, select_on="reconstruction").fit(toy)
+    nll = [row["valid_reconstruction"] for row in model.history_]
+    assert model.best_epoch_ == int(np.argmin(nll)) + 1
+    with pytest.raises(ValueError, match="select_on must be one of"):
+        make_lfads(select_on="mmd").fit(toy)  # LFADS's loss has no code MMD
+
+
 def test_sklearn_clone_keeps_parameters():
     model = make_lfads(use_controller=True, coordinated_dropout=0.2)
     assert clone(model).get_params() == model.get_params()

@@ -209,7 +209,12 @@ def test_presets_set_their_parameters_over_the_defaults():
 
     assert GNOCCHI.from_preset("default").get_params() == GNOCCHI().get_params()
     long = GNOCCHI.from_preset("long", code_dim=4)
-    assert (long.max_epochs, long.ema_decay, long.code_dim) == (900, 0.999, 4)
+    assert (long.max_epochs, long.ema_decay, long.select_on, long.code_dim) == (
+        900,
+        0.999,
+        "mmd",
+        4,
+    )
     paper = GNOCCHI.from_preset("paper")
     assert (paper.rec_weight, paper.mmd_weight, paper.mmd_bandwidth) == (
         1.0,

@@ -186,6 +186,13 @@ def test_bad_output_and_input_are_refused_naming_the_argument(fitted, trials):
         LatentGNOCCHI(2, **(TINY | {"ae_epochs": 0})).fit(trials)
 
 
+def test_select_on_mmd_chooses_the_diffusion_weights_only(trials):
+    # The autoencoder's loss has no code MMD: it keeps its weights on its own loss.
+    model = LatentGNOCCHI(2, **(TINY | {"select_on": "mmd"})).fit(trials)
+    mmd = [row["valid_mmd"] for row in model.history_]
+    assert model.best_epoch_ == int(np.argmin(mmd)) + 1
+
+
 def test_a_raw_array_of_counts_fits_and_generates_rates_per_bin(trials):
     model = LatentGNOCCHI(2, **TINY).fit(trials.spikes)
     assert model.bin_size_s_ is None and model.smooth_sigma_s_ == 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -12,7 +13,7 @@ from torch import nn
 
 from neurognocchi.data.stats import neuron_statistics
 from neurognocchi.models import GnocchiModel
-from neurognocchi.training.checkpoint import load_checkpoint
+from neurognocchi.training.checkpoint import load_checkpoint, save_checkpoint
 from neurognocchi.training.config import TrainConfig, learning_rate_at
 from neurognocchi.training.loop import NonFiniteLossError, TrainResult, train
 from training_models import (
@@ -207,6 +208,65 @@ def test_early_stopping_keeps_the_best_epoch_weights():
     torch.testing.assert_close(model.w.detach(), first_epoch_w, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize(("select_on", "best_epoch"), [("loss", 6), ("w0", 1)])
+def test_select_on_keeps_the_epoch_where_that_part_is_lowest(select_on, best_epoch):
+    # Training pulls w from 0 towards 5 and the validation data sit at 5: the validation loss
+    # falls every epoch while the part w0 rises, so each choice keeps a different epoch.
+    model = Quadratic()
+    config = TrainConfig(
+        max_epochs=6,
+        batch_size=4,
+        learning_rate=0.1,
+        warmup_steps=1,
+        ema_decay=None,
+        select_on=select_on,
+    )
+    valid = constant_data(5.0, n=4)  # one validation batch: one entry of seen_in_eval an epoch
+    result = train(model, constant_data(5.0), valid, config=config, verbose=False)
+    values = [row[f"valid_{select_on}"] for row in result.history]
+    assert int(np.argmin(values)) + 1 == result.best_epoch == best_epoch
+    loss, w0 = ([row[f"valid_{key}"] for row in result.history] for key in ("loss", "w0"))
+    assert all(np.diff(loss) < 0) and all(np.diff(w0) > 0)
+    kept = model.seen_in_eval[best_epoch - 1]
+    torch.testing.assert_close(model.w.detach(), kept, rtol=0, atol=0)
+
+
+def test_patience_counts_epochs_without_a_better_select_on():
+    config = TrainConfig(
+        max_epochs=20,
+        batch_size=4,
+        learning_rate=0.1,
+        warmup_steps=1,
+        ema_decay=None,
+        patience=2,
+        select_on="w0",
+    )
+    result = train(
+        Quadratic(), constant_data(5.0), constant_data(5.0), config=config, verbose=False
+    )
+    assert result.stopped_early and result.best_epoch == 1 and len(result.history) == 3
+
+
+def test_select_on_a_part_the_model_lacks_names_the_parts(tmp_path):
+    config = TrainConfig(max_epochs=3, batch_size=4, select_on="mmd")
+    with pytest.raises(ValueError, match=r"select_on='mmd'.*'loss', 'w0'"):
+        train(
+            Quadratic(),
+            constant_data(5.0),
+            constant_data(5.0),
+            config=config,
+            run_dir=tmp_path,
+            verbose=False,
+        )
+    assert not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("bad", ["", 3, None])
+def test_select_on_must_be_a_name(bad):
+    with pytest.raises(ValueError, match="select_on"):
+        TrainConfig(select_on=bad)
+
+
 def test_stopped_run_is_not_continued_on_resume(tmp_path):
     config = TrainConfig(
         max_epochs=20, batch_size=4, learning_rate=0.1, warmup_steps=1, ema_decay=None, patience=2
@@ -234,6 +294,40 @@ def test_stopped_run_is_not_continued_on_resume(tmp_path):
     assert again.history == first.history
     assert model.seen_in_eval == []  # no epoch was run
     torch.testing.assert_close(model.w.detach(), first_model.w.detach(), rtol=0, atol=0)
+
+
+def test_a_checkpoint_from_before_select_on_resumes_with_its_kept_weights(tmp_path):
+    # 0.3.0 stored the kept weights' validation loss under "loss"; resuming reads it as the
+    # value to beat, so the run continues as an uninterrupted one would. (The warm-up outlasts
+    # both runs, so the learning rate does not depend on max_epochs; w passes 2 in epoch 3.)
+    config = TrainConfig(
+        max_epochs=6, batch_size=4, learning_rate=10.0, warmup_steps=100, ema_decay=None
+    )
+    full = train(Quadratic(), constant_data(5.0), constant_data(2.0), config=config, verbose=False)
+    assert full.best_epoch is not None and full.best_epoch <= 3  # kept before the checkpoint
+    first = dataclasses.replace(config, max_epochs=3)
+    train(
+        Quadratic(),
+        constant_data(5.0),
+        constant_data(2.0),
+        config=first,
+        run_dir=tmp_path,
+        verbose=False,
+    )
+    path = tmp_path / "checkpoints" / "last.pt"
+    state = load_checkpoint(path)
+    state["best"]["loss"] = state["best"].pop("value")
+    save_checkpoint(tmp_path, state)
+    resumed = train(
+        Quadratic(),
+        constant_data(5.0),
+        constant_data(2.0),
+        config=config,
+        run_dir=tmp_path,
+        resume=True,
+        verbose=False,
+    )
+    assert resumed.best_epoch == full.best_epoch and resumed.history == full.history
 
 
 def test_single_validation_trial_is_refused_up_front(tmp_path):

@@ -97,6 +97,7 @@ class LatentGNOCCHI(GNOCCHI):
         grad_clip: float = 1.0,
         ema_decay: float | None = 0.995,
         patience: int | None = None,
+        select_on: str = "loss",
         precision: str = "fp32",
         compile: bool = False,
     ):
@@ -122,6 +123,7 @@ class LatentGNOCCHI(GNOCCHI):
                     "max_epochs": self.ae_epochs,
                     "learning_rate": self.ae_learning_rate,
                     "ema_decay": None,
+                    "select_on": "loss",  # the autoencoder's loss has no code MMD
                 }
             )
         )

@@ -84,6 +84,7 @@ class LFADS(TrialEstimator):
         grad_clip: float = 1.0,
         ema_decay: float | None = None,
         patience: int | None = None,
+        select_on: str = "loss",
         precision: str = "fp32",
         compile: bool = False,
     ):

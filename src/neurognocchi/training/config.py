@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from neurognocchi._checks import (
+    InvalidArgumentError,
     check_bool,
     check_fraction,
     check_int,
@@ -25,6 +26,14 @@ from neurognocchi._params import check_fields, optional, param, unless_inf
 __all__ = ["PRECISIONS", "TrainConfig", "learning_rate_at"]
 
 PRECISIONS = ("fp32", "bf16")
+
+
+def _check_part_name(value, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(
+            f"{name} must name a part of the model's validation loss, e.g. 'loss'; got {value!r}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -79,8 +88,15 @@ class TrainConfig(JsonConfig):
     )
     patience: int | None = param(
         None,
-        "Stop after this many epochs without a better validation loss (None: never).",
+        "Stop after this many epochs without a better validation ``select_on`` (None: never).",
         check=optional(check_positive_int),
+    )
+    select_on: str = param(
+        "loss",
+        "The validation metric whose lowest value picks the kept weights and that ``patience`` "
+        'counts on: ``"loss"`` (the training objective) or another part of the model\'s loss, '
+        "e.g. GNOCCHI's ``\"mmd\"`` (the codes' MMD to the prior).",
+        check=_check_part_name,
     )
     checkpoint_every: int = param(
         10,

@@ -93,7 +93,8 @@ class _Trainer:
         self.total_steps = self.steps_per_epoch * config.max_epochs
         self.epoch, self.step, self.history = 0, 0, []
         self.saved_epoch: int | None = None  # the epoch of the checkpoint on disk
-        self.best = {"loss": math.inf, "epoch": None, "state": None}
+        # The kept weights: those of the epoch with the lowest validation ``select_on``.
+        self.best = {"value": math.inf, "epoch": None, "state": None}
         self.stopped_early = False
         self.loss_module = self._wrap(model)
 
@@ -140,7 +141,9 @@ class _Trainer:
         self.generator.set_state(state["generator"])
         self.epoch, self.step = state["epoch"], state["step"]
         self.saved_epoch = self.epoch
-        self.history, self.best = list(state["history"]), state["best"]
+        self.history, self.best = list(state["history"]), dict(state["best"])
+        if "loss" in self.best:  # a checkpoint from before select_on (0.3.0): it kept on loss
+            self.best["value"] = self.best.pop("loss")
 
     def write_checkpoint(self, run_dir: Path) -> None:
         """Write the checkpoint and history (rank 0 only: the caller checks); when that fails,
@@ -237,14 +240,25 @@ class _Trainer:
         if self.valid_data is not None:
             valid = self.validation_loss()
             row |= {f"valid_{key}": value for key, value in valid.items()}
-            if valid["loss"] < self.best["loss"]:
+            value = self._selected(valid)
+            if value < self.best["value"]:
                 state = {k: v.detach().clone() for k, v in self.eval_model.state_dict().items()}
-                self.best = {"loss": valid["loss"], "epoch": self.epoch, "state": state}
+                self.best = {"value": value, "epoch": self.epoch, "state": state}
         self.history.append({"epoch": self.epoch, "step": self.step, **row})
         return self.should_stop()
 
+    def _selected(self, valid: dict) -> float:
+        """The validation part named by ``select_on``, or an error naming the parts there are."""
+        name = self.config.select_on
+        if name not in valid:
+            raise InvalidArgumentError(
+                f"select_on={name!r} is not a part of this model's validation loss; its parts "
+                f"are {', '.join(map(repr, valid))}"
+            )
+        return valid[name]
+
     def should_stop(self) -> bool:
-        """Early stopping: ``patience`` epochs have passed without a better validation loss."""
+        """Early stopping: ``patience`` epochs have passed without a better ``select_on``."""
         patience, best_epoch = self.config.patience, self.best["epoch"]
         return (
             patience is not None and best_epoch is not None and self.epoch - best_epoch >= patience
@@ -271,7 +285,8 @@ def _log_progress(trainer: _Trainer, verbose: bool, desc: str, started: float) -
     if trainer.epoch % every and trainer.epoch != total and not trainer.stopped_early:
         return
     row = trainer.history[-1]
-    losses = ", ".join(f"{k} {row[k]:.4g}" for k in ("train_loss", "valid_loss") if k in row)
+    keys = dict.fromkeys(("train_loss", "valid_loss", f"valid_{trainer.config.select_on}"))
+    losses = ", ".join(f"{k} {row[k]:.4g}" for k in keys if k in row)
     elapsed = time.perf_counter() - started
     print(
         f"{desc}: epoch {trainer.epoch}/{total}, {losses}, {elapsed:.0f} s",
@@ -319,8 +334,9 @@ def train(
     Returns
     -------
     TrainResult
-        The kept weights are the EMA weights of the epoch with the lowest validation loss
-        (with validation data), otherwise the final EMA weights (or raw weights without EMA).
+        The kept weights are the EMA weights of the epoch with the lowest validation
+        ``config.select_on`` (with validation data), otherwise the final EMA weights (or raw
+        weights without EMA).
 
     Raises
     ------
