@@ -297,6 +297,6 @@ def _add_info(subparsers) -> None:
 
 
 def _info(args) -> None:
-    from neurognocchi.data import load_trials
+    from neurognocchi.data.files import describe_file
 
-    print(load_trials(args.path))
+    print(describe_file(args.path))

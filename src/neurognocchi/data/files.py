@@ -26,10 +26,10 @@ from neurognocchi.data._lazy import ARRAY_FIELDS
 from neurognocchi.data.mat import load_mat
 from neurognocchi.data.memmap import open_memmap
 from neurognocchi.data.npz import read_npz
-from neurognocchi.data.nwb.read import load_nwb
+from neurognocchi.data.nwb.read import load_nwb, nwb_overview
 from neurognocchi.data.trials import Trials, trials_from_saved_arrays
 
-__all__ = ["load_trials"]
+__all__ = ["describe_file", "load_trials"]
 
 _RECORDING_READERS = {".mat": load_mat, ".nwb": load_nwb}
 _CONVERT_HINT = (
@@ -90,6 +90,23 @@ def load_trials(
     mmap = check_bool(mmap, "mmap")
     with _naming_the_file(path):
         return _load(path, mmap=mmap, bin_size_s=bin_size_s, reader_kw=reader_kw)
+
+
+def describe_file(path: str | os.PathLike) -> str:
+    """What ``neurognocchi info`` prints: the trials :func:`load_trials` reads from ``path``;
+    for an NWB file first what it offers (:func:`~neurognocchi.data.nwb.read.nwb_overview`:
+    units, trials, series, the window observed around each time column), then what the
+    reader's defaults read, or why they read nothing. Errors name the file."""
+    path = Path(path)
+    if path.suffix != ".nwb":
+        return repr(load_trials(path))
+    with _naming_the_file(path):
+        overview = nwb_overview(path)
+    try:
+        read = repr(load_trials(path))
+    except InvalidArgumentError as error:  # a readable file the defaults do not fit
+        read = str(error)
+    return f"{overview}\nwith load_nwb's defaults: {read}"
 
 
 @contextlib.contextmanager

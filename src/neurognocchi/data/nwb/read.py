@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from neurognocchi._checks import InvalidArgumentError, check_choice
-from neurognocchi.data.nwb.windows import trialize
+from neurognocchi.data.nwb.windows import observed_window_ms, trialize
 from neurognocchi.data.trials import Trials
 
 BEHAVIOR_SERIES = ("cursor_pos", "finger_pos", "finger_vel", "target_pos", "hand_pos", "hand_vel")
@@ -35,6 +35,7 @@ __all__ = [
     "find_series",
     "import_pynwb",
     "load_nwb",
+    "nwb_overview",
     "open_nwb",
     "read_named_series",
     "read_series",
@@ -219,6 +220,43 @@ def read_named_series(nwbfile, behavior) -> dict:
             f"{', '.join(sorted(available)) or 'none'}"
         )
     return {name: read_series(available[name], name) for name in behavior}
+
+
+def nwb_overview(path: str | os.PathLike) -> str:
+    """What an NWB file offers :func:`load_nwb`, as text: its units (and whether they have
+    ``obs_intervals``), trials and time series, and for every time column of the trials table
+    the widest window around it that every unit observes, with the number of trials it holds
+    (``neurognocchi info`` prints it)."""
+    with open_nwb(path) as nwbfile, _broken_parts(path):
+        spike_times, intervals = _read_units(nwbfile, "all")
+        columns = {} if nwbfile.trials is None else _read_trials_table(nwbfile)
+        series = ", ".join(sorted(find_series(nwbfile))) or "none"
+    n_trials = len(next(iter(columns.values()))) if columns else 0
+    observed = "with obs_intervals" if intervals else "no obs_intervals: observed throughout"
+    lines = [
+        f"NWB file {Path(path).name}: {len(spike_times)} units ({observed}); "
+        f"{n_trials} trials; time series: {series}"
+    ]
+    times = [name for name, values in columns.items() if values.dtype.kind == "f"]
+    times = [name for name in times if name.endswith("time")]
+    if not times:
+        lines.append("no time columns in a trials table: load_nwb needs align_times")
+    for name in times:
+        if not np.isfinite(columns[name]).any():
+            lines.append(f"  around {name}: no trial has one (all NaN)")
+            continue
+        if not intervals:
+            lines.append(f"  around {name}: any window")
+            continue
+        (start, stop), count = observed_window_ms(intervals, columns[name])
+        if count == 0:
+            lines.append(f"  around {name}: no window is observed by every unit")
+            continue
+        lines.append(
+            f"  around {name}: ({start:g}, {stop:g}) s observed by every unit in {count} of "
+            f"{n_trials} trials (convert --align {name} --window {start:g} {stop:g})"
+        )
+    return "\n".join(lines)
 
 
 def load_nwb(

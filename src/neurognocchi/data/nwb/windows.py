@@ -17,7 +17,7 @@ import numpy as np
 from neurognocchi._checks import InvalidArgumentError
 from neurognocchi.data.preprocess import bin_spike_times, gaussian_smooth
 
-__all__ = ["interpolate_series", "observed_window", "trialize"]
+__all__ = ["interpolate_series", "observed_window", "observed_window_ms", "trialize"]
 
 
 def interpolate_series(timestamps: np.ndarray, values: np.ndarray, times: np.ndarray):
@@ -183,11 +183,18 @@ def observed_window(intervals, align_times: np.ndarray) -> tuple[tuple[float, fl
     return (float(lo[ok].max()), float(hi[ok].min())), int(ok.sum())
 
 
-def _observed_window_hint(intervals, align_times) -> str:
+def observed_window_ms(intervals, align_times: np.ndarray) -> tuple[tuple[float, float], int]:
+    """:func:`observed_window` rounded inwards to whole milliseconds (a window one can type)."""
     (start, stop), count = observed_window(intervals, align_times)
+    if count:
+        start, stop = np.ceil(start * 1e3 - 1e-6) / 1e3, np.floor(stop * 1e3 + 1e-6) / 1e3
+    return (float(start) + 0.0, float(stop) + 0.0), count  # + 0.0: no "-0" in messages
+
+
+def _observed_window_hint(intervals, align_times) -> str:
+    (start, stop), count = observed_window_ms(intervals, align_times)
     if count == 0:
         return " (no alignment time lies inside every unit's obs_intervals)"
-    start, stop = np.ceil(start * 1e3 - 1e-6) / 1e3, np.floor(stop * 1e3 + 1e-6) / 1e3
     return (
         f" (the window ({start:g}, {stop:g}) s is observed around {count} of them: pass "
         f"window_s inside it, or --window {start:g} {stop:g})"
