@@ -91,7 +91,9 @@ def _add_convert(subparsers) -> None:
         "convert",
         help="turn a recording (.nwb, .mat, .npy, .npz) into a trials .npz",
         description="Read a recording, bin and smooth its spikes into trials, optionally mark "
-        "held-out conditions, and save it as a trials .npz that fit, encode and evaluate read.",
+        "held-out conditions, and save it as a trials .npz that fit, encode and evaluate read. "
+        "An .npz of trials of different lengths (spikes [total_bins, n_neurons] and "
+        "trial_offsets [n_trials + 1]) is cropped to one window around --align.",
     )
     convert.add_argument("path", type=Path, help="recording: .nwb, .mat, .npy or .npz")
     convert.add_argument("--out", required=True, type=Path, help="output trials .npz")
@@ -102,16 +104,30 @@ def _add_convert(subparsers) -> None:
         help="bin width (s): NWB/.mat spikes are binned to it; plain arrays are declared at it",
     )
     convert.add_argument(
-        "--smooth", type=float, default=0.04, help="NWB/.mat: Gaussian s.d. (s); 0: none"
+        "--smooth",
+        type=float,
+        default=0.04,
+        help="NWB/.mat/trials of different lengths: Gaussian s.d. (s); 0: none",
     )
-    convert.add_argument("--align", default="auto", help="NWB: trials-table column to align on")
+    convert.add_argument(
+        "--align",
+        default="auto",
+        help="NWB: trials-table column to align on; trials of different lengths: start, end or "
+        "a per-trial column of event bins (auto: start)",
+    )
     convert.add_argument(
         "--window",
         type=float,
         nargs=2,
-        default=(-0.2, 0.5),
         metavar=("START", "STOP"),
-        help="NWB: window around the alignment time (s)",
+        help="window around the alignment time (s); NWB default -0.2 0.5; trials of different "
+        "lengths: default the widest window every trial covers",
+    )
+    convert.add_argument(
+        "--drop-short",
+        action="store_true",
+        help="trials of different lengths: drop the trials --window does not fit in (default: "
+        "refuse them)",
     )
     convert.add_argument("--variable", help=".mat: the variable holding the trials")
     convert.add_argument(
@@ -138,13 +154,51 @@ def _read_recording(args):
     from neurognocchi.data import load_trials
 
     path, smooth = args.path, args.smooth or None
+    if path.suffix == ".npz" and _holds_trial_offsets(path):
+        return _read_concatenated(args)
+    if args.drop_short:
+        raise InvalidArgumentError(
+            "--drop-short applies to trials of different lengths (an .npz with trial_offsets)"
+        )
     if path.suffix == ".nwb":
-        options = {"align": args.align, "window_s": tuple(args.window), "smooth_sigma_s": smooth}
+        window = (-0.2, 0.5) if args.window is None else tuple(args.window)
+        options = {"align": args.align, "window_s": window, "smooth_sigma_s": smooth}
     elif path.suffix == ".mat":
         options = {"smooth_sigma_s": smooth, "variable": args.variable}
     else:
         options = {}
     return load_trials(path, bin_size_s=args.bin_size, **options)
+
+
+def _holds_trial_offsets(path: Path) -> bool:
+    """Whether the ``.npz`` at ``path`` holds a ``trial_offsets`` array (False when it is not
+    a readable archive: `load_trials` says what is wrong with it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "trial_offsets.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _read_concatenated(args):
+    """Trials of different lengths cropped to one window; prints what was kept and dropped."""
+    from neurognocchi.data.concatenated import read_concatenated
+    from neurognocchi.data.npz import read_npz
+
+    try:
+        aligned = read_concatenated(
+            read_npz(args.path),
+            align="start" if args.align == "auto" else args.align,
+            window_s=None if args.window is None else tuple(args.window),
+            too_short="drop" if args.drop_short else "raise",
+            smooth_sigma_s=args.smooth or None,
+            bin_size_s=args.bin_size,
+        )
+    except InvalidArgumentError as error:  # name the command line's options
+        message = str(error).replace("too_short='drop'", "--drop-short")
+        raise InvalidArgumentError(f"{str(args.path)!r}: {message}") from None
+    print(aligned.describe())
+    return aligned.trials
 
 
 def _convert(args) -> None:

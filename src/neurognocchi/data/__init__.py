@@ -10,7 +10,9 @@ fixture generator ``make_random_target_nwb`` of the tests and benchmarks is in
 from neurognocchi._exports import lazy_exports
 
 __all__ = [
+    "AlignedTrials",
     "Trials",
+    "align_trials",
     "bin_spike_times",
     "create_memmap",
     "default_heldout_conditions",
@@ -27,11 +29,14 @@ __all__ = [
     "rebin",
     "save_memmap",
     "save_nwb",
+    "split_concatenated",
 ]
 
 # Each name's module, imported on first use (PEP 562): the readers, the reaching simulator and
 # torch load only when needed.
 _HOMES = {
+    "AlignedTrials": "neurognocchi.data.ragged",
+    "align_trials": "neurognocchi.data.ragged",
     "Trials": "neurognocchi.data.trials",
     "bin_spike_times": "neurognocchi.data.preprocess",
     "create_memmap": "neurognocchi.data.memmap",
@@ -49,6 +54,7 @@ _HOMES = {
     "rebin": "neurognocchi.data.preprocess",
     "save_memmap": "neurognocchi.data.memmap",
     "save_nwb": "neurognocchi.data.nwb",
+    "split_concatenated": "neurognocchi.data.concatenated",
     "train_policy": "neurognocchi.data.reaching.train_policy",
 }
 

@@ -5,7 +5,9 @@ Every reader of the package is reached through it, chosen by the path:
 * ``.npz`` written by :meth:`Trials.save` (everything restored), or plain arrays: an
   ``activity`` array ``[n_trials, n_time, n_neurons]`` and optionally ``spikes``, ``truth``,
   ``behavior`` and 1-D label arrays of length ``n_trials`` (each other 1-D array becomes a
-  ``trial_info`` column);
+  ``trial_info`` column), or trials of different lengths concatenated along rows (``spikes``
+  ``[total_bins, n_neurons]`` and ``trial_offsets``; read by
+  :func:`~neurognocchi.data.concatenated.read_concatenated`, aligned and cropped to one window);
 * ``.npy`` holding one ``[n_trials, n_time, n_neurons]`` activity array;
 * a directory written by :func:`~neurognocchi.data.save_memmap` (read into memory, or
   memory-mapped with ``mmap=True``);
@@ -17,12 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from neurognocchi._checks import InvalidArgumentError, check_bool
 from neurognocchi.data._lazy import ARRAY_FIELDS
+from neurognocchi.data.concatenated import read_concatenated
 from neurognocchi.data.mat import load_mat
 from neurognocchi.data.memmap import open_memmap
 from neurognocchi.data.npz import read_npz
@@ -32,6 +36,7 @@ from neurognocchi.data.trials import Trials, trials_from_saved_arrays
 __all__ = ["describe_file", "load_trials"]
 
 _RECORDING_READERS = {".mat": load_mat, ".nwb": load_nwb}
+_CONCATENATED_OPTIONS = ("align", "window_s", "too_short", "smooth_sigma_s")
 _CONVERT_HINT = (
     "read by {reader} with its defaults and the options given; pass the reader's options "
     "(on the command line: `neurognocchi convert` with --align, --window, --variable, ...)"
@@ -64,7 +69,9 @@ def load_trials(
     **reader_kw
         Options of the recording's reader: :func:`~neurognocchi.data.load_mat` for ``.mat``
         (e.g. ``variable``, ``smooth_sigma_s``), :func:`~neurognocchi.data.load_nwb` for
-        ``.nwb`` (e.g. ``align``, ``window_s``, ``smooth_sigma_s``). Refused for other kinds.
+        ``.nwb`` (e.g. ``align``, ``window_s``, ``smooth_sigma_s``), ``read_concatenated``
+        for an ``.npz`` of trials of different lengths (``align``, ``window_s``,
+        ``too_short``, ``smooth_sigma_s``). Refused for other kinds.
 
     Returns
     -------
@@ -100,8 +107,10 @@ def describe_file(path: str | os.PathLike) -> str:
     path = Path(path)
     if path.suffix != ".nwb":
         return repr(load_trials(path))
-    with _naming_the_file(path):
+    try:
         overview = nwb_overview(path)
+    except (ValueError, TypeError, KeyError, OSError):
+        return repr(load_trials(path))  # fails as every command reading the file does
     try:
         read = repr(load_trials(path))
     except InvalidArgumentError as error:  # a readable file the defaults do not fit
@@ -134,8 +143,7 @@ def _load(path: Path, *, mmap: bool, bin_size_s, reader_kw: dict) -> Trials:
         _refuse_reader_options(reader_kw, ".npy files")
         return Trials(_read_npy(path, mmap), bin_size_s=bin_size_s)
     if path.suffix == ".npz":
-        _refuse_reader_options(reader_kw, ".npz files")
-        return _read_npz_trials(path, mmap=mmap, bin_size_s=bin_size_s)
+        return _read_npz_trials(path, mmap=mmap, bin_size_s=bin_size_s, reader_kw=reader_kw)
     raise ValueError(
         "path must be a .nwb, .mat, .npy or .npz file, or a directory written by save_memmap; "
         f"got {str(path)!r}"
@@ -146,7 +154,8 @@ def _refuse_reader_options(reader_kw: dict, kind: str) -> None:
     if reader_kw:
         raise InvalidArgumentError(
             f"options {sorted(reader_kw)} do not apply to {kind}; reader options are for .mat "
-            "(load_mat) and .nwb (load_nwb) recordings"
+            "(load_mat) and .nwb (load_nwb) recordings and .npz files of trials of different "
+            "lengths (with trial_offsets; read_concatenated)"
         )
 
 
@@ -158,20 +167,39 @@ def _read_npy(path: Path, mmap: bool) -> np.ndarray:
         raise ValueError(f"{str(path)!r} is not a readable .npy array: {error}") from None
 
 
-def _read_npz_trials(path: Path, *, mmap: bool, bin_size_s: float | None) -> Trials:
-    """Trials from an ``.npz`` archive: one written by ``Trials.save``, or plain arrays."""
+def _read_npz_trials(path: Path, *, mmap: bool, bin_size_s: float | None, reader_kw) -> Trials:
+    """Trials from an ``.npz`` archive: one written by ``Trials.save``, plain arrays, or trials
+    of different lengths concatenated along rows."""
     if mmap:
         return Trials.load(path, mmap=True)  # raises: .npz archives cannot be memory-mapped
     contents = read_npz(path)
+    if "trial_offsets" in contents:
+        return _read_concatenated(contents, bin_size_s=bin_size_s, reader_kw=reader_kw)
+    _refuse_reader_options(reader_kw, ".npz files")
     if "meta" in contents:  # written by Trials.save
         return trials_from_saved_arrays(contents, path)
     if "activity" not in contents:
         raise ValueError(
             f"{str(path)!r} has no 'activity' array; it holds: {', '.join(contents) or '(nothing)'}"
+            " (trials of different lengths need 'spikes' and 'trial_offsets')"
         )
     fields = {name: contents.pop(name, None) for name in ARRAY_FIELDS}
     trial_info = {key: value for key, value in contents.items() if value.ndim == 1}
     return Trials(fields.pop("activity"), **fields, trial_info=trial_info, bin_size_s=bin_size_s)
+
+
+def _read_concatenated(contents: dict, *, bin_size_s, reader_kw: dict) -> Trials:
+    """Trials of different lengths, aligned; one warning names the trials dropped."""
+    unknown = sorted(set(reader_kw) - set(_CONCATENATED_OPTIONS))
+    if unknown:
+        raise InvalidArgumentError(
+            f"options {unknown} do not apply to trials of different lengths (.npz with "
+            f"trial_offsets); theirs: {', '.join(_CONCATENATED_OPTIONS)}"
+        )
+    aligned = read_concatenated(contents, bin_size_s=bin_size_s, **reader_kw)
+    if len(aligned.dropped):
+        warnings.warn(aligned.describe(), UserWarning, stacklevel=5)
+    return aligned.trials
 
 
 def _read_recording(path: Path, *, mmap: bool, bin_size_s, reader_kw: dict) -> Trials:
