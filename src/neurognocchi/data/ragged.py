@@ -25,11 +25,10 @@ from neurognocchi._checks import (
     check_real,
 )
 from neurognocchi.data.preprocess import gaussian_smooth
-from neurognocchi.data.trials import Trials
+from neurognocchi.data.trials import Trials, behavior_channel_names
 
 __all__ = ["AlignedTrials", "align_trials"]
 
-_AXES = ("x", "y", "z")  # channel suffixes, as load_nwb names its series' channels
 _LISTED = 5  # too-short trials an error lists by index
 
 
@@ -162,7 +161,11 @@ def align_trials(
     channels, names = None, None
     if behavior:
         channels = np.concatenate([crop(arrays) for arrays in behavior.values()], axis=2)
-        names = [name for key, arrays in behavior.items() for name in _channel_names(key, arrays)]
+        names = [
+            name
+            for key, arrays in behavior.items()
+            for name in behavior_channel_names(key, arrays[0].shape[1])
+        ]
     trials = Trials(
         crop(activity),
         spikes=crop(counts),
@@ -309,15 +312,6 @@ def _activity(counts: np.ndarray, bin_size_s, smooth_sigma_s) -> np.ndarray:
     if smooth_sigma_s:
         rates = gaussian_smooth(rates, sigma_s=smooth_sigma_s, bin_size_s=bin_size_s, axis=0)
     return rates
-
-
-def _channel_names(name: str, arrays: list[np.ndarray]) -> list[str]:
-    n_channels = arrays[0].shape[1]
-    if n_channels == 1:
-        return [name]
-    if n_channels <= len(_AXES):
-        return [f"{name}_{axis}" for axis in _AXES[:n_channels]]
-    return [f"{name}_{i}" for i in range(n_channels)]
 
 
 def _describe_window(label: str, window: tuple[int, int], bin_size_s) -> str:

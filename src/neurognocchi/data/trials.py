@@ -29,6 +29,7 @@ from neurognocchi.data.npz import read_npz
 from neurognocchi.data.splits import split_indices
 
 NPZ_FORMAT_VERSION = 1
+_AXES = ("x", "y", "z")  # suffixes of a quantity's behaviour channels (behavior_channel_names)
 
 
 class Trials:
@@ -358,6 +359,23 @@ class Trials:
         if not path.is_file():
             raise FileNotFoundError(f"no such file: {str(path)!r}")
         return trials_from_saved_arrays(read_npz(path), path)
+
+
+def behavior_channel_names(name: str, n_channels: int) -> list[str]:
+    """Names of the ``n_channels`` behaviour channels of one quantity ``name``, as every reader
+    names them: ``name`` alone for one channel, ``name_x``, ``_y``, ``_z`` for up to three,
+    ``name_0, name_1, ...`` beyond.
+
+    Examples
+    --------
+    >>> behavior_channel_names("vel", 2), behavior_channel_names("emg", 4)
+    (['vel_x', 'vel_y'], ['emg_0', 'emg_1', 'emg_2', 'emg_3'])
+    """
+    if n_channels == 1:
+        return [name]
+    if n_channels <= len(_AXES):
+        return [f"{name}_{axis}" for axis in _AXES[:n_channels]]
+    return [f"{name}_{i}" for i in range(n_channels)]
 
 
 def trials_from_saved_arrays(contents: dict, path: Path) -> Trials:

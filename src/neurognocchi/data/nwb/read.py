@@ -23,7 +23,7 @@ import numpy as np
 
 from neurognocchi._checks import InvalidArgumentError, check_choice
 from neurognocchi.data.nwb.windows import observed_window_ms, trialize
-from neurognocchi.data.trials import Trials
+from neurognocchi.data.trials import Trials, behavior_channel_names
 
 BEHAVIOR_SERIES = ("cursor_pos", "finger_pos", "finger_vel", "target_pos", "hand_pos", "hand_vel")
 UNIT_SELECTIONS = ("all", "heldin", "heldout")
@@ -40,7 +40,6 @@ __all__ = [
     "read_named_series",
     "read_series",
 ]
-_AXES = ("x", "y", "z")
 
 
 def import_pynwb():
@@ -197,13 +196,7 @@ def read_series(series, name: str):
     else:
         start = series.starting_time or 0.0
         timestamps = start + np.arange(len(data)) / series.rate
-    if data.shape[1] == 1:
-        names = [name]
-    elif data.shape[1] <= len(_AXES):
-        names = [f"{name}_{axis}" for axis in _AXES[: data.shape[1]]]
-    else:
-        names = [f"{name}_{i}" for i in range(data.shape[1])]
-    return timestamps, data, names
+    return timestamps, data, behavior_channel_names(name, data.shape[1])
 
 
 def read_named_series(nwbfile, behavior) -> dict:
